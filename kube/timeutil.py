@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-__all__ = ["age", "now", "now_micro", "parse"]
+__all__ = ["after", "age", "now", "now_micro", "parse"]
 
 
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def after(seconds: float) -> str:
+    """The time `seconds` from now, e.g. a deletionTimestamp at the end of a grace period."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def now_micro() -> str:

@@ -1,0 +1,3 @@
+from apiserver.main import main
+
+main()

@@ -1,0 +1,97 @@
+"""The apiserver application: storage, watch caches, bootstrap, error shapes, routers.
+
+`create_app(settings)` builds an ASGI app; `apiserver.main` serves it with uvicorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from apiserver import discovery, routes
+from apiserver.rest import Registry, ensure_namespaces
+from apiserver.storage import EtcdStorage
+from kube import errors
+from kube.resources import RESOURCES
+
+__all__ = ["Settings", "create_app"]
+
+log = logging.getLogger("apiserver")
+
+BOOTSTRAP_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"]
+
+
+@dataclass
+class Settings:
+    etcd: str = "http://127.0.0.1:2379"
+    bookmark_interval: float = 30.0
+    etcd_wait_seconds: float = 60.0
+
+
+async def _connect(storage: EtcdStorage, wait: float) -> None:
+    """etcd may still be starting: keep trying for `wait` seconds."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        try:
+            await storage.connect()
+            await storage.revision()
+            return
+        except Exception as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"cannot reach etcd at {storage.endpoint}: {exc}") from exc
+            await asyncio.sleep(0.3)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        storage = EtcdStorage(settings.etcd)
+        await _connect(storage, settings.etcd_wait_seconds)
+        registry = Registry(storage, list(RESOURCES))
+        await registry.start()
+        await ensure_namespaces(registry, BOOTSTRAP_NAMESPACES)
+        app.state.registry = registry
+        app.state.bookmark_interval = settings.bookmark_interval
+        app.state.ready = True
+        log.info("serving; etcd at %s", settings.etcd)
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            await registry.stop()
+            await storage.close()
+
+    app = FastAPI(title="kubelite apiserver", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+
+    @app.exception_handler(errors.ApiError)
+    async def api_error(_: Request, exc: errors.ApiError) -> Response:
+        return routes.json_response(exc.to_status(), exc.code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        err = errors.error_from_status(None, exc.status_code, str(exc.detail))
+        if exc.status_code == 404:
+            err = errors.NotFound("the server could not find the requested resource")
+        return routes.json_response(err.to_status(), exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, exc: RequestValidationError) -> Response:
+        return routes.json_response(errors.BadRequest(str(exc)).to_status(), 400)
+
+    @app.exception_handler(Exception)
+    async def internal(_: Request, exc: Exception) -> Response:
+        log.exception("internal error")
+        return routes.json_response(errors.InternalError(f"an error on the server: {exc}").to_status(), 500)
+
+    app.include_router(discovery.router)
+    app.include_router(routes.router)
+    return app

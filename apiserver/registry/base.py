@@ -1,0 +1,122 @@
+"""How one resource type is created, updated, validated and deleted: a Strategy per kind.
+
+The generic REST handlers call these hooks; each kind overrides only what differs (defaulting, semantic
+validation, what an update may change, graceful deletion), as Kubernetes' registry strategies do.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
+
+from apiserver import validation as v
+from kube import errors
+from kube.models import KubeModel, prune_unknown_fields, unknown_fields
+from kube.resources import ResourceType
+
+__all__ = ["Strategy"]
+
+Obj = dict[str, Any]
+
+#: metadata a client cannot set or change through a write: kept from the stored object.
+SYSTEM_METADATA = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
+
+
+class Strategy:
+    model: ClassVar[type[KubeModel] | None] = None
+    #: the status is written only through the status subresource; main-resource writes keep the old one.
+    status_subresource: ClassVar[bool] = False
+    #: object names: DNS-1123 subdomain for most kinds, label for namespaces.
+    name_is_label: ClassVar[bool] = False
+
+    def __init__(self, resource: ResourceType) -> None:
+        self.resource = resource
+
+    # ------------------------------------------------------------------ decoding
+
+    def decode(self, obj: Obj, field_validation: str = "Warn") -> tuple[Obj, list[str]]:
+        """Type-check through the model; unknown fields rejected (Strict) or dropped with warnings."""
+        if self.model is None:
+            return obj, []
+        try:
+            model = self.model.model_validate(obj)
+        except ValidationError as exc:
+            name = (obj.get("metadata") or {}).get("name") or ""
+            raise errors.Invalid.for_object(
+                self.resource.kind, name, v.causes_from_pydantic(exc), self.resource.group
+            ) from None
+        unknown = unknown_fields(model)
+        if unknown and field_validation == "Strict":
+            raise errors.BadRequest(
+                "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in unknown)
+            )
+        if unknown:
+            prune_unknown_fields(model)
+        self.default(model)
+        warnings = [f'unknown field "{p}"' for p in unknown] if field_validation == "Warn" else []
+        return model.to_dict(), warnings
+
+    # ------------------------------------------------------------------ hooks
+
+    def default(self, model: Any) -> None:
+        """Fill in server-side defaults on the typed object."""
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        """Reset what a client may not set at creation (e.g. a Pod's status)."""
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        if self.status_subresource:
+            if "status" in old:
+                new["status"] = old["status"]
+            else:
+                new.pop("status", None)
+
+    def prepare_for_status_update(self, new: Obj, old: Obj) -> Obj:
+        """The object stored by a status write: the old object with only the new status."""
+        merged = {**old, "status": new.get("status")}
+        if merged["status"] is None:
+            merged.pop("status")
+        return merged
+
+    def validate(self, obj: Obj) -> list[errors.Cause]:
+        return self.validate_metadata(obj)
+
+    def validate_update(self, new: Obj, old: Obj) -> list[errors.Cause]:
+        return self.validate(new)
+
+    def graceful_delete_seconds(self, obj: Obj, requested: int | None) -> int:
+        """How long a deleted object lingers with a deletionTimestamp before it is removed (0: at once)."""
+        return 0
+
+    # ------------------------------------------------------------------ shared validation
+
+    def validate_metadata(self, obj: Obj) -> list[errors.Cause]:
+        meta = obj.get("metadata") or {}
+        causes: list[errors.Cause] = []
+        name = meta.get("name")
+        if not name:
+            causes.append(v.required("metadata.name", "name or generateName is required"))
+        elif self.name_is_label:
+            causes += v.dns1123_label(name, "metadata.name")
+        else:
+            causes += v.dns1123_subdomain(name, "metadata.name")
+        if self.resource.namespaced and not meta.get("namespace"):
+            causes.append(v.required("metadata.namespace"))
+        for key, value in (meta.get("labels") or {}).items():
+            causes += v.label_key(key, "metadata.labels")
+            causes += v.label_value(value, f"metadata.labels.{key}" if "." not in key else "metadata.labels")
+        for key in meta.get("annotations") or {}:
+            causes += v.label_key(key, "metadata.annotations")
+        return causes
+
+    def check(self, causes: list[errors.Cause], obj: Obj) -> None:
+        if causes:
+            name = (obj.get("metadata") or {}).get("name") or ""
+            raise errors.Invalid.for_object(self.resource.kind, name, causes, self.resource.group)
+
+
+def spec_changed(new: Obj, old: Obj) -> bool:
+    """Whether anything outside metadata and status differs: what bumps metadata.generation."""
+    ignore = ("metadata", "status", "kind", "apiVersion")
+    return {k: v for k, v in new.items() if k not in ignore} != {k: v for k, v in old.items() if k not in ignore}

@@ -1,0 +1,217 @@
+"""etcd storage: the only code in kubelite that talks to etcd.
+
+Keys are `/registry/{resource}/{namespace}/{name}` (cluster-scoped: `/registry/{resource}/{name}`), values the
+object's JSON. An object's resourceVersion is its key's mod_revision and is set on read, never stored.
+Every write is an etcd transaction that compares the key's mod_revision (or absence), so no update is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import aetcd
+import aetcd.exceptions
+import grpc
+from aetcd import rpc
+
+from kube import errors
+
+__all__ = ["EtcdStorage", "ListPage", "StoredEvent"]
+
+log = logging.getLogger("apiserver.storage")
+
+Obj = dict[str, Any]
+PREFIX = "/registry/"
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The smallest key greater than every key starting with `prefix` (etcd's range_end for a prefix)."""
+    return prefix[:-1] + bytes([prefix[-1] + 1])
+
+
+@dataclass
+class ListPage:
+    items: list[Obj]
+    revision: int
+    next_key: bytes | None  # first key of the next page, if any
+
+
+@dataclass
+class StoredEvent:
+    type: str  # PUT | DELETE
+    key: str
+    revision: int
+    object: Obj | None  # the object after a PUT, None after DELETE
+    prev: Obj | None  # the object before the change, if it existed
+
+
+def _decode(value: bytes, mod_revision: int) -> Obj:
+    obj = json.loads(value)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(mod_revision)
+    return obj
+
+
+def _encode(obj: Obj) -> bytes:
+    meta = obj.get("metadata") or {}
+    stored = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
+    return json.dumps(stored, separators=(",", ":")).encode()
+
+
+def _translate(exc: Exception) -> errors.ApiError:
+    if isinstance(exc, aetcd.exceptions.RevisionCompactedError):
+        return errors.Gone(f"too old resource version: {exc}")
+    if isinstance(exc, grpc.aio.AioRpcError) and exc.code() == grpc.StatusCode.OUT_OF_RANGE:
+        return errors.Gone("too old resource version: the requested revision has been compacted")
+    return errors.ServiceUnavailable(f"etcd: {exc}")
+
+
+class EtcdStorage:
+    def __init__(self, endpoint: str, timeout: float = 10.0) -> None:
+        url = urlparse(endpoint if "://" in endpoint else f"http://{endpoint}")
+        self.endpoint = endpoint
+        self._client = aetcd.Client(host=url.hostname or "127.0.0.1", port=url.port or 2379, timeout=timeout)
+
+    async def connect(self) -> None:
+        await self._client.connect()
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    @staticmethod
+    def key(resource: str, namespace: str | None, name: str) -> str:
+        return f"{PREFIX}{resource}/{namespace}/{name}" if namespace else f"{PREFIX}{resource}/{name}"
+
+    @staticmethod
+    def prefix(resource: str, namespace: str | None = None) -> str:
+        return f"{PREFIX}{resource}/{namespace}/" if namespace else f"{PREFIX}{resource}/"
+
+    # ------------------------------------------------------------------ reads
+
+    async def revision(self) -> int:
+        """The store's current revision (a cheap ranged read of nothing)."""
+        resp = await self._range(b"\0", b"\0", limit=1, count_only=True)
+        return resp.header.revision
+
+    async def get(self, key: str) -> Obj | None:
+        try:
+            found = await self._client.get(key.encode())
+        except Exception as exc:
+            raise _translate(exc) from exc
+        return _decode(found.value, found.mod_revision) if found else None
+
+    async def list(
+        self, prefix: str, *, revision: int | None = None, limit: int = 0, start: bytes | None = None
+    ) -> ListPage:
+        """One page of objects under `prefix` as of `revision` (default: now)."""
+        begin = start or prefix.encode()
+        resp = await self._range(begin, prefix_end(prefix.encode()), limit=limit, revision=revision or 0)
+        items = [_decode(kv.value, kv.mod_revision) for kv in resp.kvs]
+        next_key = resp.kvs[-1].key + b"\0" if resp.more and resp.kvs else None
+        return ListPage(items, resp.header.revision if not revision else revision, next_key)
+
+    async def _range(self, key: bytes, end: bytes, *, limit: int = 0, revision: int = 0,
+                     count_only: bool = False) -> Any:
+        request = rpc.RangeRequest(key=key, range_end=end, limit=limit, revision=revision, count_only=count_only)
+        try:
+            return await self._client.kvstub.Range(request, timeout=self._client._timeout,
+                                                    metadata=self._client.metadata)
+        except Exception as exc:
+            raise _translate(exc) from exc
+
+    # ------------------------------------------------------------------ writes
+
+    async def create(self, key: str, obj: Obj) -> Obj:
+        """Store a new object; `AlreadyExists` if the key exists."""
+        txn = self._client.transactions
+        ok, responses = await self._txn(
+            [txn.create(key.encode()) == 0], [txn.put(key.encode(), _encode(obj))], []
+        )
+        if not ok:
+            raise errors.AlreadyExists(f"{key} already exists")
+        return self._with_revision(obj, responses[0].response_put.header.revision)
+
+    async def update(self, key: str, obj: Obj, expected_revision: int) -> Obj:
+        """Replace the object if its key is still at `expected_revision`; else raise `Conflict`."""
+        txn = self._client.transactions
+        ok, responses = await self._txn(
+            [txn.mod(key.encode()) == expected_revision], [txn.put(key.encode(), _encode(obj))], []
+        )
+        if not ok:
+            raise errors.Conflict("stale resourceVersion")
+        return self._with_revision(obj, responses[0].response_put.header.revision)
+
+    async def delete(self, key: str, expected_revision: int) -> int:
+        """Delete the key if it is still at `expected_revision`; the deletion's revision, or Conflict."""
+        txn = self._client.transactions
+        ok, responses = await self._txn(
+            [txn.mod(key.encode()) == expected_revision], [txn.delete(key.encode())], []
+        )
+        if not ok:
+            raise errors.Conflict("stale resourceVersion")
+        return responses[0].response_delete_range.header.revision
+
+    async def guaranteed_update(
+        self, key: str, mutate: Callable[[Obj], Awaitable[Obj | None]], retries: int = 16
+    ) -> Obj:
+        """Read, apply `mutate` (may return None: no write), write with compare-and-swap; retry on races.
+
+        `mutate` raises ApiError to refuse; NotFound is raised here when the key is absent.
+        """
+        for _ in range(retries):
+            current = await self.get(key)
+            if current is None:
+                raise errors.NotFound(f"{key} not found")
+            revision = int(current["metadata"]["resourceVersion"])
+            updated = await mutate(json.loads(json.dumps(current)))
+            if updated is None or _same(updated, current):
+                return current
+            try:
+                return await self.update(key, updated, revision)
+            except errors.Conflict:
+                continue
+        raise errors.Conflict(f"too many concurrent writers to {key}")
+
+    async def _txn(self, compare: list, success: list, failure: list) -> tuple[bool, list]:
+        try:
+            return await self._client.transaction(compare=compare, success=success, failure=failure)
+        except Exception as exc:
+            raise _translate(exc) from exc
+
+    @staticmethod
+    def _with_revision(obj: Obj, revision: int) -> Obj:
+        out = {**obj, "metadata": {**obj.get("metadata", {}), "resourceVersion": str(revision)}}
+        return out
+
+    # ------------------------------------------------------------------ watch
+
+    async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[StoredEvent]:
+        """Every change under `prefix` from `start_revision` on, in order. Raises Gone when compacted."""
+        try:
+            stream = await self._client.watch(
+                prefix.encode(), range_end=prefix_end(prefix.encode()), start_revision=start_revision, prev_kv=True
+            )
+            async for ev in stream:
+                kv, prev = ev.kv, ev.prev_kv
+                # A create has no previous value: aetcd then hands over an empty KeyValue, not None.
+                prev_obj = _decode(prev.value, prev.mod_revision) if prev is not None and prev.value else None
+                if ev.kind == "PUT":
+                    yield StoredEvent("PUT", kv.key.decode(), kv.mod_revision,
+                                      _decode(kv.value, kv.mod_revision), prev_obj)
+                else:
+                    yield StoredEvent("DELETE", kv.key.decode(), kv.mod_revision, None, prev_obj)
+        except asyncio.CancelledError:
+            raise
+        except errors.ApiError:
+            raise
+        except Exception as exc:
+            raise _translate(exc) from exc
+
+
+def _same(a: Obj, b: Obj) -> bool:
+    return _encode(a) == _encode(b)
