@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import secrets
 import uuid
@@ -327,10 +328,8 @@ class Registry:
     ) -> Obj:
         listed = await self.list(rt, namespace, opts)
         for obj in listed["items"]:
-            try:
+            with contextlib.suppress(errors.NotFound):
                 await self.delete(rt, obj["metadata"].get("namespace"), obj["metadata"]["name"], options)
-            except errors.NotFound:
-                pass
         return listed
 
     # ------------------------------------------------------------------ pods/binding
@@ -427,7 +426,5 @@ def _bookmark(rt: ResourceType, revision: int, initial_end: bool = False) -> Obj
 async def ensure_namespaces(registry: Registry, names: list[str]) -> None:
     """Create the namespaces every cluster has from the start; existing ones are left as they are."""
     for name in names:
-        try:
+        with contextlib.suppress(errors.AlreadyExists):
             await registry.create(NAMESPACES, None, {"metadata": {"name": name}})
-        except errors.AlreadyExists:
-            pass

@@ -113,7 +113,7 @@ class EtcdStorage:
         resp = await self._range(begin, prefix_end(prefix.encode()), limit=limit, revision=revision or 0)
         items = [_decode(kv.value, kv.mod_revision) for kv in resp.kvs]
         next_key = resp.kvs[-1].key + b"\0" if resp.more and resp.kvs else None
-        return ListPage(items, resp.header.revision if not revision else revision, next_key)
+        return ListPage(items, revision if revision else resp.header.revision, next_key)
 
     async def _range(self, key: bytes, end: bytes, *, limit: int = 0, revision: int = 0,
                      count_only: bool = False) -> Any:
