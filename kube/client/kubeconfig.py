@@ -59,8 +59,8 @@ def _materialise(data_b64: str, suffix: str) -> str:
     return name
 
 
-def load(path: Path | None = None, context: str | None = None) -> ClusterCredentials:
-    path = path or default_path()
+def load(path: Path | str | None = None, context: str | None = None) -> ClusterCredentials:
+    path = Path(path).expanduser() if path else default_path()
     config = _read(path)
     if not config:
         raise ValueError(f"no kubeconfig at {path}: start a cluster with `klite up` or pass --kubeconfig")

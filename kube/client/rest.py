@@ -58,7 +58,7 @@ class ApiClient:
 
     @classmethod
     def from_kubeconfig(
-        cls, path: Path | None = None, context: str | None = None, **kwargs: Any
+        cls, path: Path | str | None = None, context: str | None = None, **kwargs: Any
     ) -> tuple[ApiClient, str]:
         """A client for the kubeconfig's context, and that context's default namespace."""
         creds = kubeconfig.load(path, context)
