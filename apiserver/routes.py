@@ -17,6 +17,7 @@ import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
+from apiserver import tables
 from apiserver.rest import ListOptions, Registry
 from kube import errors
 from kube.resources import NAMESPACES, PODS, ResourceType, by_plural
@@ -110,6 +111,13 @@ def _field_validation(request: Request) -> str:
     return value
 
 
+def _include_object(request: Request) -> str:
+    value = request.query_params.get("includeObject") or "Metadata"
+    if value not in ("None", "Metadata", "Object"):
+        raise errors.BadRequest(f"includeObject must be None, Metadata or Object; got {value!r}")
+    return value
+
+
 def _registry(request: Request) -> Registry:
     return request.app.state.registry
 
@@ -148,7 +156,12 @@ async def handle(request: Request, group: str, version: str, rest: str) -> Respo
             opts = _list_options(request)
             if _truthy(request.query_params.get("watch")):
                 return _watch_response(request, registry, rt, ns, opts)
-            return json_response(await registry.list(rt, ns, opts))
+            listed = await registry.list(rt, ns, opts)
+            if tables.wants_table(request.headers.get("accept")):
+                meta = listed["metadata"]
+                return json_response(tables.table(rt, listed["items"], meta["resourceVersion"], meta.get("continue"),
+                                                  _include_object(request)))
+            return json_response(listed)
         if method == "POST":
             obj, warnings = await registry.create(rt, ns, await read_body(request), _field_validation(request))
             return json_response(obj, 201, warnings)
@@ -165,7 +178,11 @@ async def handle(request: Request, group: str, version: str, rest: str) -> Respo
         raise errors.NotFound(f"the server could not find the requested resource ({rt.plural}/{sub})")
 
     if method == "GET":
-        return json_response(await registry.get(rt, ns, name))
+        obj = await registry.get(rt, ns, name)
+        if sub is None and tables.wants_table(request.headers.get("accept")):
+            return json_response(tables.table(rt, [obj], obj["metadata"].get("resourceVersion"),
+                                              include_object=_include_object(request)))
+        return json_response(obj)
     if method == "PUT":
         obj, warnings = await registry.update(rt, ns, name, await read_body(request), _field_validation(request),
                                               subresource=sub)
@@ -196,13 +213,24 @@ def _watch_response(request: Request, registry: Registry, rt: ResourceType, ns: 
     events = registry.watch(rt, ns, opts, send_initial_events=send_initial,
                             allow_bookmarks=_truthy(q.get("allowWatchBookmarks")),
                             bookmark_interval=request.app.state.bookmark_interval)
-    return StreamingResponse(_stream(events, timeout), media_type="application/json")
+    as_table = tables.wants_table(request.headers.get("accept"))
+    return StreamingResponse(_stream(events, timeout, rt if as_table else None, _include_object(request)),
+                             media_type="application/json")
 
 
-async def _stream(events: AsyncIterator[dict[str, Any]], timeout: float | None) -> AsyncIterator[bytes]:
+async def _stream(events: AsyncIterator[dict[str, Any]], timeout: float | None, table_of: ResourceType | None = None,
+                  include_object: str = "Metadata") -> AsyncIterator[bytes]:
+    """Encode events; for a Table watch each object becomes a one-row Table (headers on the first only)."""
+    first = True
     try:
         async with asyncio.timeout(timeout):
             async for event in events:
+                if table_of is not None and event["type"] != "BOOKMARK":
+                    obj = event["object"]
+                    event = {"type": event["type"], "object": tables.table(
+                        table_of, [obj], obj["metadata"].get("resourceVersion"), include_object=include_object,
+                        with_headers=first)}
+                    first = False
                 yield json.dumps(event, separators=(",", ":")).encode() + b"\n"
     except TimeoutError:
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["after", "age", "now", "now_micro", "parse"]
+__all__ = ["after", "age", "human_duration", "now", "now_micro", "parse"]
 
 
 def now() -> str:
@@ -26,16 +26,33 @@ def parse(text: str) -> datetime:
 
 
 def age(text: str | None, *, at: datetime | None = None) -> str:
-    """Human age as kubectl prints it: 45s, 5m, 3h, 2d."""
+    """Age the way kubectl prints it (its HumanDuration): 45s, 7m12s, 25m, 5h30m, 20h, 3d4h, 40d, 2y."""
     if not text:
         return "<unknown>"
-    seconds = int(((at or datetime.now(UTC)) - parse(text)).total_seconds())
+    return human_duration(((at or datetime.now(UTC)) - parse(text)).total_seconds())
+
+
+def human_duration(seconds_f: float) -> str:
+    seconds = int(seconds_f)
+    if seconds < -1:
+        return "<invalid>"
     if seconds < 0:
-        seconds = 0
+        return "0s"
     if seconds < 120:
         return f"{seconds}s"
-    if seconds < 3600 * 3:
-        return f"{seconds // 60}m"
-    if seconds < 86400 * 2:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if minutes < 10:
+        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
+    if days < 365 * 2:
+        return f"{days}d"
+    if days < 365 * 8:
+        return f"{days // 365}y{days % 365}d" if days % 365 else f"{days // 365}y"
+    return f"{days // 365}y"
