@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from apiserver import discovery, routes
+from apiserver import discovery, openapi, routes
 from apiserver.rest import Registry, ensure_namespaces
 from apiserver.storage import EtcdStorage
 from kube import errors
@@ -94,5 +94,6 @@ def create_app(settings: Settings) -> FastAPI:
         return routes.json_response(errors.InternalError(f"an error on the server: {exc}").to_status(), 500)
 
     app.include_router(discovery.router)
+    app.include_router(openapi.router)
     app.include_router(routes.router)
     return app
