@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic.json_schema import models_json_schema
 
+from apiserver import patching
 from apiserver.routes import json_response
 from kube import errors
 from kube.models import MODELS
@@ -34,6 +35,18 @@ def _gv_path(group: str, version: str) -> str:
 def _schema_name(rt: ResourceType) -> str:
     group = rt.group or "core"
     return f"io.k8s.api.{group.split('.')[0]}.{rt.version}.{rt.kind}"
+
+
+def _mark_merge_lists(schema: dict[str, Any]) -> None:
+    """Tell kubectl which lists merge by key (containers by name, ...), so `apply` diffs them element-wise
+    instead of replacing them whole (which would make every re-apply a change)."""
+    for name, prop in (schema.get("properties") or {}).items():
+        key = patching.MERGE_KEYS.get(name)
+        if key and (prop.get("type") == "array" or "items" in prop):
+            prop["x-kubernetes-patch-merge-key"] = key
+            prop["x-kubernetes-patch-strategy"] = "merge"
+            prop["x-kubernetes-list-type"] = "map"
+            prop["x-kubernetes-list-map-keys"] = [key]
 
 
 def _operations(rt: ResourceType, schema_ref: str) -> dict[str, Any]:
@@ -66,6 +79,8 @@ def _document(group: str, version: str) -> bytes:
     models = [(MODELS[(r.api_version, r.kind)], r) for r in members if (r.api_version, r.kind) in MODELS]
     _, defs = models_json_schema([(m, "validation") for m, _ in models], by_alias=True, ref_template=_REF)
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    for schema in schemas.values():
+        _mark_merge_lists(schema)
     paths: dict[str, Any] = {}
     for r in members:
         name = _schema_name(r)
