@@ -75,12 +75,15 @@ class Registry:
     def __init__(self, storage: EtcdStorage, resources: list[ResourceType], watch_cache_size: int = 10_000) -> None:
         self.storage = storage
         self.caches = {r: WatchCache(storage, r.plural, watch_cache_size) for r in resources}
+        self.namespaces = admission.NamespaceIndex(self)
 
     async def start(self) -> None:
         for cache in self.caches.values():
             await cache.start()
+        await self.namespaces.start()
 
     async def stop(self) -> None:
+        await self.namespaces.stop()
         for cache in self.caches.values():
             await cache.stop()
 
@@ -145,7 +148,7 @@ class Registry:
             meta["name"] = meta["generateName"] + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
         strategy.check(strategy.validate(obj), obj)
         if rt.namespaced:
-            await admission.namespace_lifecycle(self, rt, meta["namespace"])
+            await self.namespaces.check(rt, meta["namespace"])
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = timeutil.now()
         meta["generation"] = 1

@@ -322,3 +322,21 @@ async def test_nodes_are_cluster_scoped(api: ApiClient, run_id: str) -> None:
     assert "namespace" not in created["metadata"]
     assert created["status"]["capacity"] == {"cpu": "1"}
     await api.delete(NODES, f"scoped-{run_id}")
+
+
+async def test_finalizers_hold_deletion_and_terminating_namespaces_refuse_content(
+    api: ApiClient, run_id: str
+) -> None:
+    ns = f"term-{run_id}"
+    await api.create(NAMESPACES, {"metadata": {"name": ns, "finalizers": ["example.com/hold"]}})
+    await api.create(PODS, pod("inside"), ns)
+    marked = await api.delete(NAMESPACES, ns)
+    assert marked["metadata"]["deletionTimestamp"]
+    with pytest.raises(errors.Forbidden) as info:
+        await api.create(PODS, pod("late"), ns)
+    assert "being terminated" in info.value.message
+    with pytest.raises(errors.Forbidden):  # no new finalizers on an object being deleted
+        await api.patch(NAMESPACES, ns, {"metadata": {"finalizers": ["example.com/hold", "example.com/more"]}})
+    await api.patch(NAMESPACES, ns, {"metadata": {"finalizers": None}})  # the last finalizer goes: so does it
+    with pytest.raises(errors.NotFound):
+        await api.get(NAMESPACES, ns)
