@@ -93,7 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
         log.exception("internal error")
         return routes.json_response(errors.InternalError(f"an error on the server: {exc}").to_status(), 500)
 
+    app.include_router(routes.router)  # first: resource requests are by far the most frequent
     app.include_router(discovery.router)
     app.include_router(openapi.router)
-    app.include_router(routes.router)
     return app

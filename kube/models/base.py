@@ -7,6 +7,7 @@ newer server sends; the apiserver finds them with `unknown_fields` and rejects o
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
@@ -60,17 +61,24 @@ class KubeModel(BaseModel):
 
 def _walk(value: Any, path: str):
     if isinstance(value, KubeModel):
-        for key in value.model_extra or {}:
+        for key in value.__pydantic_extra__ or {}:
             yield value, key, f"{path}.{key}" if path else key
-        for name in type(value).model_fields:
-            alias = type(value).model_fields[name].alias or name
-            child = getattr(value, name)
-            if isinstance(child, dict):
-                continue  # free-form maps (labels, resources) hold no models
-            yield from _walk(child, f"{path}.{alias}" if path else alias)
+        fields_set = value.__pydantic_fields_set__
+        for name, alias in _aliases(type(value)).items():
+            if name not in fields_set:
+                continue  # a field never set cannot hold unknown ones
+            child = getattr(value, name, None)
+            if isinstance(child, KubeModel | list):
+                yield from _walk(child, f"{path}.{alias}" if path else alias)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            yield from _walk(item, f"{path}[{i}]")
+            if isinstance(item, KubeModel | list):
+                yield from _walk(item, f"{path}[{i}]")
+
+
+@functools.cache
+def _aliases(cls: type[KubeModel]) -> dict[str, str]:
+    return {name: info.alias or name for name, info in cls.model_fields.items()}
 
 
 def unknown_fields(model: KubeModel) -> list[str]:
