@@ -2,7 +2,9 @@
 
 NamespaceLifecycle: objects go only into namespaces that exist and are not terminating. Namespaces are
 looked up in a local index kept fresh by the namespaces watch cache, falling back to etcd on a miss (a
-namespace just created through another apiserver), so a create costs no extra etcd read.
+namespace just created through another apiserver), so a create costs no extra etcd read. Namespace writes
+made by this apiserver are recorded at once (`observe`), so a delete followed at once by a create in that
+namespace is refused even before the watch event arrives.
 """
 
 from __future__ import annotations
@@ -44,18 +46,23 @@ class NamespaceIndex:
         while True:
             try:
                 async for event in self.registry.watch(NAMESPACES, None, ListOptions()):
-                    obj = event["object"]
-                    name = obj["metadata"]["name"]
                     if event["type"] == "DELETED":
-                        self.known.pop(name, None)
+                        self.known.pop(event["object"]["metadata"]["name"], None)
                     else:
-                        self.known[name] = obj
+                        self.observe(event["object"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("namespace index watch failed (%s); restarting", exc)
             self.known.clear()
             await asyncio.sleep(0.5)
+
+    def observe(self, namespace: dict[str, Any]) -> None:
+        """Record a namespace as stored, unless the index already holds a newer version of it."""
+        name = namespace["metadata"]["name"]
+        held = self.known.get(name)
+        if held is None or int(held["metadata"]["resourceVersion"]) <= int(namespace["metadata"]["resourceVersion"]):
+            self.known[name] = namespace
 
     async def check(self, rt: ResourceType, namespace: str) -> None:
         ns = self.known.get(namespace)

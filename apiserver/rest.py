@@ -267,6 +267,8 @@ class Registry:
             if exc.reason == "Conflict" and exc.name is None:
                 raise errors.Conflict.stale(rt.plural, name, rt.group) from None
             raise
+        if rt is NAMESPACES:
+            self.namespaces.observe(stored)
         meta = stored["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and not meta.get(
             "deletionGracePeriodSeconds"
@@ -318,9 +320,12 @@ class Registry:
             if mmeta == meta:
                 return current, False
             try:
-                return await self.storage.update(key, marked, int(meta["resourceVersion"])), False
+                stored = await self.storage.update(key, marked, int(meta["resourceVersion"]))
             except errors.Conflict:
                 continue
+            if rt is NAMESPACES:
+                self.namespaces.observe(stored)
+            return stored, False
         raise errors.Conflict(f"too many concurrent writers to {rt.plural} {name!r}")
 
     async def _remove(self, key: str, current: Obj) -> None:
