@@ -1,0 +1,1 @@
+"""klite: the kubectl-like command line for kubelite."""
