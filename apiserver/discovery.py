@@ -6,6 +6,7 @@ the aggregated form is not offered.
 
 from __future__ import annotations
 
+import json
 import platform
 from typing import Any
 
@@ -31,6 +32,21 @@ def _groups() -> dict[str, list[str]]:
     return groups
 
 
+#: subresource -> (verbs, (group, version, kind) of its body; None: the parent's own kind)
+_SUBRESOURCES: dict[str, tuple[list[str], tuple[str, str, str] | None]] = {
+    "status": (["get", "patch", "update"], None),
+    "scale": (["get", "patch", "update"], ("autoscaling", "v1", "Scale")),
+    "binding": (["create"], ("", "v1", "Binding")),
+    "eviction": (["create"], ("policy", "v1", "Eviction")),
+    "log": (["get"], ("", "v1", "Pod")),
+}
+
+
+def _subresource(r: ResourceType, sub: str) -> tuple[list[str], tuple[str, str, str]]:
+    verbs, kind = _SUBRESOURCES.get(sub, (["get"], None))
+    return verbs, kind or (r.group, r.version, r.kind)
+
+
 def _resource_entries(r: ResourceType) -> list[dict[str, Any]]:
     main: dict[str, Any] = {
         "name": r.plural,
@@ -45,11 +61,72 @@ def _resource_entries(r: ResourceType) -> list[dict[str, Any]]:
         main["categories"] = list(r.categories)
     entries = [main]
     for sub in r.subresources:
-        verbs = {"status": ["get", "patch", "update"], "binding": ["create"], "log": ["get"]}.get(sub, ["get"])
-        kind = {"binding": "Binding", "log": "Pod"}.get(sub, r.kind)
-        entries.append({"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced,
-                        "kind": kind, "verbs": verbs})
+        verbs, (group, version, kind) = _subresource(r, sub)
+        entry = {"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced, "kind": kind,
+                 "verbs": verbs}
+        if (group, version) != (r.group, r.version):
+            entry.update(group=group, version=version)
+        entries.append(entry)
     return entries
+
+
+# ---------------------------------------------------------------- aggregated discovery (apidiscovery.k8s.io/v2)
+
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def wants_aggregated(accept: str | None) -> bool:
+    """Clients list the forms they take in preference order; answer v2 when it is among them."""
+    for part in (accept or "").split(","):
+        params = {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in part.split(";")[1:])}
+        if params.get("g") == "apidiscovery.k8s.io" and params.get("v") == "v2" and params.get(
+                "as") == "APIGroupDiscoveryList":
+            return True
+    return False
+
+
+def _gvk(group: str, version: str, kind: str) -> dict[str, str]:
+    return {"group": group, "version": version, "kind": kind}
+
+
+def _aggregated_resource(r: ResourceType) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "resource": r.plural,
+        "responseKind": _gvk(r.group, r.version, r.kind),
+        "scope": "Namespaced" if r.namespaced else "Cluster",
+        "singularResource": r.singular_name,
+        "verbs": list(r.verbs),
+    }
+    if r.short_names:
+        entry["shortNames"] = list(r.short_names)
+    if r.categories:
+        entry["categories"] = list(r.categories)
+    subs = []
+    for sub in r.subresources:
+        verbs, kind = _subresource(r, sub)
+        subs.append({"subresource": sub, "responseKind": _gvk(*kind), "verbs": verbs})
+    if subs:
+        entry["subresources"] = subs
+    return entry
+
+
+def aggregated(core: bool) -> dict[str, Any]:
+    """The APIGroupDiscoveryList of /api (core) or /apis (every named group), resources included."""
+    items = []
+    names = [""] if core else sorted(_groups())
+    for group in names:
+        versions = ["v1"] if core else _groups()[group]
+        items.append({"metadata": {"name": group} if group else {}, "versions": [{
+            "version": version,
+            "resources": [_aggregated_resource(r) for r in RESOURCES if r.group == group and r.version == version],
+            "freshness": "Current",
+        } for version in versions]})
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items}
+
+
+def _aggregated_response(core: bool) -> Response:
+    return Response(json.dumps(aggregated(core), separators=(",", ":")), media_type=AGGREGATED,
+                    headers={"Vary": "Accept"})
 
 
 def _resource_list(group: str, version: str) -> dict[str, Any] | None:
@@ -66,6 +143,8 @@ def _resource_list(group: str, version: str) -> dict[str, Any] | None:
 
 @router.get("/api", include_in_schema=False)
 async def api_versions(request: Request) -> Response:
+    if wants_aggregated(request.headers.get("accept")):
+        return _aggregated_response(core=True)
     return json_response({
         "kind": "APIVersions",
         "versions": ["v1"],
@@ -74,7 +153,9 @@ async def api_versions(request: Request) -> Response:
 
 
 @router.get("/apis", include_in_schema=False)
-async def api_groups() -> Response:
+async def api_groups(request: Request) -> Response:
+    if wants_aggregated(request.headers.get("accept")):
+        return _aggregated_response(core=False)
     groups = []
     for name, versions in sorted(_groups().items()):
         gvs = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]

@@ -37,16 +37,32 @@ def _schema_name(rt: ResourceType) -> str:
     return f"io.k8s.api.{group.split('.')[0]}.{rt.version}.{rt.kind}"
 
 
-def _mark_merge_lists(schema: dict[str, Any]) -> None:
+def _mark_merge_lists(model: str, schema: dict[str, Any]) -> None:
     """Tell kubectl which lists merge by key (containers by name, ...), so `apply` diffs them element-wise
     instead of replacing them whole (which would make every re-apply a change)."""
+    overrides = patching.MODEL_MERGE_KEYS.get(model, {})
     for name, prop in (schema.get("properties") or {}).items():
-        key = patching.MERGE_KEYS.get(name)
+        key = overrides[name] if name in overrides else patching.MERGE_KEYS.get(name)
         if key and (prop.get("type") == "array" or "items" in prop):
             prop["x-kubernetes-patch-merge-key"] = key
             prop["x-kubernetes-patch-strategy"] = "merge"
             prop["x-kubernetes-list-type"] = "map"
             prop["x-kubernetes-list-map-keys"] = [key]
+
+
+def _drop_nullable(schema: dict[str, Any]) -> None:
+    """pydantic writes an optional field as `anyOf: [X, {type: null}]`; Kubernetes' schemas (and kubectl's
+    walker, which follows `allOf` to a `$ref`) have just X. Rewrite in place."""
+    for name, prop in list((schema.get("properties") or {}).items()):
+        options = prop.get("anyOf")
+        if not options:
+            continue
+        kept = [o for o in options if o.get("type") != "null"]
+        if len(kept) != 1:
+            continue
+        extra = {k: val for k, val in prop.items() if k not in ("anyOf", "default", "title")}
+        only = kept[0]
+        schema["properties"][name] = {**extra, "allOf": [only]} if "$ref" in only else {**extra, **only}
 
 
 def _operations(rt: ResourceType, schema_ref: str) -> dict[str, Any]:
@@ -79,8 +95,9 @@ def _document(group: str, version: str) -> bytes:
     models = [(MODELS[(r.api_version, r.kind)], r) for r in members if (r.api_version, r.kind) in MODELS]
     _, defs = models_json_schema([(m, "validation") for m, _ in models], by_alias=True, ref_template=_REF)
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
-    for schema in schemas.values():
-        _mark_merge_lists(schema)
+    for model_name, schema in schemas.items():
+        _mark_merge_lists(model_name, schema)
+        _drop_nullable(schema)
     paths: dict[str, Any] = {}
     for r in members:
         name = _schema_name(r)

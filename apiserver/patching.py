@@ -42,6 +42,26 @@ MERGE_KEYS = {
     "initContainerStatuses": "name",
 }
 
+#: (enclosing field, list field) -> merge key, where a list's key depends on where it sits: a Service's
+#: `spec.ports` merge on `port`; an Endpoints subset's ports are atomic (None: replaced whole).
+CONTEXT_MERGE_KEYS: dict[tuple[str, str], str | None] = {
+    ("spec", "ports"): "port",
+    ("subsets", "ports"): None,
+    ("subsets", "addresses"): None,
+}
+
+#: model name -> {list field: merge key}: the same exceptions, for the OpenAPI schemas kubectl reads.
+MODEL_MERGE_KEYS: dict[str, dict[str, str | None]] = {
+    "ServiceSpec": {"ports": "port"},
+    "EndpointSubset": {"ports": None, "addresses": None, "notReadyAddresses": None},
+}
+
+
+def merge_key(parent: str, field: str) -> str | None:
+    if (parent, field) in CONTEXT_MERGE_KEYS:
+        return CONTEXT_MERGE_KEYS[(parent, field)]
+    return MERGE_KEYS.get(field)
+
 
 def merge_patch(target: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
@@ -81,8 +101,8 @@ def strategic_merge_patch(target: Any, patch: Any, field: str = "") -> Any:
             continue
         if value is None:
             result.pop(key, None)
-        elif isinstance(value, list) and key in MERGE_KEYS and isinstance(result.get(key), list):
-            result[key] = _merge_list(result[key], value, MERGE_KEYS[key], key)
+        elif isinstance(value, list) and merge_key(field, key) and isinstance(result.get(key), list):
+            result[key] = _merge_list(result[key], value, merge_key(field, key) or "", key)
         elif isinstance(value, list):
             result[key] = [_strip_directives(x) for x in value]
         else:

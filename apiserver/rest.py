@@ -146,10 +146,10 @@ class Registry:
         generate = not meta.get("name") and meta.get("generateName")
         if generate:
             meta["name"] = meta["generateName"] + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
+        meta["uid"] = str(uuid.uuid4())  # before validation: a Job's generated selector is made from it
         strategy.check(strategy.validate(obj), obj)
         if rt.namespaced:
             await self.namespaces.check(rt, meta["namespace"])
-        meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = timeutil.now()
         meta["generation"] = 1
         for key in ("deletionTimestamp", "deletionGracePeriodSeconds"):
@@ -230,6 +230,16 @@ class Registry:
             return self._prepare_update(rt, new, current, subresource)
 
         return await self._guaranteed_update(rt, namespace, name, mutate), warnings
+
+    async def update_with(self, rt: ResourceType, namespace: str | None, name: str,
+                          change: Callable[[Obj], Obj]) -> tuple[Obj, list[str]]:
+        """A server-side read-modify-write (e.g. the scale subresource): `change` gets a copy of the stored
+        object and returns the new one, which is validated like any update; retried on conflicts."""
+
+        async def mutate(current: Obj) -> Obj:
+            return self._prepare_update(rt, change(json.loads(json.dumps(current))), current, None)
+
+        return await self._guaranteed_update(rt, namespace, name, mutate), []
 
     def _prepare_update(self, rt: ResourceType, new: Obj, current: Obj, subresource: str | None) -> Obj:
         strategy = strategy_for(rt)

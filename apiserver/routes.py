@@ -17,7 +17,7 @@ import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from apiserver import tables
+from apiserver import protobuf, subresources, tables
 from apiserver.rest import ListOptions, Registry
 from kube import errors
 from kube.resources import NAMESPACES, PODS, ResourceType, by_plural
@@ -76,11 +76,8 @@ async def read_body(request: Request, allow_empty: bool = False) -> Any:
             return None
         raise errors.BadRequest("the request body is empty")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "application/vnd.kubernetes.protobuf":
-        raise errors.UnsupportedMediaType(
-            "the body of the request was in an unknown format - accepted media types include: "
-            "application/json, application/yaml"
-        )
+    if content_type == protobuf.CONTENT_TYPE:
+        return protobuf.decode(raw)
     try:
         if content_type in YAML_TYPES or content_type == "application/apply-patch+yaml":
             return yaml.safe_load(raw)
@@ -174,6 +171,12 @@ async def handle(request: Request, group: str, version: str, rest: str) -> Respo
         if method != "POST" or rt is not PODS:
             raise errors.MethodNotAllowed("only POST is supported on pods/binding")
         return json_response(await registry.bind(ns or "", name, await read_body(request)), 201)
+    if sub == "scale" and sub in rt.subresources:
+        return await _scale(request, registry, rt, ns, name)
+    if sub == "eviction" and rt is PODS:
+        if method != "POST":
+            raise errors.MethodNotAllowed("only POST is supported on pods/eviction")
+        return json_response(await subresources.evict(registry, ns or "", name, await read_body(request)), 201)
     if sub not in (None, "status"):
         raise errors.NotFound(f"the server could not find the requested resource ({rt.plural}/{sub})")
 
@@ -196,6 +199,18 @@ async def handle(request: Request, group: str, version: str, rest: str) -> Respo
         obj, gone = await registry.delete(rt, ns, name, await _delete_options(request))
         return json_response(obj, 200 if gone else 202)
     raise errors.MethodNotAllowed(f"{method} is not supported on {rt.plural}{'/' + sub if sub else ''}")
+
+
+async def _scale(request: Request, registry: Registry, rt: ResourceType, ns: str | None, name: str) -> Response:
+    if request.method == "GET":
+        return json_response(await subresources.get_scale(registry, rt, ns, name))
+    if request.method == "PUT":
+        return json_response(await subresources.update_scale(registry, rt, ns, name, await read_body(request)))
+    if request.method == "PATCH":
+        content_type = request.headers.get("content-type", "application/merge-patch+json")
+        return json_response(await subresources.update_scale(registry, rt, ns, name, await read_body(request),
+                                                             content_type))
+    raise errors.MethodNotAllowed(f"{request.method} is not supported on {rt.plural}/scale")
 
 
 def _watch_response(request: Request, registry: Registry, rt: ResourceType, ns: str | None,

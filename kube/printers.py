@@ -189,12 +189,318 @@ LEASE_COLUMNS = [
     AGE,
 ]
 
+def _col(name: str, cell: Callable[[Obj], Any], priority: int = 0, kind: str = "string",
+         description: str = "") -> Column:
+    return Column(name, kind, priority, cell, "", description)
+
+
+def _spec(obj: Obj) -> Obj:
+    return obj.get("spec") or {}
+
+
+def _status(obj: Obj) -> Obj:
+    return obj.get("status") or {}
+
+
+def _template_containers(template: Obj) -> list[Obj]:
+    return (template.get("spec") or {}).get("containers") or []
+
+
+def _selector_text(selector: Obj | None) -> str:
+    """A LabelSelector as kubectl prints it: `app=web,tier in (a,b)`; `<none>` when empty."""
+    if not selector:
+        return "<none>"
+    parts = [f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items()]
+    for expr in selector.get("matchExpressions") or []:
+        op, values = expr["operator"], ",".join(expr.get("values") or [])
+        parts.append({"In": f"{expr['key']} in ({values})", "NotIn": f"{expr['key']} notin ({values})",
+                      "Exists": expr["key"], "DoesNotExist": f"!{expr['key']}"}.get(op, expr["key"]))
+    return ",".join(parts) or "<none>"
+
+
+def _map_text(mapping: Obj | None) -> str:
+    return ",".join(f"{k}={v}" for k, v in (mapping or {}).items()) or "<none>"
+
+
+def _wide_template_columns(template_of: Callable[[Obj], Obj], selector: Callable[[Obj], str]) -> list[Column]:
+    return [
+        _col("Containers", lambda o: ",".join(c["name"] for c in _template_containers(template_of(o))), 1),
+        _col("Images", lambda o: ",".join(c.get("image", "") for c in _template_containers(template_of(o))), 1),
+        _col("Selector", selector, 1),
+    ]
+
+
+def _template(obj: Obj) -> Obj:
+    return _spec(obj).get("template") or {}
+
+
+def _workload_selector(obj: Obj) -> str:
+    return _selector_text(_spec(obj).get("selector"))
+
+
+def _ready_of(obj: Obj, total: int | None = None) -> str:
+    want = _spec(obj).get("replicas", 0) if total is None else total
+    return f"{_status(obj).get('readyReplicas', 0)}/{want}"
+
+
+DEPLOYMENT_COLUMNS = [
+    NAME,
+    _col("Ready", _ready_of, description="Number of the pod with ready state"),
+    _col("Up-to-date", lambda d: _status(d).get("updatedReplicas", 0), kind="integer",
+         description="Total number of non-terminated pods targeted by this deployment that have the desired "
+                     "template spec."),
+    _col("Available", lambda d: _status(d).get("availableReplicas", 0), kind="integer",
+         description="Total number of available pods (ready for at least minReadySeconds) targeted by this "
+                     "deployment."),
+    AGE,
+    *_wide_template_columns(_template, _workload_selector),
+]
+
+REPLICASET_COLUMNS = [
+    NAME,
+    _col("Desired", lambda r: _spec(r).get("replicas", 0), kind="integer",
+         description="Number of desired pods."),
+    _col("Current", lambda r: _status(r).get("replicas", 0), kind="integer",
+         description="Number of actual replicas."),
+    _col("Ready", lambda r: _status(r).get("readyReplicas", 0), kind="integer",
+         description="Number of pods with ready state."),
+    AGE,
+    *_wide_template_columns(_template, _workload_selector),
+]
+
+DAEMONSET_COLUMNS = [
+    NAME,
+    _col("Desired", lambda d: _status(d).get("desiredNumberScheduled", 0), kind="integer"),
+    _col("Current", lambda d: _status(d).get("currentNumberScheduled", 0), kind="integer"),
+    _col("Ready", lambda d: _status(d).get("numberReady", 0), kind="integer"),
+    _col("Up-to-date", lambda d: _status(d).get("updatedNumberScheduled", 0), kind="integer"),
+    _col("Available", lambda d: _status(d).get("numberAvailable", 0), kind="integer"),
+    _col("Node Selector", lambda d: _map_text((_template(d).get("spec") or {}).get("nodeSelector"))),
+    AGE,
+    *_wide_template_columns(_template, _workload_selector),
+]
+
+STATEFULSET_COLUMNS = [
+    NAME,
+    _col("Ready", _ready_of, description="Number of the pod with ready state"),
+    AGE,
+    *_wide_template_columns(_template, lambda s: "")[:2],
+]
+
+
+def _job_status(job: Obj) -> str:
+    conditions = {c["type"]: c["status"] for c in _status(job).get("conditions") or []}
+    for kind, text in (("Complete", "Complete"), ("Failed", "Failed"), ("Suspended", "Suspended"),
+                       ("FailureTarget", "FailureTarget"), ("SuccessCriteriaMet", "SuccessCriteriaMet")):
+        if conditions.get(kind) == "True":
+            return text
+    return "Running"
+
+
+def _job_completions(job: Obj) -> str:
+    completions = _spec(job).get("completions")
+    succeeded = _status(job).get("succeeded", 0)
+    if completions is None:
+        parallelism = _spec(job).get("parallelism", 1)
+        return f"{succeeded}/1 of {parallelism}" if parallelism > 1 else f"{succeeded}/1"
+    return f"{succeeded}/{completions}"
+
+
+def _job_duration(job: Obj) -> str:
+    status = _status(job)
+    start = status.get("startTime")
+    if not start:
+        return ""
+    end = status.get("completionTime")
+    return timeutil.human_duration(timeutil.seconds_between(start, end) if end else timeutil.seconds_since(start))
+
+
+JOB_COLUMNS = [
+    NAME,
+    _col("Status", _job_status, description="Status of the job."),
+    _col("Completions", _job_completions, description="The completion status of the job."),
+    _col("Duration", _job_duration, description="Time elapsed between the start and completion of the job."),
+    AGE,
+    *_wide_template_columns(_template, _workload_selector),
+]
+
+CRONJOB_COLUMNS = [
+    NAME,
+    _col("Schedule", lambda c: _spec(c).get("schedule", "")),
+    _col("Timezone", lambda c: _spec(c).get("timeZone") or "<none>"),
+    _col("Suspend", lambda c: str(bool(_spec(c).get("suspend"))), kind="boolean"),
+    _col("Active", lambda c: len(_status(c).get("active") or []), kind="integer"),
+    _col("Last Schedule", lambda c: timeutil.age(_status(c).get("lastScheduleTime")) if _status(c).get(
+        "lastScheduleTime") else "<none>"),
+    AGE,
+    *_wide_template_columns(lambda c: ((_spec(c).get("jobTemplate") or {}).get("spec") or {}).get("template") or {},
+                            lambda c: _selector_text(((_spec(c).get("jobTemplate") or {}).get("spec") or {}).get(
+                                "selector")))[:2],
+]
+
+
+def _service_ports(svc: Obj) -> str:
+    ports = _spec(svc).get("ports") or []
+    if not ports:
+        return "<none>"
+    return ",".join(f"{p['port']}{':' + str(p['nodePort']) if p.get('nodePort') else ''}/{p.get('protocol', 'TCP')}"
+                    for p in ports)
+
+
+def _external_ip(svc: Obj) -> str:
+    spec = _spec(svc)
+    if spec.get("type") == "ExternalName":
+        return spec.get("externalName") or "<none>"
+    ingress = (_status(svc).get("loadBalancer") or {}).get("ingress") or []
+    addresses = [i.get("ip") or i.get("hostname") for i in ingress] + list(spec.get("externalIPs") or [])
+    if addresses:
+        return ",".join(a for a in addresses if a)
+    return "<pending>" if spec.get("type") == "LoadBalancer" else "<none>"
+
+
+SERVICE_COLUMNS = [
+    NAME,
+    _col("Type", lambda s: _spec(s).get("type", "ClusterIP")),
+    _col("Cluster-IP", lambda s: _spec(s).get("clusterIP") or "<none>"),
+    _col("External-IP", _external_ip),
+    _col("Port(s)", _service_ports),
+    AGE,
+    _col("Selector", lambda s: _map_text(_spec(s).get("selector")), 1),
+]
+
+
+def _endpoints(ep: Obj) -> str:
+    pairs = [f"{a['ip']}:{p['port']}" for subset in ep.get("subsets") or []
+             for a in subset.get("addresses") or [] for p in (subset.get("ports") or [{"port": ""}])]
+    if not pairs:
+        return "<none>"
+    return ",".join(pairs[:3]) + (f" + {len(pairs) - 3} more..." if len(pairs) > 3 else "")
+
+
+ENDPOINTS_COLUMNS = [NAME, _col("Endpoints", _endpoints), AGE]
+CONFIGMAP_COLUMNS = [NAME, _col("Data", lambda c: len(c.get("data") or {}) + len(c.get("binaryData") or {}),
+                                kind="integer"), AGE]
+SECRET_COLUMNS = [NAME, _col("Type", lambda s: s.get("type", "")), _col("Data", lambda s: len(s.get("data") or {}),
+                                                                        kind="integer"), AGE]
+SERVICEACCOUNT_COLUMNS = [NAME, _col("Secrets", lambda s: len(s.get("secrets") or []), kind="integer"), AGE]
+
+
+def _access_modes(obj: Obj) -> str:
+    short = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
+    return ",".join(short.get(m, m) for m in _spec(obj).get("accessModes") or [])
+
+
+def _claim(pv: Obj) -> str:
+    ref = _spec(pv).get("claimRef") or {}
+    return f"{ref.get('namespace')}/{ref.get('name')}" if ref else ""
+
+
+PERSISTENTVOLUME_COLUMNS = [
+    NAME,
+    _col("Capacity", lambda p: (_spec(p).get("capacity") or {}).get("storage", "")),
+    _col("Access Modes", _access_modes),
+    _col("Reclaim Policy", lambda p: _spec(p).get("persistentVolumeReclaimPolicy", "")),
+    _col("Status", lambda p: _status(p).get("phase", "")),
+    _col("Claim", _claim),
+    _col("StorageClass", lambda p: _spec(p).get("storageClassName") or "<unset>"),
+    _col("VolumeAttributesClass", lambda p: _spec(p).get("volumeAttributesClassName") or "<unset>"),
+    _col("Reason", lambda p: _status(p).get("reason", "")),
+    AGE,
+    _col("VolumeMode", lambda p: _spec(p).get("volumeMode", ""), 1),
+]
+
+PERSISTENTVOLUMECLAIM_COLUMNS = [
+    NAME,
+    _col("Status", lambda p: _status(p).get("phase", "")),
+    _col("Volume", lambda p: _spec(p).get("volumeName", "")),
+    _col("Capacity", lambda p: (_status(p).get("capacity") or {}).get("storage", "")),
+    _col("Access Modes", lambda p: _access_modes({"spec": {"accessModes": _status(p).get("accessModes")}})),
+    _col("StorageClass", lambda p: _spec(p).get("storageClassName") or "<unset>"),
+    _col("VolumeAttributesClass", lambda p: _spec(p).get("volumeAttributesClassName") or "<unset>"),
+    AGE,
+    _col("VolumeMode", lambda p: _spec(p).get("volumeMode", ""), 1),
+]
+
+
+def _default_class(sc: Obj) -> str:
+    default = (sc["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class")
+    return f"{sc['metadata']['name']} (default)" if default == "true" else sc["metadata"]["name"]
+
+
+STORAGECLASS_COLUMNS = [
+    Column("Name", "string", 0, _default_class, "name"),
+    _col("Provisioner", lambda s: s.get("provisioner", "")),
+    _col("ReclaimPolicy", lambda s: s.get("reclaimPolicy", "Delete")),
+    _col("VolumeBindingMode", lambda s: s.get("volumeBindingMode", "Immediate")),
+    _col("AllowVolumeExpansion", lambda s: str(bool(s.get("allowVolumeExpansion"))).lower()),
+    AGE,
+]
+
+PRIORITYCLASS_COLUMNS = [
+    NAME,
+    _col("Value", lambda p: p.get("value", 0), kind="integer"),
+    _col("Global-Default", lambda p: str(bool(p.get("globalDefault"))).lower()),
+    AGE,
+    _col("PreemptionPolicy", lambda p: p.get("preemptionPolicy", "")),
+]
+
+CREATED_AT = _col("Created At", lambda o: o["metadata"].get("creationTimestamp", ""), kind="date")
+
+
+def _subjects(kind: str) -> Callable[[Obj], str]:
+    def cell(binding: Obj) -> str:
+        names = [(f"{s.get('namespace')}/{s['name']}" if kind == "ServiceAccount" else s["name"])
+                 for s in binding.get("subjects") or [] if s.get("kind") == kind]
+        return ", ".join(names)
+    return cell
+
+
+BINDING_COLUMNS = [
+    NAME,
+    _col("Role", lambda b: f"{(b.get('roleRef') or {}).get('kind')}/{(b.get('roleRef') or {}).get('name')}"),
+    AGE,
+    _col("Users", _subjects("User"), 1),
+    _col("Groups", _subjects("Group"), 1),
+    _col("ServiceAccounts", _subjects("ServiceAccount"), 1),
+]
+
+CONTROLLERREVISION_COLUMNS = [
+    NAME,
+    _col("Controller", lambda r: next((f"{o['kind'].lower()}.{o['apiVersion'].split('/')[0]}/{o['name']}"
+                                      for o in r["metadata"].get("ownerReferences") or [] if o.get("controller")),
+                                     "<none>")),
+    _col("Revision", lambda r: r.get("revision", 0), kind="integer"),
+    AGE,
+]
+
 _BY_KIND: dict[str, list[Column]] = {
     "Pod": POD_COLUMNS,
     "Node": NODE_COLUMNS,
     "Namespace": NAMESPACE_COLUMNS,
     "Event": EVENT_COLUMNS,
     "Lease": LEASE_COLUMNS,
+    "Deployment": DEPLOYMENT_COLUMNS,
+    "ReplicaSet": REPLICASET_COLUMNS,
+    "DaemonSet": DAEMONSET_COLUMNS,
+    "StatefulSet": STATEFULSET_COLUMNS,
+    "ControllerRevision": CONTROLLERREVISION_COLUMNS,
+    "Job": JOB_COLUMNS,
+    "CronJob": CRONJOB_COLUMNS,
+    "Service": SERVICE_COLUMNS,
+    "Endpoints": ENDPOINTS_COLUMNS,
+    "ConfigMap": CONFIGMAP_COLUMNS,
+    "Secret": SECRET_COLUMNS,
+    "ServiceAccount": SERVICEACCOUNT_COLUMNS,
+    "PersistentVolume": PERSISTENTVOLUME_COLUMNS,
+    "PersistentVolumeClaim": PERSISTENTVOLUMECLAIM_COLUMNS,
+    "StorageClass": STORAGECLASS_COLUMNS,
+    "PriorityClass": PRIORITYCLASS_COLUMNS,
+    "LimitRange": [NAME, CREATED_AT],
+    "ResourceQuota": [NAME, AGE],
+    "Role": [NAME, CREATED_AT],
+    "ClusterRole": [NAME, CREATED_AT],
+    "RoleBinding": BINDING_COLUMNS,
+    "ClusterRoleBinding": BINDING_COLUMNS,
 }
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
-    "EVENTS", "LEASES", "NAMESPACES", "NODES", "PODS", "RESOURCES",
+    "CONFIGMAPS", "CONTROLLERREVISIONS", "CRONJOBS", "DAEMONSETS", "DEPLOYMENTS", "ENDPOINTS", "EVENTS", "JOBS",
+    "LEASES", "NAMESPACES", "NODES", "PERSISTENTVOLUMECLAIMS", "PERSISTENTVOLUMES", "PODS", "REPLICASETS",
+    "RESOURCES", "SECRETS", "SERVICEACCOUNTS", "SERVICES", "STATEFULSETS", "STORAGECLASSES",
     "ResourceType", "by_kind", "by_plural", "lookup", "object_path",
 ]
 
@@ -57,14 +59,41 @@ class ResourceType:
         return f"{path}/{subresource}" if subresource else path
 
 
+_WORKLOAD = ("status", "scale")
+_CORE, _APPS, _BATCH, _RBAC = "", "apps", "batch", "rbac.authorization.k8s.io"
+
 RESOURCES: tuple[ResourceType, ...] = (
-    ResourceType("", "v1", "Namespace", "namespaces", False, ("ns",), subresources=("status",)),
-    ResourceType("", "v1", "Node", "nodes", False, ("no",), subresources=("status",)),
+    ResourceType(_CORE, "v1", "Namespace", "namespaces", False, ("ns",), subresources=("status",)),
+    ResourceType(_CORE, "v1", "Node", "nodes", False, ("no",), subresources=("status",)),
     ResourceType(
-        "", "v1", "Pod", "pods", True, ("po",), ("all",), subresources=("status", "binding", "log"),
+        _CORE, "v1", "Pod", "pods", True, ("po",), ("all",), subresources=("status", "binding", "log", "eviction"),
     ),
-    ResourceType("", "v1", "Event", "events", True, ("ev",)),
+    ResourceType(_CORE, "v1", "Event", "events", True, ("ev",)),
+    ResourceType(_CORE, "v1", "Service", "services", True, ("svc",), ("all",), subresources=("status",)),
+    ResourceType(_CORE, "v1", "Endpoints", "endpoints", True, ("ep",), singular="endpoints"),
+    ResourceType(_CORE, "v1", "ConfigMap", "configmaps", True, ("cm",)),
+    ResourceType(_CORE, "v1", "Secret", "secrets", True),
+    ResourceType(_CORE, "v1", "ServiceAccount", "serviceaccounts", True, ("sa",)),
+    ResourceType(_CORE, "v1", "PersistentVolume", "persistentvolumes", False, ("pv",), subresources=("status",)),
+    ResourceType(
+        _CORE, "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, ("pvc",), subresources=("status",),
+    ),
+    ResourceType(_CORE, "v1", "LimitRange", "limitranges", True, ("limits",)),
+    ResourceType(_CORE, "v1", "ResourceQuota", "resourcequotas", True, ("quota",), subresources=("status",)),
+    ResourceType(_APPS, "v1", "Deployment", "deployments", True, ("deploy",), ("all",), subresources=_WORKLOAD),
+    ResourceType(_APPS, "v1", "ReplicaSet", "replicasets", True, ("rs",), ("all",), subresources=_WORKLOAD),
+    ResourceType(_APPS, "v1", "DaemonSet", "daemonsets", True, ("ds",), ("all",), subresources=("status",)),
+    ResourceType(_APPS, "v1", "StatefulSet", "statefulsets", True, ("sts",), ("all",), subresources=_WORKLOAD),
+    ResourceType(_APPS, "v1", "ControllerRevision", "controllerrevisions", True),
+    ResourceType(_BATCH, "v1", "Job", "jobs", True, (), ("all",), subresources=("status",)),
+    ResourceType(_BATCH, "v1", "CronJob", "cronjobs", True, ("cj",), ("all",), subresources=("status",)),
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True),
+    ResourceType("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, ("sc",)),
+    ResourceType("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ("pc",)),
+    ResourceType(_RBAC, "v1", "Role", "roles", True),
+    ResourceType(_RBAC, "v1", "ClusterRole", "clusterroles", False),
+    ResourceType(_RBAC, "v1", "RoleBinding", "rolebindings", True),
+    ResourceType(_RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", False),
 )
 
 _BY_KIND = {(r.api_version, r.kind): r for r in RESOURCES}
@@ -108,3 +137,18 @@ NODES = _get("", "v1", "nodes")
 PODS = _get("", "v1", "pods")
 EVENTS = _get("", "v1", "events")
 LEASES = _get("coordination.k8s.io", "v1", "leases")
+SERVICES = _get("", "v1", "services")
+ENDPOINTS = _get("", "v1", "endpoints")
+CONFIGMAPS = _get("", "v1", "configmaps")
+SECRETS = _get("", "v1", "secrets")
+SERVICEACCOUNTS = _get("", "v1", "serviceaccounts")
+PERSISTENTVOLUMES = _get("", "v1", "persistentvolumes")
+PERSISTENTVOLUMECLAIMS = _get("", "v1", "persistentvolumeclaims")
+DEPLOYMENTS = _get("apps", "v1", "deployments")
+REPLICASETS = _get("apps", "v1", "replicasets")
+DAEMONSETS = _get("apps", "v1", "daemonsets")
+STATEFULSETS = _get("apps", "v1", "statefulsets")
+CONTROLLERREVISIONS = _get("apps", "v1", "controllerrevisions")
+JOBS = _get("batch", "v1", "jobs")
+CRONJOBS = _get("batch", "v1", "cronjobs")
+STORAGECLASSES = _get("storage.k8s.io", "v1", "storageclasses")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["after", "age", "human_duration", "now", "now_micro", "parse"]
+__all__ = ["after", "age", "human_duration", "now", "now_micro", "parse", "seconds_between", "seconds_since"]
 
 
 def now() -> str:
@@ -56,3 +56,11 @@ def human_duration(seconds_f: float) -> str:
     if days < 365 * 8:
         return f"{days // 365}y{days % 365}d" if days % 365 else f"{days // 365}y"
     return f"{days // 365}y"
+
+
+def seconds_between(start: str, end: str) -> float:
+    return (parse(end) - parse(start)).total_seconds()
+
+
+def seconds_since(start: str) -> float:
+    return (datetime.now(UTC) - parse(start)).total_seconds()

@@ -1,5 +1,6 @@
 """Typed API objects (pydantic v2). `MODELS` maps (apiVersion, kind) to the model that validates it."""
 
+from kube.models import apps, batch, config, network, policy, rbac, storage
 from kube.models.base import KubeModel, Quantity, camel, prune_unknown_fields, unknown_fields
 from kube.models.binding import Binding
 from kube.models.coordination import Lease, LeaseSpec
@@ -21,7 +22,7 @@ from kube.models.core import (
     Toleration,
     Volume,
 )
-from kube.models.meta import LabelSelector, ObjectMeta, ObjectReference, OwnerReference
+from kube.models.meta import LabelSelector, ObjectMeta, ObjectReference, OwnerReference, TypedObject
 
 MODELS: dict[tuple[str, str], type[KubeModel]] = {
     ("v1", "Pod"): Pod,
@@ -30,6 +31,30 @@ MODELS: dict[tuple[str, str], type[KubeModel]] = {
     ("v1", "Event"): Event,
     ("v1", "Binding"): Binding,
     ("coordination.k8s.io/v1", "Lease"): Lease,
+    ("v1", "Service"): network.Service,
+    ("v1", "Endpoints"): network.Endpoints,
+    ("v1", "ConfigMap"): config.ConfigMap,
+    ("v1", "Secret"): config.Secret,
+    ("v1", "ServiceAccount"): config.ServiceAccount,
+    ("v1", "PersistentVolume"): storage.PersistentVolume,
+    ("v1", "PersistentVolumeClaim"): storage.PersistentVolumeClaim,
+    ("v1", "LimitRange"): policy.LimitRange,
+    ("v1", "ResourceQuota"): policy.ResourceQuota,
+    ("apps/v1", "Deployment"): apps.Deployment,
+    ("apps/v1", "ReplicaSet"): apps.ReplicaSet,
+    ("apps/v1", "DaemonSet"): apps.DaemonSet,
+    ("apps/v1", "StatefulSet"): apps.StatefulSet,
+    ("apps/v1", "ControllerRevision"): apps.ControllerRevision,
+    ("batch/v1", "Job"): batch.Job,
+    ("batch/v1", "CronJob"): batch.CronJob,
+    ("storage.k8s.io/v1", "StorageClass"): storage.StorageClass,
+    ("scheduling.k8s.io/v1", "PriorityClass"): policy.PriorityClass,
+    ("rbac.authorization.k8s.io/v1", "Role"): rbac.Role,
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): rbac.ClusterRole,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): rbac.RoleBinding,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): rbac.ClusterRoleBinding,
+    ("policy/v1", "Eviction"): policy.Eviction,
+    ("autoscaling/v1", "Scale"): policy.Scale,
 }
 
 __all__ = [
@@ -58,8 +83,16 @@ __all__ = [
     "Quantity",
     "Taint",
     "Toleration",
+    "TypedObject",
     "Volume",
+    "apps",
+    "batch",
     "camel",
+    "config",
+    "network",
+    "policy",
     "prune_unknown_fields",
+    "rbac",
+    "storage",
     "unknown_fields",
 ]

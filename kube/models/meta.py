@@ -14,6 +14,7 @@ __all__ = [
     "ObjectMeta",
     "ObjectReference",
     "OwnerReference",
+    "TypedObject",
 ]
 
 
@@ -79,3 +80,11 @@ class ObjectReference(KubeModel):
     uid: str | None = None
     resource_version: str | None = None
     field_path: str | None = None
+
+
+class TypedObject(KubeModel):
+    """What every top-level kind starts with: apiVersion, kind and metadata."""
+
+    api_version: str | None = None
+    kind: str | None = None
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)

@@ -1,0 +1,112 @@
+"""ConfigMaps, Secrets and ServiceAccounts: key names, base64 data, `stringData`, immutability."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any, ClassVar
+
+from apiserver import validation as v
+from apiserver.registry.base import Strategy
+from kube import errors
+from kube.models import KubeModel
+from kube.models import config as models
+
+__all__ = ["ConfigMapStrategy", "SecretStrategy", "ServiceAccountStrategy"]
+
+Obj = dict[str, Any]
+Causes = list[errors.Cause]
+
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_MAX_SIZE = 1024 * 1024  # Kubernetes' 1 MiB limit on the data of one ConfigMap or Secret
+
+
+def _validate_keys(keys: list[str], path: str) -> Causes:
+    causes: Causes = []
+    for key in keys:
+        if not _CONFIG_KEY.match(key) or key in (".", "..") or len(key) > 253:
+            causes.append(v.invalid(f"{path}[{key}]", key, "a valid config key must consist of alphanumeric "
+                                    "characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or "
+                                    "'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"))
+    return causes
+
+
+def _immutable_data_changed(new: Obj, old: Obj, fields: tuple[str, ...]) -> Causes:
+    if not old.get("immutable"):
+        return []
+    causes: Causes = []
+    if not new.get("immutable"):
+        causes.append(v.forbidden("immutable", "field is immutable when `immutable` is set"))
+    for field in fields:
+        if (new.get(field) or {}) != (old.get(field) or {}):
+            causes.append(v.forbidden(field, "field is immutable when `immutable` is set"))
+    return causes
+
+
+class ConfigMapStrategy(Strategy):
+    model: ClassVar[type[KubeModel] | None] = models.ConfigMap
+
+    def validate(self, obj: Obj) -> Causes:
+        data, binary = obj.get("data") or {}, obj.get("binaryData") or {}
+        causes = self.validate_metadata(obj) + _validate_keys(list(data), "data")
+        causes += _validate_keys(list(binary), "binaryData")
+        for key in set(data) & set(binary):
+            causes.append(v.invalid(f"data[{key}]", key, "duplicate of key present in binaryData"))
+        for key, value in binary.items():
+            try:
+                base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                causes.append(v.invalid(f"binaryData[{key}]", "<value omitted>", "must be valid base64"))
+        size = sum(len(k) + len(x) for k, x in data.items()) + sum(len(k) + len(x) * 3 // 4 for k, x in binary.items())
+        if size > _MAX_SIZE:
+            causes.append({"reason": "FieldValueTooLong", "field": "",
+                           "message": f"Too long: must have at most {_MAX_SIZE} bytes"})
+        return causes
+
+    def validate_update(self, new: Obj, old: Obj) -> Causes:
+        return self.validate(new) + _immutable_data_changed(new, old, ("data", "binaryData"))
+
+
+class SecretStrategy(Strategy):
+    model: ClassVar[type[KubeModel] | None] = models.Secret
+
+    def default(self, secret: models.Secret) -> None:
+        secret.type = secret.type or "Opaque"
+        # stringData is a write-only convenience: folded into data, never stored.
+        for key, value in secret.string_data.items():
+            secret.data[key] = base64.b64encode(value.encode()).decode()
+        secret.string_data = {}
+
+    def validate(self, obj: Obj) -> Causes:
+        data = obj.get("data") or {}
+        causes = self.validate_metadata(obj) + _validate_keys(list(data), "data")
+        total = 0
+        for key, value in data.items():
+            try:
+                total += len(base64.b64decode(value, validate=True))
+            except (binascii.Error, ValueError):
+                causes.append(v.invalid(f"data[{key}]", "<secret contents redacted>",
+                                        "illegal base64 data: the value must be base64-encoded"))
+        if total > _MAX_SIZE:
+            causes.append({"reason": "FieldValueTooLong", "field": "data",
+                           "message": f"Too long: must have at most {_MAX_SIZE} bytes"})
+        kind = obj.get("type")
+        if kind == "kubernetes.io/service-account-token" and not (obj["metadata"].get("annotations") or {}).get(
+                "kubernetes.io/service-account.name"):
+            causes.append(v.required("metadata.annotations[kubernetes.io/service-account.name]"))
+        if kind == "kubernetes.io/dockerconfigjson" and ".dockerconfigjson" not in data:
+            causes.append(v.required("data[.dockerconfigjson]"))
+        if kind == "kubernetes.io/tls":
+            causes += [v.required(f"data[{k}]") for k in ("tls.crt", "tls.key") if k not in data]
+        return causes
+
+    def validate_update(self, new: Obj, old: Obj) -> Causes:
+        causes = self.validate(new) + _immutable_data_changed(new, old, ("data",))
+        if new.get("type") != old.get("type"):
+            causes.append(v.invalid("type", new.get("type"), "field is immutable"))
+        return causes
+
+
+class ServiceAccountStrategy(Strategy):
+    model: ClassVar[type[KubeModel] | None] = models.ServiceAccount
