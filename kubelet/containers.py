@@ -1,0 +1,150 @@
+"""Turning a Pod's container spec into Docker create arguments — pure functions, no Docker calls.
+
+Kept apart from `kubelet.runtime` so the translation (command/args, env with fieldRef and `$(VAR)`
+expansion, limits, ports) is unit-tested without an engine; volumes and probes will add to it here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from kube import quantity
+
+__all__ = ["ConfigError", "container_config", "expand", "resolve_env", "sandbox_config"]
+
+Obj = dict[str, Any]
+
+_VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+class ConfigError(Exception):
+    """The container cannot be configured (e.g. an env source that does not exist): CreateContainerConfigError."""
+
+
+def expand(text: str, env: dict[str, str]) -> str:
+    """Kubernetes' `$(VAR)` expansion: defined names are replaced, `$$` escapes, the rest stays as written."""
+
+    def sub(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group(1)
+        return env.get(name, match.group(0))
+
+    return _VAR_REF.sub(sub, text)
+
+
+def _field_value(pod: Obj, path: str, pod_ip: str, host_ip: str) -> str:
+    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    simple = {
+        "metadata.name": meta.get("name"),
+        "metadata.namespace": meta.get("namespace"),
+        "metadata.uid": meta.get("uid"),
+        "spec.nodeName": spec.get("nodeName"),
+        "spec.serviceAccountName": spec.get("serviceAccountName"),
+        "status.podIP": pod_ip,
+        "status.podIPs": pod_ip,
+        "status.hostIP": host_ip,
+        "status.hostIPs": host_ip,
+    }
+    if path in simple:
+        return str(simple[path] or "")
+    match = re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", path)
+    if match:
+        return str((meta.get(match.group(1)) or {}).get(match.group(2), ""))
+    if path in ("metadata.labels", "metadata.annotations"):
+        items = sorted((meta.get(path.split(".")[1]) or {}).items())
+        return "\n".join(f'{k}="{v}"' for k, v in items)
+    raise ConfigError(f"unsupported fieldRef {path!r}")
+
+
+def _resource_value(pod: Obj, default_container: str, ref: Obj) -> str:
+    name = ref.get("containerName") or default_container
+    container = next((c for c in pod["spec"].get("containers", []) if c["name"] == name), None)
+    if container is None:
+        raise ConfigError(f"resourceFieldRef: no container named {name!r}")
+    kind, _, resource = ref.get("resource", "").partition(".")
+    value = ((container.get("resources") or {}).get(kind) or {}).get(resource)
+    divisor = quantity.parse(ref.get("divisor") or "1")
+    if value is None:
+        return "0"  # Kubernetes reports node allocatable here; 0 keeps it explicit that no limit was set
+    return str(math.ceil(quantity.parse(value) / divisor))
+
+
+def resolve_env(pod: Obj, container: Obj, *, pod_ip: str, host_ip: str) -> dict[str, str]:
+    """The container's environment in spec order, later entries able to refer to earlier ones."""
+    env: dict[str, str] = {}
+    for var in container.get("env") or []:
+        name = var["name"]
+        source = var.get("valueFrom")
+        if source is None:
+            env[name] = expand(str(var.get("value") or ""), env)
+        elif source.get("fieldRef"):
+            env[name] = _field_value(pod, source["fieldRef"]["fieldPath"], pod_ip, host_ip)
+        elif source.get("resourceFieldRef"):
+            env[name] = _resource_value(pod, container["name"], source["resourceFieldRef"])
+        else:
+            kind = "configmap" if source.get("configMapKeyRef") else "secret"
+            ref = source.get("configMapKeyRef") or source.get("secretKeyRef") or {}
+            if ref.get("optional"):
+                continue
+            raise ConfigError(f'{kind} "{ref.get("name")}" not found')
+    for source in container.get("envFrom") or []:
+        ref = source.get("configMapRef") or source.get("secretRef") or {}
+        if not ref.get("optional"):
+            kind = "configmap" if source.get("configMapRef") else "secret"
+            raise ConfigError(f'{kind} "{ref.get("name")}" not found')
+    return env
+
+
+def container_config(pod: Obj, container: Obj, *, sandbox_id: str, pod_ip: str, host_ip: str) -> Obj:
+    """Keyword arguments for `DockerRuntime.create` of one app container joined to the pod's sandbox."""
+    env = resolve_env(pod, container, pod_ip=pod_ip, host_ip=host_ip)
+    command = [expand(str(a), env) for a in container.get("command") or []]
+    args = [expand(str(a), env) for a in container.get("args") or []]
+    resources = container.get("resources") or {}
+    limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+    kwargs: Obj = {
+        "entrypoint": command or None,
+        "command": args or None,
+        "environment": [f"{k}={v}" for k, v in env.items()],
+        "working_dir": container.get("workingDir") or None,
+        "network_mode": f"container:{sandbox_id}",
+        "tty": bool(container.get("tty")) or None,
+        "stdin_open": bool(container.get("stdin")) or None,
+    }
+    if command and not args:
+        kwargs["command"] = []  # a command replaces the image's entrypoint and its default args too
+    if limits.get("cpu"):
+        kwargs["nano_cpus"] = quantity.cpu_millis(limits["cpu"]) * 1_000_000
+    if requests.get("cpu"):
+        kwargs["cpu_shares"] = max(2, quantity.cpu_millis(requests["cpu"]) * 1024 // 1000)
+    if limits.get("memory"):
+        kwargs["mem_limit"] = quantity.memory_bytes(limits["memory"])
+        kwargs["memswap_limit"] = kwargs["mem_limit"]  # no swap beyond the limit, as Kubernetes does
+    pod_security = pod["spec"].get("securityContext") or {}
+    user = (container.get("securityContext") or {}).get("runAsUser", pod_security.get("runAsUser"))
+    if user is not None:
+        kwargs["user"] = str(user)
+    return kwargs
+
+
+def sandbox_config(pod: Obj) -> Obj:
+    """Keyword arguments for the pod's sandbox: hostname and the host ports of every container."""
+    spec = pod["spec"]
+    hostname = (spec.get("hostname") or pod["metadata"]["name"])[:63].rstrip("-.")
+    ports: list[tuple[int, str]] = []
+    bindings: dict[str, Any] = {}
+    for container in spec.get("containers") or []:
+        for port in container.get("ports") or []:
+            if not port.get("hostPort"):
+                continue
+            proto = (port.get("protocol") or "TCP").lower()
+            ports.append((int(port["containerPort"]), proto))
+            bindings[f"{port['containerPort']}/{proto}"] = (port.get("hostIP") or "", int(port["hostPort"]))
+    kwargs: Obj = {"hostname": hostname}
+    if ports:
+        kwargs["ports"] = ports
+        kwargs["port_bindings"] = bindings
+    return kwargs

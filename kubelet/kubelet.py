@@ -1,0 +1,68 @@
+"""The kubelet: one Node agent and the pod workers, sharing an API client and a Docker runtime.
+
+Both run in one task group, so a crashed loop takes the process down instead of leaving half a kubelet.
+Stopping cancels them and leaves every container running: pods outlive a kubelet restart, as on
+Kubernetes, and the next kubelet adopts them through their labels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+from kube.client import ApiClient
+from kube.events import EventRecorder
+from kubelet.node import NodeAgent
+from kubelet.pods import PodWorkers
+from kubelet.runtime import DockerRuntime
+
+__all__ = ["Kubelet"]
+
+log = logging.getLogger("kubelet")
+
+
+class Kubelet:
+    def __init__(
+        self,
+        client: ApiClient,
+        runtime: DockerRuntime,
+        *,
+        node_name: str,
+        node_ip: str,
+        max_pods: int = 110,
+        heartbeat_interval: float = 10.0,
+        node_status_interval: float = 60.0,
+        sync_interval: float = 5.0,
+        backoff_initial: float = 10.0,
+        backoff_max: float = 300.0,
+    ) -> None:
+        self.client = client
+        self.runtime = runtime
+        self.node_name = node_name
+        self.node_ip = node_ip
+        self.max_pods = max_pods
+        self.heartbeat_interval = heartbeat_interval
+        self.node_status_interval = node_status_interval
+        self.recorder = EventRecorder(client, "kubelet", node_name)
+        self.pods = PodWorkers(
+            client, runtime, self.recorder, node_name=node_name, node_ip=node_ip, sync_interval=sync_interval,
+            backoff_initial=backoff_initial, backoff_max=backoff_max,
+        )
+
+    async def run(self) -> None:
+        version = await self.runtime.version()
+        root = await self.runtime.root_dir()
+        node = NodeAgent(
+            self.client, self.node_name, node_ip=self.node_ip, runtime_version=version, max_pods=self.max_pods,
+            heartbeat_interval=self.heartbeat_interval, status_interval=self.node_status_interval,
+            storage_path=root if os.path.isdir(root) else "/",
+        )
+        log.info("kubelet for node %s (%s) on docker %s", self.node_name, self.node_ip, version)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(node.run(), name="node")
+                await node.registered.wait()
+                tg.create_task(self.pods.run(), name="pods")
+        finally:
+            self.runtime.stop_events()

@@ -1,0 +1,81 @@
+"""`kubelet-lite`: register this machine as a Node and run the Pods bound to it in Docker."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+from kube import log
+from kube.client import ApiClient
+from kubelet.kubelet import Kubelet
+from kubelet.naming import sanitize_node_name
+from kubelet.node import detect_node_ip
+from kubelet.runtime import DockerRuntime
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="kubelet-lite", description=__doc__)
+    p.add_argument("--apiserver", default=os.environ.get("KUBELITE_APISERVER", "http://127.0.0.1:6443"),
+                   help="apiserver URL (env KUBELITE_APISERVER); ignored when --kubeconfig is given")
+    p.add_argument("--kubeconfig", help="use the server and credentials of this kubeconfig")
+    p.add_argument("--node-name", default=os.environ.get("KUBELITE_NODE_NAME"),
+                   help="the Node's name (env KUBELITE_NODE_NAME; default: the hostname, lowercased)")
+    p.add_argument("--node-ip", help="the node's InternalIP (default: the host's primary address)")
+    p.add_argument("--max-pods", type=int, default=110, help="the node's pod capacity")
+    p.add_argument("--heartbeat-interval", type=float, default=10.0,
+                   help="seconds between renewals of the node's Lease in kube-node-lease")
+    p.add_argument("--node-status-interval", type=float, default=60.0,
+                   help="seconds between node status writes when nothing changed")
+    p.add_argument("--sync-interval", type=float, default=5.0,
+                   help="seconds between resyncs of every pod (and removals of orphaned containers)")
+    p.add_argument("--backoff-initial", type=float, default=10.0,
+                   help="first restart back-off of a crashing container (and of image pulls), in seconds")
+    p.add_argument("--backoff-max", type=float, default=300.0, help="longest back-off, in seconds")
+    p.add_argument("--log-level", default=os.environ.get("KUBELITE_LOG_LEVEL", "info"))
+    return p.parse_args(argv)
+
+
+async def run(args: argparse.Namespace) -> None:
+    # Docker calls are blocking and some (a stop with a grace period) last long: give them room.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=64, thread_name_prefix="docker"))
+    if args.kubeconfig:
+        client, _ = ApiClient.from_kubeconfig(args.kubeconfig, user_agent="kubelet-lite")
+    else:
+        client = ApiClient(args.apiserver, user_agent="kubelet-lite")
+    runtime = DockerRuntime()
+    kubelet = Kubelet(
+        client, runtime,
+        node_name=args.node_name or sanitize_node_name(socket.gethostname()),
+        node_ip=args.node_ip or detect_node_ip(),
+        max_pods=args.max_pods,
+        heartbeat_interval=args.heartbeat_interval,
+        node_status_interval=args.node_status_interval,
+        sync_interval=args.sync_interval,
+        backoff_initial=args.backoff_initial,
+        backoff_max=args.backoff_max,
+    )
+    task = asyncio.create_task(kubelet.run())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        runtime.close()
+        await client.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    log.setup("kubelet", args.log_level)
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

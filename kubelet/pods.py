@@ -1,0 +1,503 @@
+"""Pod workers: make the containers of every Pod bound to this node match its spec, and report status.
+
+Level-triggered: a sync by `namespace/name` reads the Pod from the informer and the pod's containers from
+the runtime (by label, so a restarted kubelet adopts what runs and never starts a duplicate), acts on the
+difference, and writes status only when it changed. Syncs come from the informer, from Docker's events
+(a container died), from retry timers (back-off ends) and from a periodic resync that also removes
+containers whose pod is gone. The work queue guarantees one sync at a time per pod.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import math
+import time
+from typing import Any
+
+from kube import errors, timeutil
+from kube.client import ApiClient
+from kube.events import EventRecorder
+from kube.informer import Handler, Informer, object_key
+from kube.resources import PODS
+from kube.workqueue import WorkQueue
+from kubelet import naming
+from kubelet.backoff import Backoff, go_duration
+from kubelet.containers import ConfigError, container_config, sandbox_config
+from kubelet.runtime import PAUSE_IMAGE, DockerRuntime, ImageError, RuntimeContainer, RuntimeFailure
+from kubelet.status import TERMINAL_PHASES, Waiting, build_pod_status, container_status
+
+__all__ = ["PodWorkers", "should_restart"]
+
+log = logging.getLogger("kubelet.pods")
+
+Obj = dict[str, Any]
+
+
+def should_restart(policy: str, latest: RuntimeContainer) -> bool:
+    """Whether an exited container is restarted under the pod's restartPolicy."""
+    if policy == "Always":
+        return True
+    if policy == "OnFailure":
+        return latest.exit_code != 0 or latest.never_started or latest.oom_killed
+    return False
+
+
+def pod_ref(pod: Obj) -> str:
+    """`name_namespace(uid)`, how the kubelet's messages name a pod."""
+    meta = pod["metadata"]
+    return f"{meta['name']}_{meta['namespace']}({meta['uid']})"
+
+
+class PodWorkers:
+    def __init__(
+        self,
+        client: ApiClient,
+        runtime: DockerRuntime,
+        recorder: EventRecorder,
+        *,
+        node_name: str,
+        node_ip: str,
+        sync_interval: float = 5.0,
+        backoff_initial: float = 10.0,
+        backoff_max: float = 300.0,
+        workers: int = 8,
+    ) -> None:
+        self.client = client
+        self.runtime = runtime
+        self.recorder = recorder
+        self.node = node_name
+        self.node_ip = node_ip
+        self.sync_interval = sync_interval
+        self.workers = workers
+        self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={node_name}")
+        self.queue = WorkQueue(base_delay=0.5, max_delay=30.0)
+        self.crash_backoff = Backoff(backoff_initial, backoff_max)
+        self.pull_backoff = Backoff(backoff_initial, backoff_max)
+        self._uids: dict[str, str] = {}  # pod key -> uid last seen, to clean up after a deletion
+        self._written: dict[str, Obj] = {}  # pod uid -> the status we last wrote
+        self._reported: dict[str, str] = {}  # "uid/container/reason" -> token, so events are not repeated
+        self._image_refs: dict[str, str] = {}  # image id -> imageID for container statuses
+        self._pull_failed_at: dict[str, float] = {}  # image -> monotonic time its last pull failed
+        self._last_pull_failure: dict[str, float] = {}  # "uid/container" -> wall time of its last failed pull
+        self._terminating: dict[str, asyncio.Task[None]] = {}  # pod uid -> its termination
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.informer.add_handler(Handler(self._enqueue, lambda _old, new: self._enqueue(new), self._enqueue))
+
+    # ------------------------------------------------------------------ wiring
+
+    def _enqueue(self, pod: Obj) -> None:
+        self.queue.add(object_key(pod))
+
+    def on_runtime_event(self, action: str, labels: dict[str, str]) -> None:
+        """Called from the Docker event thread: sync the pod whose container started or died."""
+        ns, name = labels.get(naming.POD_NAMESPACE), labels.get(naming.POD_NAME)
+        if ns and name and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.queue.add, f"{ns}/{name}")
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.informer.run(), name="pods-informer")
+            await self.informer.synced.wait()
+            log.info("pod cache synced: %d pods bound to %s", len(self.informer.keys()), self.node)
+            self.runtime.watch_events(self.node, self.on_runtime_event)
+            for i in range(self.workers):
+                tg.create_task(self._worker(), name=f"pod-worker-{i}")
+            tg.create_task(self._housekeeping(), name="pod-housekeeping")
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self.queue.get()
+            try:
+                await self.sync(key)
+                self.queue.forget(key)
+            except (errors.ApiError, RuntimeFailure) as exc:
+                log.warning("syncing pod %s failed: %s; retrying", key, exc)
+                self.queue.add_rate_limited(key)
+            except Exception:
+                log.exception("syncing pod %s crashed; retrying", key)
+                self.queue.add_rate_limited(key)
+            finally:
+                self.queue.done(key)
+
+    async def _housekeeping(self) -> None:
+        """Resync every pod and remove containers of pods that are gone, every `sync_interval`."""
+        while True:
+            try:
+                await self.remove_orphans()
+            except Exception:
+                log.exception("removing orphaned containers failed")
+            for pod in self.informer.list():
+                self.queue.add(object_key(pod))
+            self.crash_backoff.gc()
+            self.pull_backoff.gc()
+            await asyncio.sleep(self.sync_interval)
+
+    async def remove_orphans(self) -> None:
+        """Remove the containers whose pod is no longer bound here (deleted at once, or re-created)."""
+        containers = await self.runtime.list_containers(self.node)
+        live = {(p["metadata"].get("uid")) for p in self.informer.list()}
+        orphans = [c for c in containers if c.pod_uid not in live]
+        for uid in {c.pod_uid for c in orphans}:
+            c = next(c for c in orphans if c.pod_uid == uid)
+            log.info("removing containers of pod %s/%s (uid %s): it no longer exists", c.pod_namespace,
+                     c.pod_name, uid)
+            self._forget(uid)
+        await asyncio.gather(*(self.runtime.remove(c.id, force=True) for c in orphans))
+
+    def _forget(self, uid: str) -> None:
+        self.crash_backoff.forget_prefix(uid + "/")
+        self.pull_backoff.forget_prefix(uid + "/")
+        self._written.pop(uid, None)
+        for table in (self._last_pull_failure, self._reported):
+            for key in [k for k in table if k.startswith(uid + "/")]:
+                del table[key]
+
+    # ------------------------------------------------------------------ one pod
+
+    async def sync(self, key: str) -> None:
+        cached = self.informer.get(key)
+        if cached is None:
+            uid = self._uids.pop(key, None)
+            if uid:
+                containers = await self.runtime.list_containers(self.node, uid)
+                await asyncio.gather(*(self.runtime.remove(c.id, force=True) for c in containers))
+                self._forget(uid)
+            return
+        pod = copy.deepcopy(cached)
+        uid = pod["metadata"]["uid"]
+        previous_uid = self._uids.get(key)
+        self._uids[key] = uid
+        if previous_uid and previous_uid != uid:  # same name, new pod: the old one's containers go
+            for c in await self.runtime.list_containers(self.node, previous_uid):
+                await self.runtime.remove(c.id, force=True)
+            self._forget(previous_uid)
+        if pod["metadata"].get("deletionTimestamp"):
+            self._start_termination(pod)
+            return
+        await self.sync_pod(pod)
+
+    def _start_termination(self, pod: Obj) -> None:
+        """Terminate in a task of its own: a long grace period must not hold a worker that other pods need."""
+        uid = pod["metadata"]["uid"]
+        if uid in self._terminating:
+            return
+        task = asyncio.get_running_loop().create_task(self.terminate(pod), name=f"terminate-{uid}")
+        self._terminating[uid] = task
+
+        def finished(t: asyncio.Task[None]) -> None:
+            self._terminating.pop(uid, None)
+            if not t.cancelled() and t.exception() is not None:
+                log.warning("terminating pod %s failed: %s; retrying", object_key(pod), t.exception())
+                self.queue.add_after(object_key(pod), 1.0)
+
+        task.add_done_callback(finished)
+
+    async def sync_pod(self, pod: Obj) -> None:
+        uid = pod["metadata"]["uid"]
+        containers = await self.runtime.list_containers(self.node, uid)
+        terminal = (pod.get("status") or {}).get("phase") in TERMINAL_PHASES
+        if terminal:
+            await self._stop_all(pod, containers, include_sandbox=True)
+            return
+        waiting: dict[str, Waiting] = {}
+        changed = await self._reconcile(pod, containers, waiting)
+        if changed:
+            containers = await self.runtime.list_containers(self.node, uid)
+        await self._write_status(pod, containers, waiting)
+
+    async def _reconcile(self, pod: Obj, containers: list[RuntimeContainer], waiting: dict[str, Waiting]) -> bool:
+        """Start what should run; whether anything in the runtime changed."""
+        spec = pod["spec"]
+        policy = spec.get("restartPolicy") or "Always"
+        sandboxes = sorted((c for c in containers if c.sandbox), key=lambda c: c.attempt, reverse=True)
+        apps = [c for c in containers if not c.sandbox]
+        sandbox = next((s for s in sandboxes if s.running), None)
+        changed = False
+
+        if sandbox is None and sandboxes:
+            # The pod's network namespace is gone: what still runs is cut off, so it is stopped and
+            # restarted (per restartPolicy) in a new sandbox.
+            running = [c for c in apps if c.running]
+            if running:
+                await self.recorder.record(pod, "Normal", "SandboxChanged",
+                                           "Pod sandbox changed, it will be killed and re-created.")
+                await self._stop(pod, running, self._grace(pod))
+                apps = await self._relist_apps(pod)
+                changed = True
+
+        history = _histories(apps)
+        to_start: list[tuple[Obj, int]] = []
+        for c in spec.get("containers") or []:
+            attempt = self._decide(pod, c, history.get(c["name"], []), policy, waiting)
+            if attempt is not None:
+                to_start.append((c, attempt))
+
+        if to_start and sandbox is None:
+            attempt = sandboxes[0].attempt + 1 if sandboxes else 0
+            sandbox = await self._create_sandbox(pod, attempt)
+            changed = True
+        for old in sandboxes:
+            if (sandbox is None or old.id != sandbox.id) and not old.running:
+                await self.runtime.remove(old.id, force=True)
+                changed = True
+
+        for c, attempt in to_start:
+            assert sandbox is not None
+            if await self._start_container(pod, c, attempt, sandbox, waiting):
+                changed = True
+        changed = await self._collect_garbage(history) or changed
+        return changed
+
+    def _decide(
+        self, pod: Obj, spec: Obj, history: list[RuntimeContainer], policy: str, waiting: dict[str, Waiting]
+    ) -> int | None:
+        """The attempt number to start now for this container, or None (running, done, or backing off)."""
+        uid, name = pod["metadata"]["uid"], spec["name"]
+        latest = history[0] if history else None
+        if latest is None:
+            return 0
+        if latest.running:
+            return None
+        if latest.state == "created" and not latest.error:  # made by a kubelet that died before starting it
+            return latest.attempt
+        if not latest.exited or not should_restart(policy, latest):
+            return None
+        key = f"{uid}/{name}"
+        finished = latest.finished_ts or time.time()
+        remaining = self.crash_backoff.remaining(key, finished)
+        if remaining > 0:
+            delay = go_duration(self.crash_backoff.get(key))
+            waiting[name] = Waiting(
+                "CrashLoopBackOff", f"back-off {delay} restarting failed container={name} pod={pod_ref(pod)}")
+            self.queue.add_after(object_key(pod), remaining + 0.05)
+            self._report_once(pod, f"{key}/BackOff", latest.id, "Warning", "BackOff",
+                              f"Back-off restarting failed container {name} in pod {pod_ref(pod)}")
+            return None
+        self.crash_backoff.next(key, finished)
+        return latest.attempt + 1
+
+    async def _relist_apps(self, pod: Obj) -> list[RuntimeContainer]:
+        return [c for c in await self.runtime.list_containers(self.node, pod["metadata"]["uid"]) if not c.sandbox]
+
+    async def _collect_garbage(self, history: dict[str, list[RuntimeContainer]]) -> bool:
+        """Keep each container's newest instance and its last terminated one (lastState, logs --previous)."""
+        doomed: list[RuntimeContainer] = []
+        for instances in history.values():
+            latest, older = instances[0], instances[1:]
+            keep_previous = not latest.exited
+            for c in older:
+                if keep_previous and c.exited:
+                    keep_previous = False
+                    continue
+                if not c.running:
+                    doomed.append(c)
+        await asyncio.gather(*(self.runtime.remove(c.id, force=True) for c in doomed))
+        return bool(doomed)
+
+    # ------------------------------------------------------------------ starting
+
+    async def _create_sandbox(self, pod: Obj, attempt: int) -> RuntimeContainer:
+        image_ok = await self.runtime.image_ids(PAUSE_IMAGE)
+        if image_ok is None:
+            await self.recorder.record(pod, "Warning", "FailedCreatePodSandBox",
+                                       f'Failed to create pod sandbox: image "{PAUSE_IMAGE}" is not present')
+            raise RuntimeFailure(f"sandbox image {PAUSE_IMAGE} is missing (run deploy/images.sh)")
+        labels = naming.container_labels(self.node, pod, naming.SANDBOX_NAME, attempt)
+        name = naming.docker_name(pod, naming.SANDBOX_NAME, attempt)
+        try:
+            cid = await self.runtime.create(name, PAUSE_IMAGE, labels, **sandbox_config(pod))
+            await self.runtime.start(cid)
+        except RuntimeFailure as exc:
+            await self.recorder.record(pod, "Warning", "FailedCreatePodSandBox",
+                                       f"Failed to create pod sandbox: {exc}")
+            raise
+        created = await self.runtime.inspect(cid)
+        if created is None:
+            raise RuntimeFailure(f"sandbox {name} vanished right after it started")
+        log.info("pod %s/%s: sandbox %s started, IP %s", pod["metadata"]["namespace"], pod["metadata"]["name"],
+                 cid[:12], created.ip)
+        return created
+
+    async def _ensure_image(self, pod: Obj, spec: Obj, waiting: dict[str, Waiting]) -> bool:
+        """Whether the container's image is usable now, pulling per imagePullPolicy; else a waiting reason."""
+        uid, name, image = pod["metadata"]["uid"], spec["name"], spec["image"]
+        policy = spec.get("imagePullPolicy") or "IfNotPresent"
+        key = f"{uid}/{name}"
+        local = await self.runtime.image_ids(image)
+        present = f'Container image "{image}" already present on machine'
+        if policy == "Never" or (policy == "IfNotPresent" and local):
+            if local:
+                await self.recorder.record(pod, "Normal", "Pulled", present)
+                return True
+            message = f'Container image "{image}" is not present with pull policy of Never'
+            waiting[name] = Waiting("ErrImageNeverPull", message)
+            self._report_once(pod, f"{key}/ErrImageNeverPull", image, "Warning", "ErrImageNeverPull", message)
+            return False
+        if local and time.monotonic() - self._pull_failed_at.get(image, -1e9) < 60:
+            # No registry answered a moment ago: do not make every start wait for another failed pull.
+            await self.recorder.record(pod, "Normal", "Pulled", present)
+            return True
+        remaining = self.pull_backoff.remaining(key, self._last_pull_failure.get(key, 0.0))
+        if not local and remaining > 0:
+            message = f'Back-off pulling image "{image}"'
+            waiting[name] = Waiting("ImagePullBackOff", message)
+            self.queue.add_after(object_key(pod), remaining + 0.05)
+            self._report_once(pod, f"{key}/ImagePullBackOff", str(self.pull_backoff.get(key)), "Normal",
+                              "BackOff", message)
+            return False
+        await self.recorder.record(pod, "Normal", "Pulling", f'Pulling image "{image}"')
+        try:
+            await self.runtime.pull(image)
+        except ImageError as exc:
+            now = time.monotonic()
+            self._pull_failed_at[image] = now
+            if local:
+                await self.recorder.record(
+                    pod, "Warning", "LocalImageUsed",
+                    f'Failed to pull image "{image}" ({exc}); using the image already present on machine')
+                return True
+            self._last_pull_failure[key] = time.time()
+            self.pull_backoff.next(key, self._last_pull_failure[key])
+            waiting[name] = Waiting("ErrImagePull", str(exc))
+            self.queue.add_after(object_key(pod), self.pull_backoff.get(key) + 0.05)
+            await self.recorder.record(pod, "Warning", "Failed", f'Failed to pull image "{image}": {exc}')
+            await self.recorder.record(pod, "Warning", "Failed", "Error: ErrImagePull")
+            return False
+        self.pull_backoff.reset(key)
+        await self.recorder.record(pod, "Normal", "Pulled", f'Successfully pulled image "{image}"')
+        return True
+
+    async def _start_container(
+        self, pod: Obj, spec: Obj, attempt: int, sandbox: RuntimeContainer, waiting: dict[str, Waiting]
+    ) -> bool:
+        """Pull if needed, create and start one container; whether a container was created."""
+        name = spec["name"]
+        if not await self._ensure_image(pod, spec, waiting):
+            return False
+        try:
+            kwargs = container_config(pod, spec, sandbox_id=sandbox.id, pod_ip=sandbox.ip, host_ip=self.node_ip)
+        except ConfigError as exc:
+            waiting[name] = Waiting("CreateContainerConfigError", str(exc))
+            self._report_once(pod, f"{pod['metadata']['uid']}/{name}/ConfigError", str(exc), "Warning", "Failed",
+                              f"Error: {exc}")
+            return False
+        labels = naming.container_labels(self.node, pod, name, attempt)
+        docker_name = naming.docker_name(pod, name, attempt)
+        try:
+            cid = await self.runtime.create(docker_name, spec["image"], labels, **kwargs)
+        except RuntimeFailure as exc:
+            waiting[name] = Waiting("CreateContainerError", str(exc))
+            await self.recorder.record(pod, "Warning", "Failed", f"Error: {exc}")
+            return False
+        await self.recorder.record(pod, "Normal", "Created", f"Created container {name}")
+        try:
+            await self.runtime.start(cid)
+        except RuntimeFailure as exc:
+            await self.recorder.record(pod, "Warning", "Failed", f'Error: failed to start container "{name}": {exc}')
+            return True
+        log.info("pod %s/%s: started container %s (attempt %d) %s", pod["metadata"]["namespace"],
+                 pod["metadata"]["name"], name, attempt, cid[:12])
+        await self.recorder.record(pod, "Normal", "Started", f"Started container {name}")
+        return True
+
+    # ------------------------------------------------------------------ stopping
+
+    def _grace(self, pod: Obj) -> int:
+        """Seconds left of the pod's termination grace period (deletion's if it is being deleted)."""
+        meta, spec = pod["metadata"], pod["spec"]
+        if meta.get("deletionTimestamp"):
+            left = (timeutil.parse(meta["deletionTimestamp"]).timestamp() - time.time())
+            grace = meta.get("deletionGracePeriodSeconds")
+            return max(0, min(math.ceil(left), int(grace) if grace is not None else math.ceil(left)))
+        return int(spec.get("terminationGracePeriodSeconds", 30) or 0)
+
+    async def _stop(self, pod: Obj, containers: list[RuntimeContainer], grace: int) -> None:
+        for c in containers:
+            await self.recorder.record(pod, "Normal", "Killing", f"Stopping container {c.name}")
+        await asyncio.gather(*(self.runtime.stop(c.id, grace) for c in containers))
+
+    async def _stop_all(self, pod: Obj, containers: list[RuntimeContainer], include_sandbox: bool) -> None:
+        apps = [c for c in containers if c.running and not c.sandbox]
+        if apps:
+            await self._stop(pod, apps, self._grace(pod))
+        if include_sandbox:
+            # The pause container ignores SIGTERM as PID 1: nothing to wait for.
+            await asyncio.gather(*(self.runtime.stop(c.id, 0) for c in containers if c.sandbox and c.running))
+
+    async def terminate(self, pod: Obj) -> None:
+        """A pod being deleted: stop its containers within the grace period, remove them, confirm the deletion."""
+        meta = pod["metadata"]
+        uid = meta["uid"]
+        containers = await self.runtime.list_containers(self.node, uid)
+        await self._stop_all(pod, containers, include_sandbox=True)
+        await asyncio.gather(*(self.runtime.remove(c.id, force=True) for c in containers))
+        try:
+            await self.client.delete(PODS, meta["name"], meta["namespace"], grace_period_seconds=0,
+                                     preconditions={"uid": uid})
+            log.info("pod %s/%s deleted", meta["namespace"], meta["name"])
+        except (errors.NotFound, errors.Conflict):
+            pass  # already gone, or a new pod with the same name
+        self._forget(uid)
+
+    # ------------------------------------------------------------------ status
+
+    async def _image_ref(self, image_id: str) -> str:
+        if image_id not in self._image_refs:
+            ids = await self.runtime.image_ids(image_id) if image_id else None
+            self._image_refs[image_id] = ids[1] if ids else (f"docker://{image_id}" if image_id else "")
+        return self._image_refs[image_id]
+
+    async def _write_status(self, pod: Obj, containers: list[RuntimeContainer], waiting: dict[str, Waiting]) -> None:
+        uid = pod["metadata"]["uid"]
+        sandbox = next((c for c in sorted(containers, key=lambda c: c.attempt, reverse=True)
+                        if c.sandbox and c.running), None)
+        history = _histories([c for c in containers if not c.sandbox])
+        statuses = []
+        for spec in pod["spec"].get("containers") or []:
+            instances = history.get(spec["name"], [])
+            ref = await self._image_ref(instances[0].image_id) if instances else ""
+            statuses.append(container_status(spec, instances, waiting.get(spec["name"]), ref))
+        written = self._written.get(uid)
+        basis = {**pod, "status": {**(pod.get("status") or {}), **written}} if written else pod
+        status = build_pod_status(basis, statuses, pod_ip=sandbox.ip if sandbox else "", host_ip=self.node_ip,
+                                  sandbox_ready=sandbox is not None, now=timeutil.now())
+        current = pod.get("status") or {}
+        if _same_status(status, current) or _same_status(status, self._written.get(uid) or {}):
+            return
+        meta = pod["metadata"]
+        try:
+            await self.client.patch(PODS, meta["name"], {"status": status}, meta["namespace"],
+                                    subresource="status")
+        except errors.NotFound:
+            return
+        self._written[uid] = status
+        if status["phase"] != current.get("phase"):
+            log.info("pod %s/%s is %s", meta["namespace"], meta["name"], status["phase"])
+
+    # ------------------------------------------------------------------ events
+
+    def _report_once(self, pod: Obj, key: str, token: str, etype: str, reason: str, message: str) -> None:
+        """Record an event once per (key, token): a back-off seen at every resync is one event, not many."""
+        if self._reported.get(key) == token:
+            return
+        self._reported[key] = token
+        task = asyncio.get_running_loop().create_task(self.recorder.record(pod, etype, reason, message))
+        self._tasks.add(task)  # a pending task nobody references may be garbage-collected
+        task.add_done_callback(self._tasks.discard)
+
+
+def _histories(apps: list[RuntimeContainer]) -> dict[str, list[RuntimeContainer]]:
+    """Each container name's runtime containers, newest attempt first."""
+    out: dict[str, list[RuntimeContainer]] = {}
+    for c in sorted(apps, key=lambda c: (c.attempt, c.created_at or ""), reverse=True):
+        out.setdefault(c.name, []).append(c)
+    return out
+
+
+def _same_status(new: Obj, old: Obj) -> bool:
+    """Equal up to what the kubelet writes; condition times are kept by `build_pod_status` when unchanged."""
+    return all(old.get(k) == v for k, v in new.items())

@@ -1,0 +1,298 @@
+"""The container runtime behind a small neutral interface: Docker through its SDK.
+
+The pod worker (`kubelet.pods`) and status code (`kubelet.status`) see only `RuntimeContainer` records and
+the `DockerRuntime` verbs; nothing else in the kubelet imports `docker`. Every SDK call blocks, so each verb
+runs it in a thread (`asyncio.to_thread`) and the event loop stays free for the apiserver traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import docker
+import docker.errors
+
+from kubelet import naming
+
+__all__ = [
+    "PAUSE_IMAGE", "DockerRuntime", "ImageError", "RuntimeContainer", "RuntimeFailure", "docker_epoch",
+    "docker_time", "split_image",
+]
+
+log = logging.getLogger("kubelet.runtime")
+
+PAUSE_IMAGE = "kubelite/pause:3.9"
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+class RuntimeFailure(Exception):
+    """A runtime verb failed (create, start, ...); the message is Docker's."""
+
+
+class ImageError(RuntimeFailure):
+    """An image could not be pulled."""
+
+
+@dataclass
+class RuntimeContainer:
+    """One Docker container as the kubelet sees it: its labels decoded and its state summarised."""
+
+    id: str
+    name: str  # the pod's container name; naming.SANDBOX_NAME for the sandbox
+    pod_uid: str
+    pod_namespace: str
+    pod_name: str
+    attempt: int
+    sandbox: bool
+    state: str  # created | running | exited | dead | paused | restarting | removing
+    exit_code: int = 0
+    error: str = ""
+    oom_killed: bool = False
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    finished_ts: float = 0.0  # finished_at as epoch seconds, with Docker's sub-second precision
+    image: str = ""  # as the pod spec named it
+    image_id: str = ""  # sha256:...
+    ip: str = ""  # the sandbox's bridge IP
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("running", "restarting", "paused")
+
+    @property
+    def never_started(self) -> bool:
+        return self.state == "created" and not self.started_at
+
+    @property
+    def exited(self) -> bool:
+        """Finished, or failed to start at all (Docker leaves those in `created` with an error)."""
+        return self.state in ("exited", "dead") or (self.state == "created" and bool(self.error))
+
+
+def docker_time(text: str | None) -> str | None:
+    """Docker's nanosecond timestamps as the API's RFC 3339 seconds; None for Docker's zero time."""
+    if not text or text.startswith("0001-01-01"):
+        return None
+    return text[:19] + "Z"
+
+
+def docker_epoch(text: str | None) -> float:
+    """Docker's timestamp as epoch seconds (microsecond precision); 0.0 for Docker's zero time."""
+    if not text or text.startswith("0001-01-01"):
+        return 0.0
+    head, _, frac = text.rstrip("Z").partition(".")
+    stamp = datetime.fromisoformat(head[:19]).replace(tzinfo=UTC).timestamp()
+    return stamp + (float("0." + frac[:6]) if frac and frac[:6].isdigit() else 0.0)
+
+
+def _from_inspect(info: dict[str, Any]) -> RuntimeContainer:
+    labels = info["Config"].get("Labels") or {}
+    state = info.get("State") or {}
+    networks = ((info.get("NetworkSettings") or {}).get("Networks")) or {}
+    ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), "")
+    try:
+        attempt = int(labels.get(naming.ATTEMPT, "0"))
+    except ValueError:
+        attempt = 0
+    return RuntimeContainer(
+        id=info["Id"],
+        name=labels.get(naming.CONTAINER_NAME, ""),
+        pod_uid=labels.get(naming.POD_UID, ""),
+        pod_namespace=labels.get(naming.POD_NAMESPACE, ""),
+        pod_name=labels.get(naming.POD_NAME, ""),
+        attempt=attempt,
+        sandbox=labels.get(naming.CONTAINER_TYPE) == naming.TYPE_SANDBOX,
+        state=state.get("Status", "unknown"),
+        exit_code=int(state.get("ExitCode") or 0),
+        error=state.get("Error") or "",
+        oom_killed=bool(state.get("OOMKilled")),
+        created_at=docker_time(info.get("Created")),
+        started_at=docker_time(state.get("StartedAt")),
+        finished_at=docker_time(state.get("FinishedAt")),
+        finished_ts=docker_epoch(state.get("FinishedAt")),
+        image=info["Config"].get("Image") or "",
+        image_id=info.get("Image") or "",
+        ip=ip,
+        labels=labels,
+    )
+
+
+class DockerRuntime:
+    """The Docker engine, reached through the low-level SDK client (one connection pool)."""
+
+    def __init__(self, client: docker.DockerClient | None = None, *, timeout: int = 60) -> None:
+        self.client = client or docker.from_env(timeout=timeout, max_pool_size=32)
+        self.api = self.client.api
+        self._events_stream: Any = None
+        self._events_stop = threading.Event()
+
+    # ------------------------------------------------------------------ engine
+
+    async def version(self) -> str:
+        info = await asyncio.to_thread(self.api.version)
+        return str(info.get("Version", "unknown"))
+
+    async def root_dir(self) -> str:
+        info = await asyncio.to_thread(self.api.info)
+        return str(info.get("DockerRootDir") or "/var/lib/docker")
+
+    # ------------------------------------------------------------------ listing
+
+    async def list_containers(self, node: str, pod_uid: str | None = None) -> list[RuntimeContainer]:
+        """Every container this node's kubelet made (or only one pod's), inspected."""
+        filters = naming.pod_filter(node, pod_uid) if pod_uid else naming.node_filter(node)
+        return await asyncio.to_thread(self._list, filters)
+
+    def _list(self, filters: dict[str, list[str]]) -> list[RuntimeContainer]:
+        out = []
+        for summary in self.api.containers(all=True, filters=filters):
+            try:
+                out.append(_from_inspect(self.api.inspect_container(summary["Id"])))
+            except docker.errors.NotFound:
+                continue  # removed between the list and the inspect
+        return out
+
+    async def inspect(self, container_id: str) -> RuntimeContainer | None:
+        try:
+            return _from_inspect(await asyncio.to_thread(self.api.inspect_container, container_id))
+        except docker.errors.NotFound:
+            return None
+
+    # ------------------------------------------------------------------ images
+
+    async def image_ids(self, image: str) -> tuple[str, str] | None:
+        """(image id, the imageID a container status shows) for a local image, None when it is missing."""
+        try:
+            info = await asyncio.to_thread(self.api.inspect_image, image)
+        except docker.errors.ImageNotFound:
+            return None
+        except docker.errors.APIError as exc:
+            if exc.status_code == 404:
+                return None
+            raise RuntimeFailure(str(exc.explanation or exc)) from exc
+        digests = info.get("RepoDigests") or []
+        ref = f"docker-pullable://{digests[0]}" if digests else f"docker://{info['Id']}"
+        return info["Id"], ref
+
+    async def pull(self, image: str) -> None:
+        repo, tag = split_image(image)
+        try:
+            await asyncio.to_thread(self.api.pull, repo, tag=tag)
+        except (docker.errors.APIError, docker.errors.DockerException) as exc:
+            explanation = getattr(exc, "explanation", None) or str(exc)
+            raise ImageError(str(explanation)) from exc
+
+    # ------------------------------------------------------------------ containers
+
+    async def create(self, name: str, image: str, labels: dict[str, str], **kwargs: Any) -> str:
+        """Create (not start) a container; its id. `kwargs` are `create_container`/`create_host_config` args."""
+        return await asyncio.to_thread(self._create, name, image, labels, kwargs)
+
+    def _create(self, name: str, image: str, labels: dict[str, str], kwargs: dict[str, Any]) -> str:
+        host_keys = {"network_mode", "nano_cpus", "mem_limit", "memswap_limit", "cpu_shares", "port_bindings",
+                     "binds", "restart_policy", "oom_score_adj", "init", "shm_size", "dns", "extra_hosts"}
+        host = {k: v for k, v in kwargs.items() if k in host_keys and v is not None}
+        config = {k: v for k, v in kwargs.items() if k not in host_keys and v is not None}
+        try:
+            created = self.api.create_container(
+                image, name=name, labels=labels, detach=True,
+                host_config=self.api.create_host_config(**host), **config,
+            )
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:  # a leftover of an interrupted attempt with the same name
+                self._remove(name, True)
+                created = self.api.create_container(
+                    image, name=name, labels=labels, detach=True,
+                    host_config=self.api.create_host_config(**host), **config,
+                )
+            else:
+                raise RuntimeFailure(str(exc.explanation or exc)) from exc
+        return str(created["Id"])
+
+    async def start(self, container_id: str) -> None:
+        try:
+            await asyncio.to_thread(self.api.start, container_id)
+        except docker.errors.APIError as exc:
+            raise RuntimeFailure(str(exc.explanation or exc)) from exc
+
+    async def stop(self, container_id: str, timeout: int) -> None:
+        """SIGTERM, then SIGKILL after `timeout` seconds (Docker's stop)."""
+        try:
+            await asyncio.to_thread(self.api.stop, container_id, timeout=max(0, int(timeout)))
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            raise RuntimeFailure(str(exc.explanation or exc)) from exc
+
+    async def remove(self, container_id: str, force: bool = True) -> None:
+        await asyncio.to_thread(self._remove, container_id, force)
+
+    def _remove(self, container_id: str, force: bool) -> None:
+        try:
+            self.api.remove_container(container_id, force=force)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409 and "already in progress" in str(exc.explanation or ""):
+                return
+            raise RuntimeFailure(str(exc.explanation or exc)) from exc
+
+    # ------------------------------------------------------------------ events
+
+    def watch_events(self, node: str, on_event: Callable[[str, dict[str, str]], None]) -> threading.Thread:
+        """Follow Docker's container events for this node's containers in a thread, calling
+        `on_event(action, labels)` from that thread; reconnects after errors until `stop_events`."""
+        filters = {"type": ["container"], "event": ["start", "die", "oom", "destroy"], **naming.node_filter(node)}
+
+        def loop() -> None:
+            while not self._events_stop.is_set():
+                try:
+                    self._events_stream = self.api.events(decode=True, filters=filters)
+                    for event in self._events_stream:
+                        if self._events_stop.is_set():
+                            return
+                        attrs = (event.get("Actor") or {}).get("Attributes") or {}
+                        on_event(str(event.get("Action") or event.get("status") or ""), attrs)
+                except Exception as exc:  # the engine restarted, the socket closed: reconnect
+                    if self._events_stop.is_set():
+                        return
+                    log.warning("docker event stream broke (%s); reconnecting", exc)
+                    time.sleep(1.0)
+
+        thread = threading.Thread(target=loop, name="docker-events", daemon=True)
+        thread.start()
+        return thread
+
+    def stop_events(self) -> None:
+        self._events_stop.set()
+        stream = self._events_stream
+        if stream is not None:
+            try:
+                stream.close()
+            except Exception:  # closing a half-read socket from another thread may complain
+                log.debug("closing the docker event stream failed", exc_info=True)
+
+    def close(self) -> None:
+        self.stop_events()
+        self.client.close()
+
+
+def split_image(image: str) -> tuple[str, str]:
+    """`repo[:tag|@digest]` -> (repo, tag or digest), with `latest` as the default tag."""
+    if "@" in image:
+        repo, digest = image.split("@", 1)
+        return repo, digest
+    last = image.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo, tag = image.rsplit(":", 1)
+        return repo, tag
+    return image, "latest"

@@ -1,0 +1,198 @@
+"""A Pod's status computed from what the runtime has — pure functions, unit-tested without Docker.
+
+The pod worker (`kubelet.pods`) lists a pod's containers, decides what to start, and hands this module the
+containers plus any "waiting" reasons it chose (CrashLoopBackOff, ErrImagePull, ...). Phase and conditions
+follow the kubelet's own rules (`getPhase`, `GeneratePodReadyCondition`), so `kubectl` shows what a
+Kubernetes user expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kubelet.runtime import RuntimeContainer
+
+__all__ = [
+    "TERMINAL_PHASES", "Waiting", "build_pod_status", "compute_phase", "container_state", "container_status",
+    "pod_conditions",
+]
+
+Obj = dict[str, Any]
+
+TERMINAL_PHASES = ("Succeeded", "Failed")
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Why a container is not running now, as `state.waiting` shows it."""
+
+    reason: str
+    message: str = ""
+
+
+def _waiting(w: Waiting) -> Obj:
+    return {"waiting": {"reason": w.reason, **({"message": w.message} if w.message else {})}}
+
+
+def container_state(rc: RuntimeContainer) -> Obj:
+    """The `state` of one runtime container: running, terminated (with Kubernetes' reasons) or waiting."""
+    if rc.running:
+        return {"running": {"startedAt": rc.started_at}} if rc.started_at else {"running": {}}
+    if rc.exited:
+        if rc.never_started:
+            reason, code = "StartError", rc.exit_code or 128
+        else:
+            reason = "OOMKilled" if rc.oom_killed else ("Completed" if rc.exit_code == 0 else "Error")
+            code = rc.exit_code
+        term: Obj = {"exitCode": code, "reason": reason}
+        if rc.error:
+            term["message"] = rc.error
+        if rc.started_at:
+            term["startedAt"] = rc.started_at
+        if rc.finished_at:
+            term["finishedAt"] = rc.finished_at
+        term["containerID"] = f"docker://{rc.id}"
+        return {"terminated": term}
+    return _waiting(Waiting("ContainerCreating"))
+
+
+def container_status(
+    spec: Obj,
+    history: list[RuntimeContainer],
+    waiting: Waiting | None = None,
+    image_ref: str = "",
+) -> Obj:
+    """The containerStatuses entry for `spec`; `history` is that container's runtime containers, newest first.
+
+    `waiting` is the worker's reason for not (re)starting it now; it wins over an exited container, which
+    then shows as lastState, as Kubernetes shows a container in CrashLoopBackOff."""
+    latest = history[0] if history else None
+    status: Obj = {
+        "name": spec["name"],
+        "ready": False,
+        "restartCount": latest.attempt if latest else 0,
+        "image": spec.get("image", ""),
+        "imageID": image_ref if latest else "",
+        "started": False,
+    }
+    if latest is None:
+        status["state"] = _waiting(waiting or Waiting("ContainerCreating"))
+        status["lastState"] = {}
+        return status
+    status["containerID"] = f"docker://{latest.id}"
+    previous = next((c for c in history[1:] if c.exited), None)
+    if latest.running:
+        status["state"] = container_state(latest)
+        status["ready"] = status["started"] = True
+        status["lastState"] = container_state(previous) if previous else {}
+    elif waiting is not None and latest.exited:
+        status["state"] = _waiting(waiting)
+        status["lastState"] = container_state(latest)
+    else:
+        status["state"] = container_state(latest)
+        status["lastState"] = container_state(previous) if previous and latest.exited else {}
+    return status
+
+
+def compute_phase(spec: Obj, statuses: list[Obj]) -> str:
+    """The pod phase from its container statuses, as the kubelet's getPhase computes it."""
+    by_name = {s["name"]: s for s in statuses}
+    running = waiting = stopped = succeeded = unknown = 0
+    for container in spec.get("containers") or []:
+        status = by_name.get(container["name"])
+        if status is None:
+            unknown += 1
+            continue
+        state = status.get("state") or {}
+        if "running" in state:
+            running += 1
+        elif "terminated" in state:
+            stopped += 1
+            if state["terminated"].get("exitCode") == 0:
+                succeeded += 1
+        elif "waiting" in state:
+            if "terminated" in (status.get("lastState") or {}):
+                stopped += 1
+            else:
+                waiting += 1
+        else:
+            unknown += 1
+    policy = spec.get("restartPolicy") or "Always"
+    if waiting:
+        return "Pending"
+    if running and not unknown:
+        return "Running"
+    if not running and stopped and not unknown:
+        if policy == "Always":
+            return "Running"
+        if stopped == succeeded:
+            return "Succeeded"
+        if policy == "Never":
+            return "Failed"
+        return "Running"
+    return "Pending"
+
+
+def _condition(ctype: str, ok: bool, old: list[Obj], now: str, reason: str = "", message: str = "") -> Obj:
+    status = "True" if ok else "False"
+    previous = next((c for c in old if c.get("type") == ctype), None)
+    since = previous.get("lastTransitionTime") if previous and previous.get("status") == status else None
+    cond: Obj = {"type": ctype, "status": status, "lastTransitionTime": since or now}
+    if reason:
+        cond["reason"] = reason
+    if message:
+        cond["message"] = message
+    return cond
+
+
+def pod_conditions(pod: Obj, statuses: list[Obj], phase: str, sandbox_ready: bool, now: str) -> list[Obj]:
+    """PodReadyToStartContainers, Initialized, Ready, ContainersReady, PodScheduled (kept as bound)."""
+    old = (pod.get("status") or {}).get("conditions") or []
+    unready = [s["name"] for s in statuses if not s.get("ready")]
+    ready = not unready and bool(statuses) and phase == "Running"
+    if phase in TERMINAL_PHASES:
+        reason, message = "PodCompleted", ""
+    elif unready:
+        reason, message = "ContainersNotReady", f"containers with unready status: [{' '.join(unready)}]"
+    else:
+        reason, message = "", ""
+    scheduled = next((c for c in old if c.get("type") == "PodScheduled"), None)
+    return [
+        _condition("PodReadyToStartContainers", sandbox_ready, old, now),
+        _condition("Initialized", True, old, now),
+        _condition("Ready", ready, old, now, reason, message),
+        _condition("ContainersReady", ready, old, now, reason, message),
+        scheduled or _condition("PodScheduled", True, old, now),
+    ]
+
+
+def build_pod_status(
+    pod: Obj,
+    statuses: list[Obj],
+    *,
+    pod_ip: str,
+    host_ip: str,
+    sandbox_ready: bool,
+    now: str,
+) -> Obj:
+    """The whole status the kubelet owns. A phase never leaves Succeeded/Failed once reached."""
+    old = pod.get("status") or {}
+    phase = compute_phase(pod["spec"], statuses)
+    if old.get("phase") in TERMINAL_PHASES:
+        phase = old["phase"]
+    status: Obj = {
+        "phase": phase,
+        "conditions": pod_conditions(pod, statuses, phase, sandbox_ready, now),
+        "hostIP": host_ip,
+        "hostIPs": [{"ip": host_ip}],
+        "startTime": old.get("startTime") or now,
+        "containerStatuses": statuses,
+    }
+    pod_ip = pod_ip or old.get("podIP") or ""
+    if pod_ip:
+        status["podIP"] = pod_ip
+        status["podIPs"] = [{"ip": pod_ip}]
+    if old.get("qosClass"):
+        status["qosClass"] = old["qosClass"]
+    return status
