@@ -103,8 +103,19 @@ def as_list(items: list[Obj]) -> Obj:
     return {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
 
 
+class _Dumper(yaml.SafeDumper):
+    """Quotes the way kubectl's YAML does ("2026-01-01T00:00:00Z", "6"), never folds long lines."""
+
+    def choose_scalar_style(self) -> str:
+        style = super().choose_scalar_style()
+        if style == "'" and self.event is not None and '"' not in str(self.event.value):
+            return '"'
+        return style
+
+
 def dump(value: Obj, output: str) -> str:
     """`-o yaml` / `-o json` text of one object or a List."""
     if output == "json":
         return json.dumps(value, indent=4)
-    return yaml.safe_dump(value, sort_keys=False, default_flow_style=False, allow_unicode=True).rstrip("\n")
+    return yaml.dump(value, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                     width=float("inf")).rstrip("\n")
