@@ -1,0 +1,365 @@
+"""The kubelet process against a real apiserver and the real Docker engine: node registration and Lease
+heartbeat; a pod's sandbox and containers (labels, env, limits, shared network); status and phases under
+each restartPolicy; CrashLoopBackOff; missing images; deletion; orphan removal; adoption after `kill -9`.
+
+Pods are bound by writing `spec.nodeName` at creation (no scheduler). Every test runs its own kubelet with
+its own node name, and removes what it made: pods, the node, and any container labelled with that node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+import pytest
+
+from cli import supervise
+from kube import errors
+from kube.client import ApiClient
+from kube.resources import EVENTS, LEASES, NAMESPACES, NODES, PODS
+from tests.e2e.conftest import node_ready
+
+pytestmark = pytest.mark.e2e
+
+FAST = ["--heartbeat-interval", "1", "--sync-interval", "1", "--backoff-initial", "1", "--backoff-max", "4"]
+
+
+async def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll an async check until it returns something truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+@dataclass
+class Node:
+    """One kubelet process with its node name, and the namespace this test's pods live in."""
+
+    name: str
+    namespace: str
+    api: ApiClient
+    docker: docker.DockerClient
+    start: Callable[[], supervise.Daemon]
+    daemon: supervise.Daemon | None = None
+    pods: list[str] = field(default_factory=list)
+
+    async def run_pod(self, name: str, *containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
+        spec.setdefault("terminationGracePeriodSeconds", 2)
+        body = {"metadata": {"name": name},
+                "spec": {"nodeName": self.name, "containers": list(containers), **spec}}
+        self.pods.append(name)
+        return await self.api.create(PODS, body, self.namespace)
+
+    async def pod(self, name: str) -> dict[str, Any] | None:
+        with contextlib.suppress(errors.NotFound):
+            return await self.api.get(PODS, name, self.namespace)
+        return None
+
+    async def wait_pod(self, name: str, check: Callable[[dict[str, Any]], bool], what: str,
+                       timeout: float = 30.0) -> dict[str, Any]:
+        async def probe() -> dict[str, Any] | None:
+            pod = await self.pod(name)
+            return pod if pod is not None and check(pod) else None
+
+        return await wait_until(probe, timeout, f"pod {name}: {what}")
+
+    def containers(self, pod: str | None = None) -> list[Any]:
+        labels = ["io.kubelite.managed=true", f"io.kubelite.node.name={self.name}"]
+        if pod:
+            labels.append(f"io.kubelite.pod.name={pod}")
+        return self.docker.containers.list(all=True, filters={"label": labels})
+
+    async def events(self, reason: str) -> list[dict[str, Any]]:
+        items = (await self.api.list(EVENTS, self.namespace))["items"]
+        return [e for e in items if e.get("reason") == reason]
+
+
+def phase(pod: dict[str, Any]) -> str | None:
+    return (pod.get("status") or {}).get("phase")
+
+
+def statuses(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["name"]: s for s in (pod.get("status") or {}).get("containerStatuses") or []}
+
+
+def sleeper(name: str = "main", **extra: Any) -> dict[str, Any]:
+    """A container that runs until told to stop, and stops at once on SIGTERM."""
+    return {"name": name, "image": "busybox", "imagePullPolicy": "IfNotPresent",
+            "command": ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"], **extra}
+
+
+_counter = iter(range(1000))
+
+
+@pytest.fixture
+async def node(api: ApiClient, run_id: str, docker_client: docker.DockerClient,
+               daemons: Callable[..., supervise.Daemon]) -> AsyncIterator[Node]:
+    """A Ready node run by its own kubelet (fast intervals), and a namespace for the test's pods."""
+    n = next(_counter)
+    name, namespace = f"kl{n}-{run_id}", f"kubelet{n}-{run_id}"
+    await api.create(NAMESPACES, {"metadata": {"name": namespace}})
+
+    def start() -> supervise.Daemon:
+        return daemons("kubelet", "--node-name", name, *FAST, name=f"kubelet-{name}-{os.urandom(2).hex()}")
+
+    handle = Node(name, namespace, api, docker_client, start)
+    handle.daemon = start()
+    supervise.wait_for(lambda: node_ready(api.server, name), 30, f"node {name} Ready", handle.daemon)
+    try:
+        yield handle
+    finally:
+        supervise.stop(handle.daemon)  # first, or it would register the node again after we delete it
+        for pod in (await api.list(PODS, namespace))["items"]:
+            with contextlib.suppress(errors.NotFound):
+                await api.delete(PODS, pod["metadata"]["name"], namespace, grace_period_seconds=0)
+        for c in handle.containers():
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                c.remove(force=True)
+        with contextlib.suppress(errors.NotFound):
+            await api.delete(LEASES, name, "kube-node-lease")
+        with contextlib.suppress(errors.NotFound):
+            await api.delete(NODES, name)
+        with contextlib.suppress(errors.ApiError):
+            await api.delete(NAMESPACES, namespace)
+
+
+async def test_node_registers_ready_with_capacity_labels_and_a_renewed_lease(node: Node) -> None:
+    got = await node.api.get(NODES, node.name)
+    status = got["status"]
+    assert int(status["capacity"]["cpu"]) == os.cpu_count()
+    assert status["capacity"]["pods"] == "110"
+    assert status["capacity"]["memory"].endswith("Ki") and int(status["capacity"]["memory"][:-2]) > 0
+    assert set(status["allocatable"]) >= {"cpu", "memory", "pods"}
+    labels = got["metadata"]["labels"]
+    assert labels["kubernetes.io/hostname"] == node.name
+    assert labels["kubernetes.io/os"] == "linux"
+    assert labels["kubernetes.io/arch"]
+    info = status["nodeInfo"]
+    assert info["containerRuntimeVersion"].startswith("docker://")
+    assert info["kubeletVersion"].startswith("v1.")
+    assert info["operatingSystem"] == "linux" and info["kernelVersion"] and info["osImage"]
+    types = {a["type"] for a in status["addresses"]}
+    assert types == {"InternalIP", "Hostname"}
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Ready"]["status"] == "True" and conditions["Ready"]["reason"] == "KubeletReady"
+    for pressure in ("MemoryPressure", "DiskPressure", "PIDPressure"):
+        assert conditions[pressure]["status"] == "False"
+
+    lease = await node.api.get(LEASES, node.name, "kube-node-lease")
+    assert lease["spec"]["holderIdentity"] == node.name
+    assert lease["spec"]["leaseDurationSeconds"] == 40
+    assert lease["metadata"]["ownerReferences"][0] == {
+        "apiVersion": "v1", "kind": "Node", "name": node.name, "uid": got["metadata"]["uid"]}
+    first = lease["spec"]["renewTime"]
+
+    async def renewed() -> bool:
+        return (await node.api.get(LEASES, node.name, "kube-node-lease"))["spec"]["renewTime"] != first
+
+    await wait_until(renewed, 15, "a lease renewal")
+
+
+async def test_pod_runs_with_labels_env_limits_and_one_network(node: Node) -> None:
+    web = {"name": "web", "image": "busybox", "command": ["httpd", "-f", "-p", "8080", "-h", "/var/www"],
+           "env": [{"name": "GREETING", "value": "hello"},
+                   {"name": "MSG", "value": "$(GREETING) world"},
+                   {"name": "MY_POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                   {"name": "MY_NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                   {"name": "MY_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                   {"name": "MY_NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+           "resources": {"limits": {"cpu": "500m", "memory": "64Mi"}}}
+    client = sleeper("client", command=["sh", "-c", "trap 'exit 0' TERM; "
+                                        "until wget -qO /tmp/page http://127.0.0.1:8080/; do sleep 0.2; done; "
+                                        "sleep 3600 & wait"])
+    await node.run_pod("web", web, client)
+    pod = await node.wait_pod("web", lambda p: phase(p) == "Running" and all(
+        s["ready"] for s in statuses(p).values()) and len(statuses(p)) == 2, "Running and ready")
+
+    status = pod["status"]
+    assert status["podIP"] and status["podIPs"] == [{"ip": status["podIP"]}]
+    assert status["hostIP"] and status["startTime"]
+    assert status["qosClass"] == "Burstable"
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions["Ready"] == conditions["ContainersReady"] == conditions["PodScheduled"] == "True"
+    for s in statuses(pod).values():
+        assert "running" in s["state"] and s["restartCount"] == 0 and s["started"] is True
+        assert s["containerID"].startswith("docker://") and s["imageID"]
+
+    containers = {c.labels["io.kubelite.container.name"]: c for c in node.containers("web")}
+    assert set(containers) == {"POD", "web", "client"}
+    uid = pod["metadata"]["uid"]
+    for cname, c in containers.items():
+        assert c.status == "running"
+        assert c.labels["io.kubelite.managed"] == "true"
+        assert c.labels["io.kubelite.node.name"] == node.name
+        assert c.labels["io.kubelite.pod.uid"] == uid
+        assert c.labels["io.kubelite.pod.namespace"] == node.namespace
+        assert c.labels["io.kubelite.pod.name"] == "web"
+        assert c.labels["io.kubelite.container.type"] == ("sandbox" if cname == "POD" else "container")
+        assert c.labels["io.kubelite.container.attempt"] == "0"
+        assert c.name == f"k8s_{cname}_web_{node.namespace}_{uid}_0"
+    sandbox = containers["POD"]
+    assert sandbox.attrs["Config"]["Image"] == "kubelite/pause:3.9"
+    ips = [n["IPAddress"] for n in sandbox.attrs["NetworkSettings"]["Networks"].values()]
+    assert status["podIP"] in ips
+    for cname in ("web", "client"):
+        assert containers[cname].attrs["HostConfig"]["NetworkMode"] == f"container:{sandbox.id}"
+    statuses_by_name = statuses(pod)
+    assert statuses_by_name["web"]["containerID"] == f"docker://{containers['web'].id}"
+
+    env = set(containers["web"].attrs["Config"]["Env"])
+    assert {"GREETING=hello", "MSG=hello world", "MY_POD=web", f"MY_NS={node.namespace}",
+            f"MY_IP={status['podIP']}", f"MY_NODE={node.name}"} <= env
+    host = containers["web"].attrs["HostConfig"]
+    assert host["Memory"] == 64 * 2**20
+    assert host["NanoCpus"] == 500_000_000
+
+    # The client reached the web server over the pod's shared localhost.
+    def fetched() -> bool:
+        return b"kubelite" in containers["client"].exec_run(["cat", "/tmp/page"]).output
+
+    supervise.wait_for(fetched, 20, "the client container to fetch the page over localhost")
+
+    # busybox:latest defaults to imagePullPolicy Always; with no registry the local image is used, and said so.
+    assert await wait_until(lambda: node.events("LocalImageUsed"), 10, "a LocalImageUsed event")
+    assert await wait_until(lambda: node.events("Started"), 10, "a Started event")
+
+
+async def test_restart_policy_never_gives_succeeded_and_failed(node: Node) -> None:
+    ok = {"name": "main", "image": "busybox", "imagePullPolicy": "IfNotPresent", "command": ["sh", "-c", "exit 0"]}
+    bad = {**ok, "command": ["sh", "-c", "exit 3"]}
+    await node.run_pod("ok", ok, restartPolicy="Never")
+    await node.run_pod("bad", bad, restartPolicy="Never")
+
+    done = await node.wait_pod("ok", lambda p: phase(p) == "Succeeded", "Succeeded")
+    term = statuses(done)["main"]["state"]["terminated"]
+    assert term["exitCode"] == 0 and term["reason"] == "Completed" and term["finishedAt"]
+    assert statuses(done)["main"]["restartCount"] == 0
+
+    failed = await node.wait_pod("bad", lambda p: phase(p) == "Failed", "Failed")
+    term = statuses(failed)["main"]["state"]["terminated"]
+    assert term["exitCode"] == 3 and term["reason"] == "Error"
+    conditions = {c["type"]: c for c in failed["status"]["conditions"]}
+    assert conditions["Ready"]["status"] == "False"
+
+    # Finished pods keep their containers (for logs) but nothing is restarted.
+    await asyncio.sleep(2)
+    main = [c for c in node.containers("bad") if c.labels["io.kubelite.container.name"] == "main"]
+    assert len(main) == 1 and main[0].status == "exited"
+    assert statuses(await node.pod("bad") or {})["main"]["restartCount"] == 0
+
+
+async def test_crashing_container_restarts_with_crash_loop_back_off(node: Node) -> None:
+    crash = {"name": "crash", "image": "busybox", "imagePullPolicy": "IfNotPresent",
+             "command": ["sh", "-c", "echo boom; exit 1"]}
+    await node.run_pod("crash", crash)
+    seen: set[str] = set()
+
+    def looping(pod: dict[str, Any]) -> bool:
+        s = statuses(pod).get("crash") or {}
+        seen.update((s.get("state") or {}).get("waiting", {}).get("reason", "").split())
+        return s.get("restartCount", 0) >= 2 and "CrashLoopBackOff" in seen
+
+    pod = await node.wait_pod("crash", looping, "restartCount >= 2 and CrashLoopBackOff", timeout=45)
+    assert phase(pod) == "Running"  # restartPolicy Always: the pod keeps running while it restarts
+
+    async def backing_off() -> dict[str, Any] | None:
+        pod = await node.pod("crash")
+        s = statuses(pod or {}).get("crash") or {}
+        return s if s.get("state", {}).get("waiting", {}).get("reason") == "CrashLoopBackOff" else None
+
+    s = await wait_until(backing_off, 30, "a CrashLoopBackOff state")
+    assert s["state"]["waiting"]["message"].startswith("back-off ")
+    assert f"restarting failed container=crash pod=crash_{node.namespace}(" in s["state"]["waiting"]["message"]
+    assert s["lastState"]["terminated"]["exitCode"] == 1
+    assert await node.events("BackOff")
+
+    # Only the newest attempt and the last terminated one are kept.
+    def few() -> bool:
+        return len([c for c in node.containers("crash") if c.labels["io.kubelite.container.name"] == "crash"]) <= 2
+
+    supervise.wait_for(few, 15, "old attempts of the crashing container to be removed")
+
+
+async def test_missing_image_reports_err_image_pull_and_never_pull(node: Node) -> None:
+    await node.run_pod("ghost", {"name": "main", "image": "kubelite/does-not-exist:1"})
+    await node.run_pod("never", {"name": "main", "image": "kubelite/does-not-exist:1", "imagePullPolicy": "Never"})
+
+    def waiting_reason(pod: dict[str, Any]) -> str:
+        return (statuses(pod).get("main") or {}).get("state", {}).get("waiting", {}).get("reason", "")
+
+    pod = await node.wait_pod("ghost", lambda p: waiting_reason(p) in ("ErrImagePull", "ImagePullBackOff"),
+                              "ErrImagePull")
+    assert phase(pod) == "Pending"
+    await node.wait_pod("ghost", lambda p: waiting_reason(p) == "ImagePullBackOff", "ImagePullBackOff")
+    failed = [e for e in await node.events("Failed") if "does-not-exist" in e["message"]]
+    assert failed and failed[0]["type"] == "Warning"
+
+    pod = await node.wait_pod("never", lambda p: waiting_reason(p) == "ErrImageNeverPull", "ErrImageNeverPull")
+    assert "not present with pull policy of Never" in statuses(pod)["main"]["state"]["waiting"]["message"]
+    assert not [c for c in node.containers("ghost") if c.labels["io.kubelite.container.name"] == "main"]
+
+
+async def test_delete_stops_containers_and_removes_the_pod(node: Node) -> None:
+    await node.run_pod("doomed", sleeper("a"), sleeper("b"), terminationGracePeriodSeconds=10)
+    await node.run_pod("forced", sleeper())
+    for name in ("doomed", "forced"):
+        await node.wait_pod(name, lambda p: phase(p) == "Running", "Running")
+    assert len(node.containers("doomed")) == 3
+
+    await node.api.delete(PODS, "doomed", node.namespace)
+    pending = await node.pod("doomed")
+    assert pending is None or pending["metadata"].get("deletionTimestamp")
+    await wait_until(lambda: _gone(node, "doomed"), 30, "pod doomed to be removed")
+    supervise.wait_for(lambda: not node.containers("doomed"), 15, "containers of doomed to be removed")
+    assert await node.events("Killing")
+
+    # Deleted at once (grace 0): the kubelet finds containers whose pod is gone and removes them.
+    await node.api.delete(PODS, "forced", node.namespace, grace_period_seconds=0)
+    supervise.wait_for(lambda: not node.containers("forced"), 20, "containers of forced to be removed")
+
+
+async def _gone(node: Node, name: str) -> bool:
+    return await node.pod(name) is None
+
+
+async def test_restarted_kubelet_adopts_running_containers(node: Node) -> None:
+    await node.run_pod("steady", sleeper("a"), sleeper("b"))
+    pod = await node.wait_pod("steady", lambda p: phase(p) == "Running" and len(statuses(p)) == 2
+                              and all(s["ready"] for s in statuses(p).values()), "Running")
+    before = sorted(c.id for c in node.containers("steady"))
+    assert len(before) == 3
+
+    assert node.daemon is not None
+    os.kill(node.daemon.pid, signal.SIGKILL)
+    supervise.wait_for(lambda: not supervise.running(node.daemon), 10, "the kubelet to die")
+    assert sorted(c.id for c in node.containers("steady")) == before  # pods outlive their kubelet
+
+    node.daemon = node.start()
+    supervise.wait_for(lambda: "pod cache synced" in node.daemon.log.read_text(), 30,
+                       "the new kubelet to sync", node.daemon)
+    lease_after = (await node.api.get(LEASES, node.name, "kube-node-lease"))["spec"]["renewTime"]
+
+    async def renewed_again() -> bool:
+        return (await node.api.get(LEASES, node.name, "kube-node-lease"))["spec"]["renewTime"] != lease_after
+
+    await wait_until(renewed_again, 15, "a lease renewal by the new kubelet")
+    await asyncio.sleep(3)  # several resyncs at --sync-interval 1
+
+    after = node.containers("steady")
+    assert sorted(c.id for c in after) == before
+    assert all(c.status == "running" for c in after)
+    pod = await node.pod("steady")
+    assert pod is not None and phase(pod) == "Running"
+    for s in statuses(pod).values():
+        assert s["restartCount"] == 0 and "running" in s["state"]
