@@ -248,6 +248,9 @@ class Registry:
         else:
             strategy.prepare_for_update(new, current)
         meta, old_meta = new["metadata"], current["metadata"]
+        if meta.get("uid") and meta["uid"] != old_meta.get("uid"):
+            raise errors.Conflict(f'Precondition failed: UID in precondition: {meta["uid"]}, UID in object meta: '
+                                  f'{old_meta.get("uid")}', name=meta.get("name"), kind=rt.plural)
         for key in SYSTEM_METADATA:
             if key in old_meta:
                 meta[key] = old_meta[key]

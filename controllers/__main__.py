@@ -1,0 +1,3 @@
+from controllers.main import main
+
+main()

@@ -1,0 +1,175 @@
+"""ReplicaSet controller: keep exactly `spec.replicas` active pods matching the selector.
+
+Adopts matching orphans, releases pods that stop matching, creates missing pods in slow-start batches
+(1, 2, 4, ...: a template that cannot be created fails once, not 500 times), deletes surplus pods in the
+order kube-controller-manager uses, and never acts twice on the same shortfall (expectations). Status:
+replicas, fullyLabeledReplicas, readyReplicas, availableReplicas, observedGeneration, and the
+ReplicaFailure condition when pods cannot be created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+from controllers import podutil
+from controllers.base import Controller, controller_of
+from controllers.claim import claim
+from controllers.context import ControllerContext
+from controllers.expectations import Expectations
+from kube import errors, labels, timeutil
+from kube.informer import Handler, object_key
+from kube.resources import PODS, REPLICASETS, ResourceType
+
+__all__ = ["ReplicaSetController"]
+
+Obj = dict[str, Any]
+
+BURST = 500  # most pods created or deleted in one sync
+
+
+class ReplicaSetController(Controller):
+    name: ClassVar[str] = "replicaset"
+    primary: ClassVar[ResourceType] = REPLICASETS
+    watches: ClassVar[tuple[ResourceType, ...]] = (PODS,)
+    workers: ClassVar[int] = 4
+
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx)
+        self.expectations = Expectations()
+        self.pods = ctx.informers.informer(PODS)
+        self.pods.add_indexer("namespace", lambda p: [p["metadata"].get("namespace", "")])
+        self.pods.add_handler(Handler(on_add=self._pod_added, on_update=self._pod_updated,
+                                      on_delete=self._pod_deleted))
+
+    # ------------------------------------------------------------------ pod events -> replicaset keys
+
+    def _owners_of(self, pod: Obj) -> list[str]:
+        key = self.owner_key(pod, self.primary.kind)
+        if key is not None:
+            return [key]
+        if controller_of(pod) is not None:
+            return []
+        ns = pod["metadata"].get("namespace")
+        pod_labels = pod["metadata"].get("labels") or {}
+        return [object_key(rs) for rs in self.informer.list()
+                if rs["metadata"].get("namespace") == ns
+                and not labels.from_label_selector(rs["spec"].get("selector")).empty()
+                and labels.from_label_selector(rs["spec"].get("selector")).matches(pod_labels)]
+
+    def _pod_added(self, pod: Obj) -> None:
+        for key in self._owners_of(pod):
+            self.expectations.creation_observed(key)
+            self.queue.add(key)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        for key in {*self._owners_of(old), *self._owners_of(new)}:
+            if new["metadata"].get("deletionTimestamp") and not old["metadata"].get("deletionTimestamp"):
+                self.expectations.deletion_observed(key, object_key(new))
+            self.queue.add(key)
+        if podutil.is_ready(new) and not podutil.is_ready(old):
+            # Becomes available minReadySeconds later: look again then.
+            for key in self._owners_of(new):
+                rs = self.informer.get(key)
+                delay = (rs or {}).get("spec", {}).get("minReadySeconds") or 0
+                if delay:
+                    self.queue.add_after(key, delay + 0.5)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        for key in self._owners_of(pod):
+            self.expectations.deletion_observed(key, object_key(pod))
+            self.queue.add(key)
+
+    # ------------------------------------------------------------------ reconcile
+
+    async def sync(self, key: str) -> None:
+        rs = self.informer.get(key)
+        if rs is None:
+            self.expectations.forget(key)
+            return
+        namespace = rs["metadata"]["namespace"]
+        candidates = [p for p in self.pods.by_index("namespace", namespace)
+                      if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+        owned = await claim(self.client, PODS, rs, rs["spec"].get("selector"), candidates)
+        active = [p for p in owned if podutil.is_active(p)]
+        failure: str | None = None
+        if self.expectations.satisfied(key) and not rs["metadata"].get("deletionTimestamp"):
+            failure = await self._manage(key, rs, active)
+        await self._update_status(rs, owned, active, failure)
+
+    async def _manage(self, key: str, rs: Obj, active: list[Obj]) -> str | None:
+        wanted = int(rs["spec"].get("replicas", 1))
+        diff = len(active) - wanted
+        if diff < 0:
+            return await self._create(key, rs, min(-diff, BURST))
+        if diff > 0:
+            victims = sorted(active, key=podutil.deletion_rank)[:min(diff, BURST)]
+            self.expectations.expect_deletions(key, [object_key(p) for p in victims])
+            await asyncio.gather(*(self._delete(key, rs, p) for p in victims))
+        return None
+
+    async def _create(self, key: str, rs: Obj, count: int) -> str | None:
+        """Create `count` pods in doubling batches; stop at the first batch with a failure."""
+        self.expectations.expect_creations(key, count)
+        template = rs["spec"].get("template") or {}
+        created, batch = 0, 1
+        while created < count:
+            size = min(batch, count - created)
+            results = await asyncio.gather(
+                *(self.client.create(PODS, podutil.pod_from_template(template, rs)) for _ in range(size)),
+                return_exceptions=True)
+            failures = [r for r in results if isinstance(r, BaseException)]
+            created += size
+            if failures:
+                for _ in failures:
+                    self.expectations.creation_failed(key)
+                for _ in range(count - created):  # never attempted
+                    self.expectations.creation_failed(key)
+                message = str(failures[0])
+                await self.recorder.record(rs, "Warning", "FailedCreate", f"Error creating: {message}")
+                return message
+            batch *= 2
+        await self.recorder.record(rs, "Normal", "SuccessfulCreate", f"Created {count} pod(s)")
+        return None
+
+    async def _delete(self, key: str, rs: Obj, pod: Obj) -> None:
+        meta = pod["metadata"]
+        try:
+            await self.client.delete(PODS, meta["name"], meta["namespace"], preconditions={"uid": meta["uid"]})
+        except errors.NotFound:
+            self.expectations.deletion_observed(key, object_key(pod))
+            return
+        except errors.ApiError:
+            self.expectations.deletion_observed(key, object_key(pod))
+            raise
+        await self.recorder.record(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {meta['name']}")
+
+    async def _update_status(self, rs: Obj, owned: list[Obj], active: list[Obj], failure: str | None) -> None:
+        template_labels = ((rs["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
+        min_ready = int(rs["spec"].get("minReadySeconds") or 0)
+        status: Obj = {
+            "replicas": len(active),
+            "fullyLabeledReplicas": sum(
+                1 for p in active if all((p["metadata"].get("labels") or {}).get(k) == v
+                                         for k, v in template_labels.items())),
+            "readyReplicas": sum(1 for p in active if podutil.is_ready(p)),
+            "availableReplicas": sum(1 for p in active if podutil.is_available(p, min_ready)),
+            "terminatingReplicas": sum(1 for p in owned if p["metadata"].get("deletionTimestamp")),
+            "observedGeneration": rs["metadata"].get("generation", 1),
+        }
+        old = rs.get("status") or {}
+        conditions = [c for c in old.get("conditions") or [] if c.get("type") != "ReplicaFailure"]
+        if failure:
+            previous = next((c for c in old.get("conditions") or [] if c.get("type") == "ReplicaFailure"), None)
+            conditions.append({"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                               "message": failure,
+                               "lastTransitionTime": (previous or {}).get("lastTransitionTime") or timeutil.now()})
+        if conditions:
+            status["conditions"] = conditions
+        for zero in ("fullyLabeledReplicas", "readyReplicas", "availableReplicas", "terminatingReplicas"):
+            if not status[zero]:
+                del status[zero]  # omitempty, as Kubernetes prints it
+        if status == old:
+            return
+        # A PUT carrying the resourceVersion we read: a newer spec makes it fail (Conflict) and requeue.
+        await self.client.replace_status(REPLICASETS, {**rs, "status": status})
