@@ -8,6 +8,7 @@ Neighbours: `cli.main` (the typer app) builds a `Globals` and passes it to the c
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -94,18 +95,19 @@ def unreachable(exc: errors.ApiError) -> bool:
 
 
 def api_error_message(exc: errors.ApiError, context: str = "") -> str:
-    """kubectl's wording: `Error from server (NotFound): ...`; Invalid lists each field cause on its own line."""
+    """kubectl's wording: `Error from server (NotFound): ...`; an Invalid object names its kind and lists each
+    field cause (on its own line when there are several); `context` says which document and verb failed."""
     if unreachable(exc):
         return f"error: {exc.message}"
-    message = exc.message
     causes = [c for c in exc.causes if c.get("field") or c.get("message")]
-    if isinstance(exc, errors.Invalid) and len(causes) > 1 and " is invalid" in message:
-        head = message.split(" is invalid", 1)[0] + " is invalid"
-        lines = [f"* {c['field']}: {c.get('message', '')}" if c.get("field") else f"* {c.get('message', '')}"
+    if isinstance(exc, errors.Invalid) and causes and (exc.kind or exc.name):
+        head = f'The {exc.kind or ""} "{exc.name or ""}" is invalid'
+        texts = [f"{c['field']}: {c.get('message', '')}" if c.get("field") else c.get("message", "")
                  for c in causes]
-        message = head + ":\n" + "\n".join(lines)
+        body = texts[0] if len(texts) == 1 else "\n" + "\n".join(f"* {t}" for t in texts)
+        return f"{head}: {body}"  # as kubectl: the kind and name say which document it was
     prefix = f"{context}: " if context else ""
-    return f"Error from server ({exc.reason}): {prefix}{message}"
+    return f"Error from server ({exc.reason}): {prefix}{exc.message}"
 
 
 def err(message: str) -> None:
@@ -125,7 +127,7 @@ def run(command: Callable[[], Awaitable[int | None]]) -> None:
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:  # `klite get pods | head`: the reader left, nothing more to say
-        sys.stderr.close()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         code = 0
     if code:
         raise typer.Exit(code)

@@ -109,14 +109,23 @@ def _common(w: Writer, obj: Obj, namespaced: bool) -> None:
     _annotations(w, meta)
 
 
+_INITIALISMS = {"Api", "Cidr", "Cpu", "Dns", "Http", "Https", "Id", "Ip", "Ips", "Os", "Tcp", "Tls", "Udp", "Uid",
+                "Url"}
+
+
 def _title(key: str) -> str:
-    """`resourceVersion` -> `Resource Version`, as kubectl's generic describer prints field names."""
-    out = ""
+    """`resourceVersion` -> `Resource Version`, `podIP` -> `Pod IP`: kubectl's generic describer's field names."""
+    words, word = [], ""
     for i, ch in enumerate(key):
-        if ch.isupper() and i and (key[i - 1].islower() or (i + 1 < len(key) and key[i + 1].islower())):
-            out += " "
-        out += ch
-    return out[:1].upper() + out[1:]
+        rest = key[i + 1:]
+        starts_word = rest[:1].islower() and not (rest[:1] == "s" and not rest[1:2].islower())  # not "IPs"
+        if ch.isupper() and word and (key[i - 1].islower() or starts_word):
+            words.append(word)
+            word = ""
+        word += ch
+    words.append(word)
+    words = [w[:1].upper() + w[1:] for w in words if w]
+    return " ".join(w.upper() if w in _INITIALISMS else w for w in words)
 
 
 def _outline(w: Writer, level: int, value: Any) -> None:
@@ -465,8 +474,10 @@ def _event_sort_key(ev: Obj) -> datetime:
 
 
 async def _events(session: Session, rt: ResourceType, obj: Obj) -> list[Obj]:
+    """The object's events, as kubectl finds them: by involved name and namespace, then kind and uid when the
+    event names them (recorders that only saw a listed item may leave the kind out)."""
     meta = obj.get("metadata") or {}
-    selector = f"involvedObject.name={meta.get('name')},involvedObject.kind={rt.kind}"
+    selector = f"involvedObject.name={meta.get('name')}"
     namespace = meta.get("namespace") if rt.namespaced else None
     if namespace:
         selector += f",involvedObject.namespace={namespace}"
@@ -475,8 +486,12 @@ async def _events(session: Session, rt: ResourceType, obj: Obj) -> list[Obj]:
     except (errors.NotFound, errors.Forbidden):
         return []  # like kubectl: a describe without events is still a describe
     uid = meta.get("uid")
-    return [e for e in listed.get("items") or []
-            if not uid or not (e.get("involvedObject") or {}).get("uid") or e["involvedObject"]["uid"] == uid]
+
+    def ours(ev: Obj) -> bool:
+        ref = ev.get("involvedObject") or {}
+        return ref.get("kind") in (None, "", rt.kind) and (not uid or not ref.get("uid") or ref["uid"] == uid)
+
+    return [e for e in listed.get("items") or [] if ours(e)]
 
 
 async def describe_object(session: Session, rt: ResourceType, obj: Obj) -> str:

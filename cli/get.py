@@ -11,7 +11,7 @@ from typing import Any
 
 from cli import printing
 from cli.context import CliError, Session, api_error_message, err, resolve_type
-from kube import errors
+from kube import errors, resources
 from kube.resources import ResourceType
 
 __all__ = ["GetOptions", "Request", "get", "parse_targets"]
@@ -25,6 +25,7 @@ class Request:
 
     rt: ResourceType
     names: list[str] = field(default_factory=list)
+    optional: bool = False  # came from a category (`all`): a type this server does not serve is skipped
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,17 @@ def parse_targets(args: list[str]) -> list[Request]:
             rt = resolve_type(kind)
             requests.setdefault(rt, Request(rt)).names.append(name)
         return list(requests.values())
-    types = [resolve_type(t) for t in args[0].split(",") if t]
     if any("/" in a for a in args[1:]):
         raise CliError("there is no need to specify a resource type as a separate argument when passing arguments "
                        "in resource/name form")
-    return [Request(rt, list(args[1:])) for rt in types]
+    found: list[Request] = []
+    for typed in (t for t in args[0].split(",") if t):
+        members = [r for r in resources.RESOURCES if typed.lower() in r.categories]
+        if resources.lookup(typed) is None and members:
+            found += [Request(rt, list(args[1:]), optional=True) for rt in members]
+        else:
+            found.append(Request(resolve_type(typed), list(args[1:])))
+    return found
 
 
 def _namespace(session: Session, rt: ResourceType, all_namespaces: bool) -> str | None:
@@ -68,8 +75,13 @@ async def _fetch(session: Session, req: Request, opts: GetOptions) -> tuple[list
     """The objects of one request, the list's resourceVersion, and whether a named object was missing."""
     namespace = _namespace(session, req.rt, opts.all_namespaces)
     if not req.names:
-        result = await session.client.list(req.rt, namespace, label_selector=opts.selector,
-                                           field_selector=opts.field_selector)
+        try:
+            result = await session.client.list(req.rt, namespace, label_selector=opts.selector,
+                                               field_selector=opts.field_selector)
+        except errors.NotFound:
+            if not req.optional:
+                raise
+            return [], "", False
         rv = (result.get("metadata") or {}).get("resourceVersion") or ""
         return list(result.get("items") or []), rv, False
     found, missing = [], False
@@ -152,18 +164,32 @@ async def _watch(session: Session, req: Request, initial: list[Obj], rv: str, op
         rv = str(max((int(o["metadata"].get("resourceVersion") or 0) for o in initial), default=0) or "")
     namespace = _namespace(session, req.rt, opts.all_namespaces)
     while True:
-        async for kind, obj in session.client.watch(req.rt, namespace, resource_version=rv or None,
-                                                     label_selector=opts.selector, field_selector=field_selector,
-                                                     timeout_seconds=300):
-            rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
-            if kind == "BOOKMARK":
-                continue
-            if output in ("yaml", "json"):
-                text = printing.dump(printing.with_type(req.rt, obj), output)
-                print(text + ("\n---" if output == "yaml" else ""), flush=True)
-            elif output == "name":
-                print(printing.name_of(req.rt, obj), flush=True)
-            else:
-                rows = ([] if headers_printed else [table.header()]) + [table.row(obj)]
-                headers_printed = True
-                print("\n".join(table.format(rows)), flush=True)
+        try:
+            rv = await _follow(session, req, namespace, rv, field_selector, opts, table, headers_printed)
+        except errors.Gone:  # the resourceVersion was compacted away: start again from now, as kubectl does
+            listed = await session.client.list(req.rt, namespace, label_selector=opts.selector,
+                                               field_selector=field_selector, limit=1)
+            rv = (listed.get("metadata") or {}).get("resourceVersion") or ""
+        headers_printed = headers_printed or bool(table.widths)
+
+
+async def _follow(session: Session, req: Request, namespace: str | None, rv: str, field_selector: str | None,
+                  opts: GetOptions, table: printing.Table, headers_printed: bool) -> str:
+    """Print the events of one watch stream; the last resourceVersion seen when the server ends it."""
+    output = opts.output or ""
+    async for kind, obj in session.client.watch(req.rt, namespace, resource_version=rv or None,
+                                                 label_selector=opts.selector, field_selector=field_selector,
+                                                 timeout_seconds=300):
+        rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
+        if kind == "BOOKMARK":
+            continue
+        if output in ("yaml", "json"):
+            text = printing.dump(printing.with_type(req.rt, obj), output)
+            print(text + ("\n---" if output == "yaml" else ""), flush=True)
+        elif output == "name":
+            print(printing.name_of(req.rt, obj), flush=True)
+        else:
+            rows = ([] if headers_printed else [table.header()]) + [table.row(obj)]
+            headers_printed = True
+            print("\n".join(table.format(rows)), flush=True)
+    return rv

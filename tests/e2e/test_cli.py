@@ -117,7 +117,7 @@ async def test_apply_reports_bad_documents_and_goes_on(klite: Klite, api: ApiCli
     bad["spec"]["containers"][0]["ports"] = [{"containerPort": 99999}]
     bad["spec"]["containers"].append({"name": "main"})
     proc = klite("apply", "-n", namespace, "-f", "-", stdin=json.dumps(bad), code=1)
-    assert proc.stderr.startswith('Error from server (Invalid): error when creating "STDIN": Pod "bad" is invalid')
+    assert proc.stderr.startswith('The Pod "bad" is invalid: \n')  # kubectl's wording, one line per cause
     assert "* spec.containers[0].ports[0].containerPort:" in proc.stderr
     assert "* spec.containers[1].name:" in proc.stderr
     with pytest.raises(errors.NotFound):

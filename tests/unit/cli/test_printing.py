@@ -117,9 +117,13 @@ def test_kubectl_error_wording() -> None:
         {"field": "spec.containers[0].image", "reason": "FieldValueRequired", "message": "Required value"},
         {"field": "metadata.name", "reason": "FieldValueInvalid", "message": "Invalid value: \"B\""}])
     text = context.api_error_message(invalid, 'error when creating "x.yaml"')
-    assert text.splitlines() == ['Error from server (Invalid): error when creating "x.yaml": Pod "bad" is invalid:',
-                                 "* spec.containers[0].image: Required value",
+    assert text.splitlines() == ['The Pod "bad" is invalid: ', "* spec.containers[0].image: Required value",
                                  '* metadata.name: Invalid value: "B"']
+    one = errors.Invalid.for_object("Pod", "bad", [{"field": "spec.x", "message": "Required value"}])
+    assert context.api_error_message(one) == 'The Pod "bad" is invalid: spec.x: Required value'
+    conflict = errors.AlreadyExists.for_object("pods", "p")
+    assert context.api_error_message(conflict, 'error when creating "f.yaml"') == (
+        'Error from server (AlreadyExists): error when creating "f.yaml": pods "p" already exists')
 
 
 @pytest.mark.parametrize(("given", "force", "sent"), [(-1, False, None), (0, False, 1), (0, True, 0), (5, False, 5),
@@ -133,3 +137,31 @@ def test_api_resources_lists_the_shared_table() -> None:
     assert lines[0].split() == ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
     assert any(line.split()[:2] == ["pods", "po"] for line in lines)
     assert len(lines) == len(resources.RESOURCES) + 1
+
+
+@pytest.mark.parametrize(("key", "label"), [("resourceVersion", "Resource Version"), ("podIP", "Pod IP"),
+                                            ("hostIPs", "Host IPs"), ("dnsPolicy", "DNS Policy"), ("uid", "UID"),
+                                            ("containerID", "Container ID")])
+def test_generic_field_labels(key: str, label: str) -> None:
+    assert describe._title(key) == label
+
+
+def test_generic_describe_outlines_any_type() -> None:
+    rt = resources.ResourceType("example.com", "v1", "Widget", "widgets", True)
+    obj = {"apiVersion": "example.com/v1", "kind": "Widget",
+           "metadata": {"name": "w", "namespace": "ns", "labels": {"a": "b"}, "uid": "u1"},
+           "spec": {"replicas": 2, "ports": [{"port": 80}], "paused": False}}
+    w = describe.Writer()
+    describe.describe_generic(w, obj, rt)
+    lines = w.render().splitlines()
+    assert lines[:3] == ["Name:         w", "Namespace:    ns", "Labels:       a=b"]
+    assert "Spec:" in lines
+    assert [line.split() for line in lines if "Replicas" in line or "Paused" in line or "Port:" in line] == [
+        ["Replicas:", "2"], ["Port:", "80"], ["Paused:", "false"]]
+
+
+def test_all_expands_to_the_types_of_that_category() -> None:
+    requests = parse_targets(["all"])
+    kinds = [r.rt.kind for r in requests]
+    assert "Pod" in kinds and "Node" not in kinds
+    assert all(r.optional for r in requests)
