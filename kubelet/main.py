@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -66,6 +67,7 @@ async def run(args: argparse.Namespace) -> None:
     try:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        logging.getLogger("kubelet").info("kubelet stopped; pod containers keep running")
     finally:
         runtime.close()
         await client.close()

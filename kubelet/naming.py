@@ -6,13 +6,15 @@ The labels are the kubelet's only memory: a restarted kubelet finds its pods' co
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Any
 
 __all__ = [
-    "ATTEMPT", "CONTAINER_NAME", "CONTAINER_TYPE", "MANAGED", "NODE_NAME", "POD_NAME", "POD_NAMESPACE",
+    "ATTEMPT", "CONTAINER_NAME", "CONTAINER_TYPE", "HASH", "MANAGED", "NODE_NAME", "POD_NAME", "POD_NAMESPACE",
     "POD_UID", "SANDBOX_NAME", "TYPE_CONTAINER", "TYPE_SANDBOX", "container_labels", "docker_name",
-    "node_filter", "pod_filter", "sanitize_node_name",
+    "node_filter", "pod_filter", "sanitize_node_name", "spec_hash",
 ]
 
 MANAGED = "io.kubelite.managed"
@@ -23,6 +25,7 @@ POD_NAME = "io.kubelite.pod.name"
 CONTAINER_NAME = "io.kubelite.container.name"
 CONTAINER_TYPE = "io.kubelite.container.type"
 ATTEMPT = "io.kubelite.container.attempt"
+HASH = "io.kubelite.container.hash"  # of the container's spec: a changed spec (a new image) means a restart
 
 SANDBOX_NAME = "POD"
 TYPE_SANDBOX = "sandbox"
@@ -31,10 +34,16 @@ TYPE_CONTAINER = "container"
 _DOCKER_NAME_BAD = re.compile(r"[^a-zA-Z0-9_.-]")
 
 
-def container_labels(node: str, pod: dict[str, Any], container: str, attempt: int) -> dict[str, str]:
-    """Every label a container of `pod` carries; `container` is SANDBOX_NAME for the sandbox."""
+def spec_hash(container: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(container, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def container_labels(node: str, pod: dict[str, Any], container: str, attempt: int,
+                     spec: dict[str, Any] | None = None) -> dict[str, str]:
+    """Every label a container of `pod` carries; `container` is SANDBOX_NAME for the sandbox, and `spec`
+    (an app container's spec) adds its hash."""
     meta = pod["metadata"]
-    return {
+    labels = {
         MANAGED: "true",
         NODE_NAME: node,
         POD_UID: meta["uid"],
@@ -44,6 +53,9 @@ def container_labels(node: str, pod: dict[str, Any], container: str, attempt: in
         CONTAINER_TYPE: TYPE_SANDBOX if container == SANDBOX_NAME else TYPE_CONTAINER,
         ATTEMPT: str(attempt),
     }
+    if spec is not None:
+        labels[HASH] = spec_hash(spec)
+    return labels
 
 
 def docker_name(pod: dict[str, Any], container: str, attempt: int) -> str:

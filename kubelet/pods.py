@@ -79,7 +79,7 @@ class PodWorkers:
         self._written: dict[str, Obj] = {}  # pod uid -> the status we last wrote
         self._reported: dict[str, str] = {}  # "uid/container/reason" -> token, so events are not repeated
         self._image_refs: dict[str, str] = {}  # image id -> imageID for container statuses
-        self._pull_failed_at: dict[str, float] = {}  # image -> monotonic time its last pull failed
+        self._pull_failed_at: dict[str, tuple[float, str]] = {}  # image -> (monotonic time, error) of a failed pull
         self._last_pull_failure: dict[str, float] = {}  # "uid/container" -> wall time of its last failed pull
         self._terminating: dict[str, asyncio.Task[None]] = {}  # pod uid -> its termination
         self._tasks: set[asyncio.Task[None]] = set()
@@ -229,10 +229,25 @@ class PodWorkers:
                 apps = await self._relist_apps(pod)
                 changed = True
 
+        # A container whose spec changed (pods may change their images) is restarted, whatever the policy.
+        current = _histories(apps)
+        outdated: list[RuntimeContainer] = []
+        for c in spec.get("containers") or []:
+            latest = (current.get(c["name"]) or [None])[0]
+            if latest and latest.running and latest.labels.get(naming.HASH, "") not in ("", naming.spec_hash(c)):
+                outdated.append(latest)
+                await self.recorder.record(pod, "Normal", "Killing",
+                                           f"Container {c['name']} definition changed, will be restarted")
+        if outdated:
+            await asyncio.gather(*(self.runtime.stop(old.id, self._grace(pod)) for old in outdated))
+            apps = await self._relist_apps(pod)
+            changed = True
+        forced = {old.name for old in outdated}
+
         history = _histories(apps)
         to_start: list[tuple[Obj, int]] = []
         for c in spec.get("containers") or []:
-            attempt = self._decide(pod, c, history.get(c["name"], []), policy, waiting)
+            attempt = self._decide(pod, c, history.get(c["name"], []), policy, waiting, c["name"] in forced)
             if attempt is not None:
                 to_start.append((c, attempt))
 
@@ -253,7 +268,8 @@ class PodWorkers:
         return changed
 
     def _decide(
-        self, pod: Obj, spec: Obj, history: list[RuntimeContainer], policy: str, waiting: dict[str, Waiting]
+        self, pod: Obj, spec: Obj, history: list[RuntimeContainer], policy: str, waiting: dict[str, Waiting],
+        forced: bool = False,
     ) -> int | None:
         """The attempt number to start now for this container, or None (running, done, or backing off)."""
         uid, name = pod["metadata"]["uid"], spec["name"]
@@ -264,6 +280,8 @@ class PodWorkers:
             return None
         if latest.state == "created" and not latest.error:  # made by a kubelet that died before starting it
             return latest.attempt
+        if forced:
+            return latest.attempt + 1
         if not latest.exited or not should_restart(policy, latest):
             return None
         key = f"{uid}/{name}"
@@ -337,9 +355,12 @@ class PodWorkers:
             waiting[name] = Waiting("ErrImageNeverPull", message)
             self._report_once(pod, f"{key}/ErrImageNeverPull", image, "Warning", "ErrImageNeverPull", message)
             return False
-        if local and time.monotonic() - self._pull_failed_at.get(image, -1e9) < 60:
+        failed_at, failure = self._pull_failed_at.get(image, (-1e9, ""))
+        if local and time.monotonic() - failed_at < 30:
             # No registry answered a moment ago: do not make every start wait for another failed pull.
-            await self.recorder.record(pod, "Normal", "Pulled", present)
+            await self.recorder.record(
+                pod, "Warning", "LocalImageUsed",
+                f'Failed to pull image "{image}" ({failure}); using the image already present on machine')
             return True
         remaining = self.pull_backoff.remaining(key, self._last_pull_failure.get(key, 0.0))
         if not local and remaining > 0:
@@ -353,8 +374,7 @@ class PodWorkers:
         try:
             await self.runtime.pull(image)
         except ImageError as exc:
-            now = time.monotonic()
-            self._pull_failed_at[image] = now
+            self._pull_failed_at[image] = (time.monotonic(), str(exc))
             if local:
                 await self.recorder.record(
                     pod, "Warning", "LocalImageUsed",
@@ -385,7 +405,7 @@ class PodWorkers:
             self._report_once(pod, f"{pod['metadata']['uid']}/{name}/ConfigError", str(exc), "Warning", "Failed",
                               f"Error: {exc}")
             return False
-        labels = naming.container_labels(self.node, pod, name, attempt)
+        labels = naming.container_labels(self.node, pod, name, attempt, spec)
         docker_name = naming.docker_name(pod, name, attempt)
         try:
             cid = await self.runtime.create(docker_name, spec["image"], labels, **kwargs)

@@ -99,6 +99,7 @@ def _from_inspect(info: dict[str, Any]) -> RuntimeContainer:
     state = info.get("State") or {}
     networks = ((info.get("NetworkSettings") or {}).get("Networks")) or {}
     ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), "")
+    failed = bool(state.get("Error")) and not docker_time(state.get("StartedAt"))
     try:
         attempt = int(labels.get(naming.ATTEMPT, "0"))
     except ValueError:
@@ -117,8 +118,9 @@ def _from_inspect(info: dict[str, Any]) -> RuntimeContainer:
         oom_killed=bool(state.get("OOMKilled")),
         created_at=docker_time(info.get("Created")),
         started_at=docker_time(state.get("StartedAt")),
-        finished_at=docker_time(state.get("FinishedAt")),
-        finished_ts=docker_epoch(state.get("FinishedAt")),
+        # A container that failed to start has no FinishedAt: its failure time is (about) its creation.
+        finished_at=docker_time(state.get("FinishedAt")) or (docker_time(info.get("Created")) if failed else None),
+        finished_ts=docker_epoch(state.get("FinishedAt")) or (docker_epoch(info.get("Created")) if failed else 0.0),
         image=info["Config"].get("Image") or "",
         image_id=info.get("Image") or "",
         ip=ip,

@@ -263,6 +263,7 @@ async def test_crashing_container_restarts_with_crash_loop_back_off(node: Node) 
     crash = {"name": "crash", "image": "busybox", "imagePullPolicy": "IfNotPresent",
              "command": ["sh", "-c", "echo boom; exit 1"]}
     await node.run_pod("crash", crash)
+    await node.run_pod("nocmd", {**crash, "name": "main", "command": ["/no/such/binary"]}, restartPolicy="OnFailure")
     seen: set[str] = set()
 
     def looping(pod: dict[str, Any]) -> bool:
@@ -289,6 +290,15 @@ async def test_crashing_container_restarts_with_crash_loop_back_off(node: Node) 
         return len([c for c in node.containers("crash") if c.labels["io.kubelite.container.name"] == "crash"]) <= 2
 
     supervise.wait_for(few, 15, "old attempts of the crashing container to be removed")
+
+    # A command that cannot start is a StartError, restarted under OnFailure like any failure.
+    def start_error(pod: dict[str, Any]) -> bool:
+        s = statuses(pod).get("main") or {}
+        terminated = {**s.get("lastState", {}), **s.get("state", {})}.get("terminated") or {}
+        return terminated.get("reason") == "StartError" and s.get("restartCount", 0) >= 1
+
+    pod = await node.wait_pod("nocmd", start_error, "a restarted StartError")
+    assert phase(pod) in ("Running", "Pending")
 
 
 async def test_missing_image_reports_err_image_pull_and_never_pull(node: Node) -> None:
@@ -363,3 +373,39 @@ async def test_restarted_kubelet_adopts_running_containers(node: Node) -> None:
     assert pod is not None and phase(pod) == "Running"
     for s in statuses(pod).values():
         assert s["restartCount"] == 0 and "running" in s["state"]
+
+    # A clean stop (SIGTERM) leaves the pods running too.
+    daemon = node.daemon
+    supervise.stop(daemon)
+    assert "kubelet stopped; pod containers keep running" in daemon.log.read_text()
+    assert sorted(c.id for c in node.containers("steady") if c.status == "running") == before
+
+
+async def test_lost_sandbox_and_changed_image_restart_containers(node: Node) -> None:
+    await node.run_pod("phoenix", sleeper())
+    await node.wait_pod("phoenix", lambda p: phase(p) == "Running" and statuses(p).get("main", {}).get("ready"),
+                        "Running")
+    sandbox = next(c for c in node.containers("phoenix") if c.labels["io.kubelite.container.type"] == "sandbox")
+    sandbox.kill()
+
+    def rebuilt(pod: dict[str, Any]) -> bool:
+        s = statuses(pod).get("main") or {}
+        return s.get("restartCount") == 1 and "running" in s.get("state", {}) and phase(pod) == "Running"
+
+    pod = await node.wait_pod("phoenix", rebuilt, "restarted in a new sandbox")
+    sandboxes = [c for c in node.containers("phoenix") if c.labels["io.kubelite.container.type"] == "sandbox"
+                 and c.status == "running"]
+    assert [c.labels["io.kubelite.container.attempt"] for c in sandboxes] == ["1"]
+    ips = [n["IPAddress"] for n in sandboxes[0].attrs["NetworkSettings"]["Networks"].values()]
+    assert pod["status"]["podIP"] in ips
+    assert await node.events("SandboxChanged")
+
+    # Pods may change a container's image: the container is restarted with the new spec.
+    patch = {"spec": {"containers": [{"name": "main", "image": "busybox:latest"}]}}
+    await node.api.patch(PODS, "phoenix", patch, node.namespace, patch_type="strategic")
+
+    def updated(pod: dict[str, Any]) -> bool:
+        s = statuses(pod).get("main") or {}
+        return s.get("image") == "busybox:latest" and s.get("restartCount") == 2 and "running" in s["state"]
+
+    await node.wait_pod("phoenix", updated, "restarted with the new image")
