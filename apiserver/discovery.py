@@ -39,6 +39,7 @@ _SUBRESOURCES: dict[str, tuple[list[str], tuple[str, str, str] | None]] = {
     "binding": (["create"], ("", "v1", "Binding")),
     "eviction": (["create"], ("policy", "v1", "Eviction")),
     "log": (["get"], ("", "v1", "Pod")),
+    "finalize": (["update"], None),
 }
 
 

@@ -1,6 +1,7 @@
 """Decode Kubernetes protobuf request bodies into the JSON-shaped dicts the rest of the apiserver handles.
 
-Why: kubectl (1.3x+) sends `kubectl create deployment|namespace|configmap|secret|service ...` as
+Why: kubectl (1.3x+) sends every `kubectl create <generator>` (deployment, namespace, configmap, secret, service,
+job, cronjob, serviceaccount, quota, priorityclass, role, clusterrole, rolebinding, clusterrolebinding, ...) as
 `Content-Type: application/vnd.kubernetes.protobuf` and does not retry as JSON after a 415. The body is the
 4-byte magic `k8s\\x00` followed by a `runtime.Unknown` envelope (typeMeta{apiVersion, kind}, raw,
 contentEncoding, contentType) whose `raw` is the object's own protobuf encoding.
@@ -10,14 +11,16 @@ This module has three parts and no third-party protobuf code:
 * a wire-format reader (`read_varint`, `iter_fields`): varint, 64-bit, length-delimited and 32-bit values;
 * `SCHEMAS`, a declarative table of the Kubernetes messages kubelite understands: for each message, field
   number -> (JSON name, type). The numbers are the ones in Kubernetes' `generated.proto` files (k8s.io/api
-  core/v1 and apps/v1, k8s.io/apimachinery meta/v1, runtime, util/intstr, api/resource);
+  core/v1, apps/v1, batch/v1, rbac/v1, policy/v1, autoscaling/v1, scheduling/v1, storage/v1, coordination/v1;
+  k8s.io/apimachinery meta/v1, runtime, util/intstr, api/resource), and `KINDS`, the kinds accepted at the top;
 * `decode(body)`, which unwraps the envelope and walks the table, giving the dict a JSON client would send.
 
 Fields the table does not know are skipped, never an error (newer clients may send newer fields). Go's
 protobuf encoding writes every non-pointer field, even when empty; to match the JSON a client would have sent
 (`omitempty`), empty scalars are dropped unless the table marks the field as a Go pointer (type suffix `?`),
-whose zero value is meaningful (`replicas: 0`, `immutable: false`). Empty nested messages stay as `{}`, as
-Go's JSON encoder keeps them too.
+whose zero value is meaningful (`replicas: 0`, `immutable: false`), or as a scalar whose JSON tag lacks
+`omitempty` where zero is a real value the server needs (PriorityClass `value: 0`). Empty nested messages stay as
+`{}`, as Go's JSON encoder keeps them too.
 
 Neighbours: `apiserver.routes` reads request bodies and calls `decode` for the protobuf content type;
 errors are `kube.errors` exceptions (BadRequest for a malformed body, UnsupportedMediaType for a kind the
@@ -136,11 +139,13 @@ def _signed64(value: int) -> int:
 # Type mini-language (kept as strings so the table reads like the .proto files):
 #   string int32 int64 bool bytes        scalars (bytes -> base64 string, as in JSON)
 #   Time MicroTime Quantity IntOrString   Kubernetes wrapper messages with a JSON scalar form
+#   RawExtension                          runtime.RawExtension: embedded JSON (or an enveloped protobuf object)
 #   Name                                  a nested message from SCHEMAS
 #   []T                                   repeated T
 #   {string} {bytes} {Quantity}           map<string, T>
 #   ...Name                               a Go-embedded struct: its fields are inlined into the parent's JSON
-#   T?                                    a Go pointer: the zero value is kept rather than dropped
+#   T?                                    a Go pointer (or a scalar JSON writes without omitempty, whose zero
+#                                         the server needs): the zero value is kept rather than dropped
 # ---------------------------------------------------------------------------------------------------------------
 
 Schema = dict[int, tuple[str, str]]
@@ -350,6 +355,77 @@ SCHEMAS: dict[str, Schema] = {
     "DownwardAPIProjection": {1: ("items", "[]DownwardAPIVolumeFile")},
     "ServiceAccountTokenProjection": {1: ("audience", "string"), 2: ("expirationSeconds", "int64?"),
                                       3: ("path", "string")},
+    # k8s.io/api/core/v1: references
+    "ObjectReference": {1: ("kind", "string"), 2: ("namespace", "string"), 3: ("name", "string"),
+                        4: ("uid", "string"), 5: ("apiVersion", "string"), 6: ("resourceVersion", "string"),
+                        7: ("fieldPath", "string")},
+    "TypedLocalObjectReference": {1: ("apiGroup", "string?"), 2: ("kind", "string"), 3: ("name", "string")},
+    "TypedObjectReference": {1: ("apiGroup", "string?"), 2: ("kind", "string"), 3: ("name", "string"),
+                             4: ("namespace", "string?")},
+    "SecretReference": {1: ("name", "string"), 2: ("namespace", "string")},
+    # k8s.io/api/core/v1: service accounts, endpoints, quotas and limits
+    "ServiceAccount": {**_OBJECT, 2: ("secrets", "[]ObjectReference"),
+                       3: ("imagePullSecrets", "[]LocalObjectReference"),
+                       4: ("automountServiceAccountToken", "bool?")},
+    "Endpoints": {**_OBJECT, 2: ("subsets", "[]EndpointSubset")},
+    "EndpointSubset": {1: ("addresses", "[]EndpointAddress"), 2: ("notReadyAddresses", "[]EndpointAddress"),
+                       3: ("ports", "[]EndpointPort")},
+    "EndpointAddress": {1: ("ip", "string"), 3: ("hostname", "string"), 4: ("nodeName", "string?"),
+                        2: ("targetRef", "ObjectReference")},
+    "EndpointPort": {1: ("name", "string"), 2: ("port", "int32"), 3: ("protocol", "string"),
+                     4: ("appProtocol", "string?")},
+    "ResourceQuota": {**_OBJECT, 2: ("spec", "ResourceQuotaSpec"), 3: ("status", "ResourceQuotaStatus")},
+    "ResourceQuotaSpec": {1: ("hard", "{Quantity}"), 2: ("scopes", "[]string"), 3: ("scopeSelector", "ScopeSelector")},
+    "ScopeSelector": {1: ("matchExpressions", "[]ScopedResourceSelectorRequirement")},
+    "ScopedResourceSelectorRequirement": {1: ("scopeName", "string"), 2: ("operator", "string"),
+                                          3: ("values", "[]string")},
+    "ResourceQuotaStatus": {1: ("hard", "{Quantity}"), 2: ("used", "{Quantity}")},
+    "LimitRange": {**_OBJECT, 2: ("spec", "LimitRangeSpec")},
+    "LimitRangeSpec": {1: ("limits", "[]LimitRangeItem")},
+    "LimitRangeItem": {1: ("type", "string"), 2: ("max", "{Quantity}"), 3: ("min", "{Quantity}"),
+                       4: ("default", "{Quantity}"), 5: ("defaultRequest", "{Quantity}"),
+                       6: ("maxLimitRequestRatio", "{Quantity}")},
+    # k8s.io/api/core/v1: persistent volumes and claims (the common volume sources; others are skipped)
+    "PersistentVolume": {**_OBJECT, 2: ("spec", "PersistentVolumeSpec"), 3: ("status", "PersistentVolumeStatus")},
+    "PersistentVolumeSpec": {
+        1: ("capacity", "{Quantity}"), 2: ("persistentVolumeSource", "...PersistentVolumeSource"),
+        3: ("accessModes", "[]string"), 4: ("claimRef", "ObjectReference"),
+        5: ("persistentVolumeReclaimPolicy", "string"), 6: ("storageClassName", "string"),
+        7: ("mountOptions", "[]string"), 8: ("volumeMode", "string?"), 9: ("nodeAffinity", "VolumeNodeAffinity"),
+        10: ("volumeAttributesClassName", "string?"),
+    },
+    "PersistentVolumeSource": {3: ("hostPath", "HostPathVolumeSource"), 5: ("nfs", "NFSVolumeSource"),
+                               20: ("local", "LocalVolumeSource"), 22: ("csi", "CSIPersistentVolumeSource")},
+    "LocalVolumeSource": {1: ("path", "string"), 2: ("fsType", "string?")},
+    "CSIPersistentVolumeSource": {
+        1: ("driver", "string"), 2: ("volumeHandle", "string"), 3: ("readOnly", "bool"), 4: ("fsType", "string"),
+        5: ("volumeAttributes", "{string}"), 6: ("controllerPublishSecretRef", "SecretReference"),
+        7: ("nodeStageSecretRef", "SecretReference"), 8: ("nodePublishSecretRef", "SecretReference"),
+        9: ("controllerExpandSecretRef", "SecretReference"), 10: ("nodeExpandSecretRef", "SecretReference"),
+    },
+    "VolumeNodeAffinity": {1: ("required", "NodeSelector")},
+    "PersistentVolumeStatus": {1: ("phase", "string"), 2: ("message", "string"), 3: ("reason", "string"),
+                               4: ("lastPhaseTransitionTime", "Time")},
+    "PersistentVolumeClaim": {**_OBJECT, 2: ("spec", "PersistentVolumeClaimSpec"),
+                              3: ("status", "PersistentVolumeClaimStatus")},
+    "PersistentVolumeClaimSpec": {
+        1: ("accessModes", "[]string"), 4: ("selector", "LabelSelector"),
+        2: ("resources", "VolumeResourceRequirements"), 3: ("volumeName", "string"),
+        5: ("storageClassName", "string?"), 6: ("volumeMode", "string?"),
+        7: ("dataSource", "TypedLocalObjectReference"), 8: ("dataSourceRef", "TypedObjectReference"),
+        9: ("volumeAttributesClassName", "string?"),
+    },
+    "VolumeResourceRequirements": {1: ("limits", "{Quantity}"), 2: ("requests", "{Quantity}")},
+    "PersistentVolumeClaimStatus": {
+        1: ("phase", "string"), 2: ("accessModes", "[]string"), 3: ("capacity", "{Quantity}"),
+        4: ("conditions", "[]PersistentVolumeClaimCondition"), 5: ("allocatedResources", "{Quantity}"),
+        7: ("allocatedResourceStatuses", "{string}"), 8: ("currentVolumeAttributesClassName", "string?"),
+        9: ("modifyVolumeStatus", "ModifyVolumeStatus"),
+    },
+    "PersistentVolumeClaimCondition": {1: ("type", "string"), 2: ("status", "string"), 3: ("lastProbeTime", "Time"),
+                                       4: ("lastTransitionTime", "Time"), 5: ("reason", "string"),
+                                       6: ("message", "string")},
+    "ModifyVolumeStatus": {1: ("targetVolumeAttributesClassName", "string"), 2: ("status", "string")},
     # k8s.io/api/apps/v1
     "Deployment": {**_OBJECT, 2: ("spec", "DeploymentSpec"), 3: ("status", "DeploymentStatus")},
     "DeploymentSpec": {1: ("replicas", "int32?"), 2: ("selector", "LabelSelector"), 3: ("template", "PodTemplateSpec"),
@@ -372,6 +448,103 @@ SCHEMAS: dict[str, Schema] = {
                          3: ("observedGeneration", "int64"), 6: ("conditions", "[]ReplicaSetCondition")},
     "ReplicaSetCondition": {1: ("type", "string"), 2: ("status", "string"), 3: ("lastTransitionTime", "Time"),
                             4: ("reason", "string"), 5: ("message", "string")},
+    "DaemonSet": {**_OBJECT, 2: ("spec", "DaemonSetSpec"), 3: ("status", "DaemonSetStatus")},
+    "DaemonSetSpec": {1: ("selector", "LabelSelector"), 2: ("template", "PodTemplateSpec"),
+                      3: ("updateStrategy", "DaemonSetUpdateStrategy"), 4: ("minReadySeconds", "int32"),
+                      6: ("revisionHistoryLimit", "int32?")},
+    "DaemonSetUpdateStrategy": {1: ("type", "string"), 2: ("rollingUpdate", "RollingUpdateDaemonSet")},
+    "RollingUpdateDaemonSet": {1: ("maxUnavailable", "IntOrString"), 2: ("maxSurge", "IntOrString")},
+    "DaemonSetStatus": {1: ("currentNumberScheduled", "int32"), 2: ("numberMisscheduled", "int32"),
+                        3: ("desiredNumberScheduled", "int32"), 4: ("numberReady", "int32"),
+                        5: ("observedGeneration", "int64"), 6: ("updatedNumberScheduled", "int32"),
+                        7: ("numberAvailable", "int32"), 8: ("numberUnavailable", "int32"),
+                        9: ("collisionCount", "int32?"), 10: ("conditions", "[]DaemonSetCondition")},
+    "DaemonSetCondition": {1: ("type", "string"), 2: ("status", "string"), 3: ("lastTransitionTime", "Time"),
+                           4: ("reason", "string"), 5: ("message", "string")},
+    "StatefulSet": {**_OBJECT, 2: ("spec", "StatefulSetSpec"), 3: ("status", "StatefulSetStatus")},
+    "StatefulSetSpec": {
+        1: ("replicas", "int32?"), 2: ("selector", "LabelSelector"), 3: ("template", "PodTemplateSpec"),
+        4: ("volumeClaimTemplates", "[]PersistentVolumeClaim"), 5: ("serviceName", "string"),
+        6: ("podManagementPolicy", "string"), 7: ("updateStrategy", "StatefulSetUpdateStrategy"),
+        8: ("revisionHistoryLimit", "int32?"), 9: ("minReadySeconds", "int32"),
+        10: ("persistentVolumeClaimRetentionPolicy", "StatefulSetPersistentVolumeClaimRetentionPolicy"),
+        11: ("ordinals", "StatefulSetOrdinals"),
+    },
+    "StatefulSetUpdateStrategy": {1: ("type", "string"), 2: ("rollingUpdate", "RollingUpdateStatefulSetStrategy")},
+    "RollingUpdateStatefulSetStrategy": {1: ("partition", "int32?"), 2: ("maxUnavailable", "IntOrString")},
+    "StatefulSetPersistentVolumeClaimRetentionPolicy": {1: ("whenDeleted", "string"), 2: ("whenScaled", "string")},
+    "StatefulSetOrdinals": {1: ("start", "int32?")},  # json:"start" without omitempty
+    "StatefulSetStatus": {1: ("observedGeneration", "int64"), 2: ("replicas", "int32"), 3: ("readyReplicas", "int32"),
+                          4: ("currentReplicas", "int32"), 5: ("updatedReplicas", "int32"),
+                          6: ("currentRevision", "string"), 7: ("updateRevision", "string"),
+                          9: ("collisionCount", "int32?"), 10: ("conditions", "[]StatefulSetCondition"),
+                          11: ("availableReplicas", "int32")},
+    "StatefulSetCondition": {1: ("type", "string"), 2: ("status", "string"), 3: ("lastTransitionTime", "Time"),
+                             4: ("reason", "string"), 5: ("message", "string")},
+    "ControllerRevision": {**_OBJECT, 2: ("data", "RawExtension"),
+                           3: ("revision", "int64?")},  # json:"revision" without omitempty; 0 is valid
+    # k8s.io/api/autoscaling/v1
+    "Scale": {**_OBJECT, 2: ("spec", "ScaleSpec"), 3: ("status", "ScaleStatus")},
+    "ScaleSpec": {1: ("replicas", "int32")},  # omitempty in JSON: an absent replicas means 0
+    "ScaleStatus": {1: ("replicas", "int32"), 2: ("selector", "string")},
+    # k8s.io/api/batch/v1
+    "Job": {**_OBJECT, 2: ("spec", "JobSpec"), 3: ("status", "JobStatus")},
+    "JobSpec": {
+        1: ("parallelism", "int32?"), 2: ("completions", "int32?"), 3: ("activeDeadlineSeconds", "int64?"),
+        11: ("podFailurePolicy", "PodFailurePolicy"), 16: ("successPolicy", "SuccessPolicy"),
+        7: ("backoffLimit", "int32?"), 12: ("backoffLimitPerIndex", "int32?"), 13: ("maxFailedIndexes", "int32?"),
+        4: ("selector", "LabelSelector"), 5: ("manualSelector", "bool?"), 6: ("template", "PodTemplateSpec"),
+        8: ("ttlSecondsAfterFinished", "int32?"), 9: ("completionMode", "string?"), 10: ("suspend", "bool?"),
+        14: ("podReplacementPolicy", "string?"), 15: ("managedBy", "string?"),
+    },
+    "PodFailurePolicy": {1: ("rules", "[]PodFailurePolicyRule")},
+    "PodFailurePolicyRule": {1: ("action", "string"), 2: ("onExitCodes", "PodFailurePolicyOnExitCodesRequirement"),
+                             3: ("onPodConditions", "[]PodFailurePolicyOnPodConditionsPattern")},
+    "PodFailurePolicyOnExitCodesRequirement": {1: ("containerName", "string?"), 2: ("operator", "string"),
+                                               3: ("values", "[]int32")},
+    "PodFailurePolicyOnPodConditionsPattern": {1: ("type", "string"), 2: ("status", "string")},
+    "SuccessPolicy": {1: ("rules", "[]SuccessPolicyRule")},
+    "SuccessPolicyRule": {1: ("succeededIndexes", "string?"), 2: ("succeededCount", "int32?")},
+    "JobStatus": {1: ("conditions", "[]JobCondition"), 2: ("startTime", "Time"), 3: ("completionTime", "Time"),
+                  4: ("active", "int32"), 5: ("succeeded", "int32"), 6: ("failed", "int32"),
+                  11: ("terminating", "int32?"), 7: ("completedIndexes", "string"), 10: ("failedIndexes", "string?"),
+                  8: ("uncountedTerminatedPods", "UncountedTerminatedPods"), 9: ("ready", "int32?")},
+    "JobCondition": {1: ("type", "string"), 2: ("status", "string"), 3: ("lastProbeTime", "Time"),
+                     4: ("lastTransitionTime", "Time"), 5: ("reason", "string"), 6: ("message", "string")},
+    "UncountedTerminatedPods": {1: ("succeeded", "[]string"), 2: ("failed", "[]string")},
+    "JobTemplateSpec": {**_OBJECT, 2: ("spec", "JobSpec")},
+    "CronJob": {**_OBJECT, 2: ("spec", "CronJobSpec"), 3: ("status", "CronJobStatus")},
+    "CronJobSpec": {1: ("schedule", "string"), 8: ("timeZone", "string?"), 2: ("startingDeadlineSeconds", "int64?"),
+                    3: ("concurrencyPolicy", "string"), 4: ("suspend", "bool?"), 5: ("jobTemplate", "JobTemplateSpec"),
+                    6: ("successfulJobsHistoryLimit", "int32?"), 7: ("failedJobsHistoryLimit", "int32?")},
+    "CronJobStatus": {1: ("active", "[]ObjectReference"), 4: ("lastScheduleTime", "Time"),
+                      5: ("lastSuccessfulTime", "Time")},
+    # k8s.io/api/rbac/v1
+    "PolicyRule": {1: ("verbs", "[]string"), 2: ("apiGroups", "[]string"), 3: ("resources", "[]string"),
+                   4: ("resourceNames", "[]string"), 5: ("nonResourceURLs", "[]string")},
+    "Subject": {1: ("kind", "string"), 2: ("apiGroup", "string"), 3: ("name", "string"), 4: ("namespace", "string")},
+    "RoleRef": {1: ("apiGroup", "string?"), 2: ("kind", "string"), 3: ("name", "string")},  # json:"apiGroup"
+    "AggregationRule": {1: ("clusterRoleSelectors", "[]LabelSelector")},
+    "Role": {**_OBJECT, 2: ("rules", "[]PolicyRule")},
+    "ClusterRole": {**_OBJECT, 2: ("rules", "[]PolicyRule"), 3: ("aggregationRule", "AggregationRule")},
+    "RoleBinding": {**_OBJECT, 2: ("subjects", "[]Subject"), 3: ("roleRef", "RoleRef")},
+    "ClusterRoleBinding": {**_OBJECT, 2: ("subjects", "[]Subject"), 3: ("roleRef", "RoleRef")},
+    # k8s.io/api/scheduling/v1
+    "PriorityClass": {**_OBJECT, 2: ("value", "int32?"),  # json:"value" without omitempty; 0 is a valid priority
+                      3: ("globalDefault", "bool"), 4: ("description", "string"),
+                      5: ("preemptionPolicy", "string?")},
+    # k8s.io/api/storage/v1
+    "StorageClass": {**_OBJECT, 2: ("provisioner", "string"), 3: ("parameters", "{string}"),
+                     4: ("reclaimPolicy", "string?"), 5: ("mountOptions", "[]string"),
+                     6: ("allowVolumeExpansion", "bool?"), 7: ("volumeBindingMode", "string?"),
+                     8: ("allowedTopologies", "[]TopologySelectorTerm")},
+    "TopologySelectorTerm": {1: ("matchLabelExpressions", "[]TopologySelectorLabelRequirement")},
+    "TopologySelectorLabelRequirement": {1: ("key", "string"), 2: ("values", "[]string")},
+    # k8s.io/api/coordination/v1
+    "Lease": {**_OBJECT, 2: ("spec", "LeaseSpec")},
+    "LeaseSpec": {1: ("holderIdentity", "string?"), 2: ("leaseDurationSeconds", "int32?"),
+                  3: ("acquireTime", "MicroTime"), 4: ("renewTime", "MicroTime"), 5: ("leaseTransitions", "int32?"),
+                  6: ("strategy", "string?"), 7: ("preferredHolder", "string?")},
 }
 
 #: kind -> (message in SCHEMAS, the apiVersions it is accepted under; None = any, as DeleteOptions is
@@ -385,6 +558,25 @@ KINDS: dict[str, tuple[str, frozenset[str] | None]] = {
     "Deployment": ("Deployment", frozenset({"apps/v1"})),
     "ReplicaSet": ("ReplicaSet", frozenset({"apps/v1"})),
     "Eviction": ("Eviction", frozenset({"policy/v1", "policy/v1beta1"})),
+    "ServiceAccount": ("ServiceAccount", frozenset({"v1"})),
+    "Endpoints": ("Endpoints", frozenset({"v1"})),
+    "ResourceQuota": ("ResourceQuota", frozenset({"v1"})),
+    "LimitRange": ("LimitRange", frozenset({"v1"})),
+    "PersistentVolume": ("PersistentVolume", frozenset({"v1"})),
+    "PersistentVolumeClaim": ("PersistentVolumeClaim", frozenset({"v1"})),
+    "DaemonSet": ("DaemonSet", frozenset({"apps/v1"})),
+    "StatefulSet": ("StatefulSet", frozenset({"apps/v1"})),
+    "ControllerRevision": ("ControllerRevision", frozenset({"apps/v1"})),
+    "Scale": ("Scale", frozenset({"autoscaling/v1"})),
+    "Job": ("Job", frozenset({"batch/v1"})),
+    "CronJob": ("CronJob", frozenset({"batch/v1"})),
+    "Role": ("Role", frozenset({"rbac.authorization.k8s.io/v1"})),
+    "ClusterRole": ("ClusterRole", frozenset({"rbac.authorization.k8s.io/v1"})),
+    "RoleBinding": ("RoleBinding", frozenset({"rbac.authorization.k8s.io/v1"})),
+    "ClusterRoleBinding": ("ClusterRoleBinding", frozenset({"rbac.authorization.k8s.io/v1"})),
+    "PriorityClass": ("PriorityClass", frozenset({"scheduling.k8s.io/v1"})),
+    "StorageClass": ("StorageClass", frozenset({"storage.k8s.io/v1"})),
+    "Lease": ("Lease", frozenset({"coordination.k8s.io/v1"})),
     "DeleteOptions": ("DeleteOptions", None),
 }
 
@@ -393,7 +585,7 @@ KINDS: dict[str, tuple[str, frozenset[str] | None]] = {
 # ---------------------------------------------------------------------------------------------------------------
 
 _SCALARS = {"string", "int32", "int64", "bool", "bytes"}
-_WRAPPERS = {"Time", "MicroTime", "Quantity", "IntOrString"}
+_WRAPPERS = {"Time", "MicroTime", "Quantity", "IntOrString", "RawExtension"}
 _ZERO: dict[str, Any] = {"string": "", "int32": 0, "int64": 0, "bool": False, "bytes": ""}
 
 
@@ -507,6 +699,27 @@ def _quantity(buf: bytes) -> str:
     return text
 
 
+def _raw_extension(buf: bytes, depth: int) -> Any:
+    """runtime.RawExtension {raw} -> the embedded object, as JSON writes it (the raw bytes verbatim).
+
+    `raw` is JSON in practice (controllers marshal their state so); an enveloped protobuf object (`k8s\\x00...`)
+    is decoded too. An empty `raw` is JSON's null: None here, so the caller drops the field.
+    """
+    raw = b""
+    for number, wire, value in iter_fields(buf):
+        if number == 1 and wire == LEN:
+            raw = value  # type: ignore[assignment]
+    if not raw.strip():
+        return None
+    if raw.startswith(MAGIC):
+        return _decode_envelope(raw, depth + 1)
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise errors.BadRequest(f"malformed protobuf body: an embedded object (RawExtension) is neither JSON nor "
+                                f"enveloped protobuf: {exc}") from exc
+
+
 def _scalar(field: _Field, wire: int, value: int | bytes) -> Any:
     kind = field.type
     if kind == "string":
@@ -539,6 +752,8 @@ def _single(field: _Field, wire: int, value: int | bytes, depth: int) -> Any:
         return _quantity(value)
     if kind == "IntOrString":
         return _int_or_string(value)
+    if kind == "RawExtension":
+        return _raw_extension(value, depth)
     return _decode(value, kind, depth + 1)
 
 
@@ -611,9 +826,16 @@ def decode(body: bytes) -> dict[str, Any]:
     The result carries `apiVersion` and `kind` from the envelope. Raises `kube.errors.BadRequest` for a
     malformed body and `kube.errors.UnsupportedMediaType` for a kind the table lacks.
     """
+    return _decode_envelope(body, 0)
+
+
+def _decode_envelope(body: bytes, depth: int) -> dict[str, Any]:
+    """`decode` at a nesting depth (a RawExtension may embed another enveloped object)."""
+    if depth > _MAX_DEPTH:
+        raise errors.BadRequest("malformed protobuf body: messages nested too deeply")
     if not body.startswith(MAGIC):
         raise errors.BadRequest("malformed protobuf body: it does not start with the magic bytes 'k8s\\x00'")
-    envelope = _decode(body[len(MAGIC):], "runtime.Unknown", 0)
+    envelope = _decode(body[len(MAGIC):], "runtime.Unknown", depth)
     type_meta = envelope.get("typeMeta", {})
     api_version, kind = type_meta.get("apiVersion", ""), type_meta.get("kind", "")
     content_encoding, content_type = envelope.get("contentEncoding", ""), envelope.get("contentType", "")
@@ -642,5 +864,5 @@ def decode(body: bytes) -> dict[str, Any]:
         raise errors.UnsupportedMediaType(
             f"kubelite cannot decode {what} from protobuf (application/vnd.kubernetes.protobuf); "
             "send it as application/json instead (for example kubectl create -f with a manifest)")
-    obj = _decode(raw, entry[0], 0)
+    obj = _decode(raw, entry[0], depth)
     return {"apiVersion": api_version, "kind": kind, **obj}

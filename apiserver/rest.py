@@ -245,6 +245,8 @@ class Registry:
         strategy = strategy_for(rt)
         if subresource == "status":
             new = strategy.prepare_for_status_update(new, current)
+        elif subresource == "finalize":
+            new = strategy.prepare_for_finalize(new, current)  # type: ignore[attr-defined]
         else:
             strategy.prepare_for_update(new, current)
         meta, old_meta = new["metadata"], current["metadata"]
@@ -285,7 +287,7 @@ class Registry:
         meta = stored["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and not meta.get(
             "deletionGracePeriodSeconds"
-        ):
+        ) and not strategy_for(rt).holds_deletion(stored):
             await self._remove(key, stored)
         return stored
 
@@ -300,6 +302,8 @@ class Registry:
         options = options or {}
         preconditions = options.get("preconditions") or {}
         policy = options.get("propagationPolicy")
+        if policy is None and options.get("orphanDependents") is not None:  # the deprecated spelling
+            policy = "Orphan" if options["orphanDependents"] else "Background"
         if policy not in (None, "Orphan", "Background", "Foreground"):
             raise errors.BadRequest(f"propagationPolicy {policy!r} is not one of Orphan, Background, Foreground")
         strategy = strategy_for(rt)
@@ -316,7 +320,11 @@ class Registry:
             if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != meta["resourceVersion"]:
                 raise errors.Conflict.stale(rt.plural, name, rt.group)
             grace = strategy.graceful_delete_seconds(current, options.get("gracePeriodSeconds"))
-            if not meta.get("finalizers") and grace == 0:
+            finalizers = list(meta.get("finalizers") or [])
+            gc_finalizer = _GC_FINALIZERS.get(policy or "")
+            if gc_finalizer and gc_finalizer not in finalizers:
+                finalizers = [f for f in finalizers if f not in _GC_FINALIZERS.values()] + [gc_finalizer]
+            if not finalizers and grace == 0 and not strategy.holds_deletion(current):
                 try:
                     await self._remove(key, current)
                 except errors.Conflict:
@@ -324,6 +332,9 @@ class Registry:
                 return current, True
             marked = json.loads(json.dumps(current))
             mmeta = marked["metadata"]
+            if finalizers:
+                mmeta["finalizers"] = finalizers
+            strategy.mark_deleting(marked)
             previous = mmeta.get("deletionGracePeriodSeconds")
             if not mmeta.get("deletionTimestamp") or (previous is not None and grace < previous):
                 mmeta["deletionTimestamp"] = timeutil.after(grace)
@@ -453,6 +464,10 @@ def _bookmark(rt: ResourceType, revision: int, initial_end: bool = False) -> Obj
     if initial_end:
         meta["annotations"] = {"k8s.io/initial-events-end": "true"}
     return {"type": "BOOKMARK", "object": {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}}
+
+
+#: propagationPolicy -> the finalizer that makes the garbage collector finish the deletion
+_GC_FINALIZERS = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}
 
 
 async def ensure_namespaces(registry: Registry, names: list[str]) -> None:

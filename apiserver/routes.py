@@ -177,7 +177,9 @@ async def handle(request: Request, group: str, version: str, rest: str) -> Respo
         if method != "POST":
             raise errors.MethodNotAllowed("only POST is supported on pods/eviction")
         return json_response(await subresources.evict(registry, ns or "", name, await read_body(request)), 201)
-    if sub not in (None, "status"):
+    if sub == "finalize" and rt is NAMESPACES and method != "PUT":
+        raise errors.MethodNotAllowed("only PUT is supported on namespaces/finalize")
+    if sub not in (None, "status", "finalize"):
         raise errors.NotFound(f"the server could not find the requested resource ({rt.plural}/{sub})")
 
     if method == "GET":

@@ -31,8 +31,8 @@ def controller_of(obj: Obj) -> Obj | None:
 
 class Controller:
     name: ClassVar[str] = "controller"
-    #: the resource whose objects are the queue's keys
-    primary: ClassVar[ResourceType]
+    #: the resource whose objects are the queue's keys (None: the subclass wires its own informers)
+    primary: ClassVar[ResourceType | None] = None
     #: other resources whose informers must be synced before the first sync
     watches: ClassVar[tuple[ResourceType, ...]] = ()
     workers: ClassVar[int] = 2
@@ -44,9 +44,10 @@ class Controller:
         self.recorder = ctx.recorder
         self.queue = WorkQueue(base_delay=0.05, max_delay=60.0)
         self.log = logging.getLogger(f"controllers.{self.name}")
-        self.informer: Informer = ctx.informers.informer(self.primary)
-        self.informer.add_handler(Handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
-                                          on_delete=self.enqueue))
+        if self.primary is not None:
+            self.informer: Informer = ctx.informers.informer(self.primary)
+            self.informer.add_handler(Handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
+                                              on_delete=self.enqueue))
 
     def enqueue(self, obj: Obj) -> None:
         self.queue.add(object_key(obj))
@@ -69,10 +70,14 @@ class Controller:
     async def sync(self, key: str) -> None:
         raise NotImplementedError
 
+    def initial_keys(self) -> list[str]:
+        return [object_key(o) for o in self.informer.list()] if self.primary is not None else []
+
     async def run(self) -> None:
-        await self.ctx.informers.wait_synced(self.primary, *self.watches)
+        await self.ctx.informers.wait_synced(*([self.primary] if self.primary else []), *self.watches)
         self.log.info("%s controller started (%d workers)", self.name, self.workers)
-        self.enqueue_all(self.informer.list())
+        for key in self.initial_keys():
+            self.queue.add(key)
         tasks = [asyncio.create_task(self._worker(), name=f"{self.name}-worker-{i}") for i in range(self.workers)]
         tasks.append(asyncio.create_task(self._resync(), name=f"{self.name}-resync"))
         try:
@@ -85,7 +90,8 @@ class Controller:
     async def _resync(self) -> None:
         while True:
             await asyncio.sleep(self.resync_period)
-            self.enqueue_all(self.informer.list())
+            for key in self.initial_keys():
+                self.queue.add(key)
 
     async def _worker(self) -> None:
         while True:

@@ -23,7 +23,7 @@ def available() -> dict[str, type[Controller]]:
             continue
         mod = importlib.import_module(f"controllers.{module.name}")
         for value in vars(mod).values():
-            if isinstance(value, type) and issubclass(value, Controller) and value is not Controller \
-                    and value.__module__ == mod.__name__ and hasattr(value, "primary"):
+            if isinstance(value, type) and issubclass(value, Controller) and value.__module__ == mod.__name__ \
+                    and "name" in vars(value):
                 found[value.name] = value
     return dict(sorted(found.items()))

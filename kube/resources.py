@@ -63,7 +63,7 @@ _WORKLOAD = ("status", "scale")
 _CORE, _APPS, _BATCH, _RBAC = "", "apps", "batch", "rbac.authorization.k8s.io"
 
 RESOURCES: tuple[ResourceType, ...] = (
-    ResourceType(_CORE, "v1", "Namespace", "namespaces", False, ("ns",), subresources=("status",)),
+    ResourceType(_CORE, "v1", "Namespace", "namespaces", False, ("ns",), subresources=("status", "finalize")),
     ResourceType(_CORE, "v1", "Node", "nodes", False, ("no",), subresources=("status",)),
     ResourceType(
         _CORE, "v1", "Pod", "pods", True, ("po",), ("all",), subresources=("status", "binding", "log", "eviction"),

@@ -85,6 +85,13 @@ class Strategy:
     def validate_update(self, new: Obj, old: Obj) -> list[errors.Cause]:
         return self.validate(new)
 
+    def holds_deletion(self, obj: Obj) -> bool:
+        """Whether something besides metadata.finalizers keeps a deleted object (a namespace's spec)."""
+        return False
+
+    def mark_deleting(self, obj: Obj) -> None:
+        """Adjust an object as its deletionTimestamp is set (a namespace turns Terminating)."""
+
     def graceful_delete_seconds(self, obj: Obj, requested: int | None) -> int:
         """How long a deleted object lingers with a deletionTimestamp before it is removed (0: at once)."""
         return 0

@@ -328,15 +328,23 @@ async def test_finalizers_hold_deletion_and_terminating_namespaces_refuse_conten
     api: ApiClient, run_id: str
 ) -> None:
     ns = f"term-{run_id}"
-    await api.create(NAMESPACES, {"metadata": {"name": ns, "finalizers": ["example.com/hold"]}})
+    created = await api.create(NAMESPACES, {"metadata": {"name": ns, "finalizers": ["example.com/hold"]}})
+    assert created["spec"]["finalizers"] == ["kubernetes"]
+    assert created["metadata"]["labels"]["kubernetes.io/metadata.name"] == ns
     await api.create(PODS, pod("inside"), ns)
     marked = await api.delete(NAMESPACES, ns)
     assert marked["metadata"]["deletionTimestamp"]
+    assert marked["status"]["phase"] == "Terminating"
     with pytest.raises(errors.Forbidden) as info:
         await api.create(PODS, pod("late"), ns)
     assert "being terminated" in info.value.message
     with pytest.raises(errors.Forbidden):  # no new finalizers on an object being deleted
         await api.patch(NAMESPACES, ns, {"metadata": {"finalizers": ["example.com/hold", "example.com/more"]}})
-    await api.patch(NAMESPACES, ns, {"metadata": {"finalizers": None}})  # the last finalizer goes: so does it
+    await api.patch(NAMESPACES, ns, {"metadata": {"finalizers": None}})
+    held = await api.get(NAMESPACES, ns)  # the spec's `kubernetes` finalizer still holds it
+    assert held["spec"]["finalizers"] == ["kubernetes"]
+    await api.patch(NAMESPACES, ns, {"spec": {"finalizers": []}})  # a plain update cannot drop it
+    assert (await api.get(NAMESPACES, ns))["spec"]["finalizers"] == ["kubernetes"]
+    await api.replace(NAMESPACES, {**held, "spec": {"finalizers": []}}, "finalize")  # the last one goes: so does it
     with pytest.raises(errors.NotFound):
         await api.get(NAMESPACES, ns)
