@@ -68,8 +68,8 @@ async def session(options: Globals) -> AsyncIterator[Session]:
         client, context_namespace = ApiClient.from_kubeconfig(options.kubeconfig, options.context,
                                                               user_agent="klite")
     except (ValueError, KeyError, OSError, yaml.YAMLError) as exc:
-        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise CliError(f"invalid kubeconfig: {detail}") from exc
+        detail = f"invalid kubeconfig: missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise CliError(detail) from exc
     try:
         yield Session(client, options.namespace or context_namespace or "default", bool(options.namespace))
     finally:

@@ -16,10 +16,12 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cli import supervise
 from kube import errors, resources, timeutil
-from kube.client import ApiClient, kubeconfig
+from kube.client import ApiClient
+from kube.client import kubeconfig as kubeconfig_module
 
 pytestmark = pytest.mark.e2e
 
@@ -261,16 +263,34 @@ async def test_delete_waits_for_a_terminating_pod_and_force_removes_it(klite: Kl
 
 def test_user_errors_are_one_line_without_traceback(klite: Klite, tmp_path: Path) -> None:
     proc = klite("get", "pods", code=1, config=tmp_path / "absent-kubeconfig")
-    assert proc.stderr.startswith("error: invalid kubeconfig: no kubeconfig at")
+    assert proc.stderr.startswith("error: no kubeconfig at")
     assert len(proc.stderr.strip().splitlines()) == 1
 
-    dead = kubeconfig.merge_context("dead", f"http://127.0.0.1:{supervise.free_port()}", path=tmp_path / "dead")
+    dead = kubeconfig_module.merge_context("dead", f"http://127.0.0.1:{supervise.free_port()}", path=tmp_path / "dead")
     proc = klite("get", "pods", code=1, config=dead)
     assert proc.stderr.startswith("error: cannot reach the apiserver at")
     assert len(proc.stderr.strip().splitlines()) == 1
 
     proc = klite("apply", "-f", str(tmp_path / "nothing-here.yaml"), code=1)
     assert f'the path "{tmp_path / "nothing-here.yaml"}" does not exist' in proc.stderr
+
+
+async def test_context_and_its_namespace_come_from_the_kubeconfig(klite: Klite, kubeconfig: Path,
+                                                                  namespace: str, tmp_path: Path) -> None:
+    klite("apply", "-n", namespace, "-f", "-", stdin=json.dumps(pod_manifest("ctx")))
+    config = yaml.safe_load(kubeconfig.read_text())
+    for entry in config["contexts"]:
+        entry["context"]["namespace"] = namespace
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(config))
+    # a second, unreachable context becomes current: --context picks the working one by name
+    live_context = config["current-context"]
+    kubeconfig_module.merge_context("elsewhere", f"http://127.0.0.1:{supervise.free_port()}", path=path)
+    assert klite("get", "pods", code=1, config=path).stderr.startswith("error: cannot reach the apiserver")
+    out = klite("--context", live_context, "get", "pods", "-o", "name", config=path).stdout
+    assert out.strip() == "pod/ctx"  # the context's namespace, not "default"
+    assert klite("get", "pods", "-o", "name", "--context", live_context, "-n", "default",
+                 config=path).stdout.strip() != "pod/ctx"
 
 
 def test_help_lists_the_verbs(klite: Klite) -> None:
