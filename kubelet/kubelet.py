@@ -15,7 +15,7 @@ from kube.client import ApiClient
 from kube.events import EventRecorder
 from kubelet.node import NodeAgent
 from kubelet.pods import PodWorkers
-from kubelet.runtime import DockerRuntime
+from kubelet.runtime import DockerRuntime, RuntimeFailure
 
 __all__ = ["Kubelet"]
 
@@ -51,7 +51,15 @@ class Kubelet:
         )
 
     async def run(self) -> None:
-        version = await self.runtime.version()
+        delay = 1.0
+        while True:
+            try:
+                version = await self.runtime.version()
+                break
+            except RuntimeFailure as exc:
+                log.warning("%s; retrying in %.0fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
         root = await self.runtime.root_dir()
         node = NodeAgent(
             self.client, self.node_name, node_ip=self.node_ip, runtime_version=version, max_pods=self.max_pods,

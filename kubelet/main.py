@@ -11,6 +11,8 @@ import signal
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
+import docker.errors
+
 from kube import log
 from kube.client import ApiClient
 from kubelet.kubelet import Kubelet
@@ -48,7 +50,11 @@ async def run(args: argparse.Namespace) -> None:
         client, _ = ApiClient.from_kubeconfig(args.kubeconfig, user_agent="kubelet-lite")
     else:
         client = ApiClient(args.apiserver, user_agent="kubelet-lite")
-    runtime = DockerRuntime()
+    try:
+        runtime = DockerRuntime()
+    except docker.errors.DockerException as exc:
+        await client.close()
+        raise SystemExit(f"kubelet: cannot reach the Docker engine: {exc}") from None
     kubelet = Kubelet(
         client, runtime,
         node_name=args.node_name or sanitize_node_name(socket.gethostname()),

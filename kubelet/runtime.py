@@ -18,6 +18,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import requests
 
 from kubelet import naming
 
@@ -140,7 +141,10 @@ class DockerRuntime:
     # ------------------------------------------------------------------ engine
 
     async def version(self) -> str:
-        info = await asyncio.to_thread(self.api.version)
+        try:
+            info = await asyncio.to_thread(self.api.version)
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise RuntimeFailure(f"the Docker engine does not answer: {exc}") from exc
         return str(info.get("Version", "unknown"))
 
     async def root_dir(self) -> str:
@@ -156,11 +160,17 @@ class DockerRuntime:
 
     def _list(self, filters: dict[str, list[str]]) -> list[RuntimeContainer]:
         out = []
-        for summary in self.api.containers(all=True, filters=filters):
+        try:
+            summaries = self.api.containers(all=True, filters=filters)
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise RuntimeFailure(f"cannot list containers: {exc}") from exc
+        for summary in summaries:
             try:
                 out.append(_from_inspect(self.api.inspect_container(summary["Id"])))
             except docker.errors.NotFound:
                 continue  # removed between the list and the inspect
+            except (docker.errors.DockerException, requests.RequestException) as exc:
+                raise RuntimeFailure(f"cannot inspect container {summary['Id'][:12]}: {exc}") from exc
         return out
 
     async def inspect(self, container_id: str) -> RuntimeContainer | None:
@@ -168,6 +178,8 @@ class DockerRuntime:
             return _from_inspect(await asyncio.to_thread(self.api.inspect_container, container_id))
         except docker.errors.NotFound:
             return None
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise RuntimeFailure(f"cannot inspect container {container_id[:12]}: {exc}") from exc
 
     # ------------------------------------------------------------------ images
 
