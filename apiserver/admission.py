@@ -20,7 +20,22 @@ from kube.resources import NAMESPACES, ResourceType
 if TYPE_CHECKING:
     from apiserver.rest import Registry
 
-__all__ = ["NamespaceIndex"]
+__all__ = ["NamespaceIndex", "add_default_tolerations"]
+
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
+
+
+def add_default_tolerations(pod: dict[str, Any], not_ready_seconds: int, unreachable_seconds: int) -> None:
+    """DefaultTolerationSeconds: every pod tolerates a not-ready or unreachable node for a while (300 s by
+    default) before the node lifecycle controller evicts it, unless it says otherwise."""
+    tolerations = pod["spec"].setdefault("tolerations", [])
+    for key, seconds in ((NOT_READY_TAINT, not_ready_seconds), (UNREACHABLE_TAINT, unreachable_seconds)):
+        if any(t.get("key") == key and t.get("effect") in (None, "", "NoExecute") for t in tolerations) or any(
+                not t.get("key") and t.get("operator") == "Exists" and t.get("effect") in (None, "", "NoExecute")
+                for t in tolerations):
+            continue
+        tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": seconds})
 
 log = logging.getLogger("apiserver.admission")
 

@@ -35,6 +35,8 @@ class Settings:
     bookmark_interval: float = 30.0
     etcd_wait_seconds: float = 60.0
     watch_cache_size: int = 10_000
+    not_ready_toleration_seconds: int = 300
+    unreachable_toleration_seconds: int = 300
 
 
 async def _connect(storage: EtcdStorage, wait: float) -> None:
@@ -56,7 +58,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage = EtcdStorage(settings.etcd)
         await _connect(storage, settings.etcd_wait_seconds)
-        registry = Registry(storage, list(RESOURCES), settings.watch_cache_size)
+        registry = Registry(storage, list(RESOURCES), settings.watch_cache_size,
+                            (settings.not_ready_toleration_seconds, settings.unreachable_toleration_seconds))
         await registry.start()
         await ensure_namespaces(registry, BOOTSTRAP_NAMESPACES)
         app.state.registry = registry

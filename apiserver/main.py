@@ -21,6 +21,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="seconds between BOOKMARK events on idle watches that asked for them")
     p.add_argument("--watch-cache-size", type=int, default=10_000,
                    help="events kept per resource type for watchers to resume from")
+    p.add_argument("--default-not-ready-toleration-seconds", type=int, default=300,
+                   help="tolerationSeconds of the not-ready:NoExecute toleration added to every pod")
+    p.add_argument("--default-unreachable-toleration-seconds", type=int, default=300,
+                   help="tolerationSeconds of the unreachable:NoExecute toleration added to every pod")
     p.add_argument("--log-level", default=os.environ.get("KUBELITE_LOG_LEVEL", "info"))
     p.add_argument("--access-log", action="store_true", help="log every request (costs ~17%% throughput)")
     return p.parse_args(argv)
@@ -30,7 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     log.setup("apiserver", args.log_level)
     app = create_app(Settings(etcd=args.etcd_servers, bookmark_interval=args.bookmark_interval,
-                                  watch_cache_size=args.watch_cache_size))
+                                  watch_cache_size=args.watch_cache_size,
+                                  not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
+                                  unreachable_toleration_seconds=args.default_unreachable_toleration_seconds))
     uvicorn.run(app, host=args.bind_address, port=args.port, log_config=None, access_log=args.access_log,
                 loop="uvloop", http="httptools", timeout_graceful_shutdown=3)
 

@@ -72,8 +72,10 @@ def _decode_continue(token: str) -> tuple[int, bytes]:
 class Registry:
     """Resource operations over etcd, with one watch cache per resource type."""
 
-    def __init__(self, storage: EtcdStorage, resources: list[ResourceType], watch_cache_size: int = 10_000) -> None:
+    def __init__(self, storage: EtcdStorage, resources: list[ResourceType], watch_cache_size: int = 10_000,
+                 toleration_seconds: tuple[int, int] = (300, 300)) -> None:
         self.storage = storage
+        self.toleration_seconds = toleration_seconds  # (not-ready, unreachable) for DefaultTolerationSeconds
         self.caches = {r: WatchCache(storage, r.plural, watch_cache_size) for r in resources}
         self.namespaces = admission.NamespaceIndex(self)
 
@@ -146,6 +148,8 @@ class Registry:
         generate = not meta.get("name") and meta.get("generateName")
         if generate:
             meta["name"] = meta["generateName"] + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
+        if rt is PODS:
+            admission.add_default_tolerations(obj, *self.toleration_seconds)
         meta["uid"] = str(uuid.uuid4())  # before validation: a Job's generated selector is made from it
         strategy.check(strategy.validate(obj), obj)
         if rt.namespaced:

@@ -31,8 +31,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--leader-elect-retry-period", type=float, default=2.0)
     p.add_argument("--node-monitor-grace-period", type=float, default=40.0,
                    help="seconds without a node heartbeat before the node is marked Unknown")
-    p.add_argument("--default-not-ready-toleration-seconds", type=int, default=300,
-                   help="how long pods tolerate an unreachable or not-ready node before eviction")
     p.add_argument("--log-level", default=os.environ.get("KUBELITE_LOG_LEVEL", "info"))
     return p.parse_args(argv)
 
@@ -55,7 +53,6 @@ async def run_controllers(client: ApiClient, args: argparse.Namespace) -> None:
     informers = InformerFactory(client)
     ctx = ControllerContext(client, informers, EventRecorder(client, "controller-manager"), options={
         "node_monitor_grace_period": args.node_monitor_grace_period,
-        "not_ready_toleration_seconds": args.default_not_ready_toleration_seconds,
     })
     controllers = [catalogue[name](ctx) for name in selected(args.controllers, list(catalogue))]
     informers.start()

@@ -14,9 +14,19 @@ from typing import Any
 
 import pytest
 
-from kube import errors
+from kube import errors, timeutil
 from kube.client import ApiClient
-from kube.resources import CONFIGMAPS, LEASES, NAMESPACES, PODS, REPLICASETS, SERVICEACCOUNTS
+from kube.resources import (
+    CONFIGMAPS,
+    ENDPOINTS,
+    LEASES,
+    NAMESPACES,
+    NODES,
+    PODS,
+    REPLICASETS,
+    SERVICEACCOUNTS,
+    SERVICES,
+)
 from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -231,3 +241,116 @@ async def test_standby_manager_takes_over_when_the_leader_dies(api: ApiClient, n
 async def _new_holder(holder: Callable[[], Any], other: str | None) -> str | None:
     current = await holder()
     return current if current and current != other else None
+
+
+# ---------------------------------------------------------------- endpoints
+
+async def _play_kubelet(api: ApiClient, namespace: str, name: str, ip: str, ready: bool) -> None:
+    """Hollow-node stand-in for a kubelet: report a pod running at `ip`, ready or not."""
+    now = timeutil.now()
+    await api.patch(PODS, name, {"status": {"phase": "Running", "podIP": ip, "conditions": [
+        {"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": now}]}},
+        namespace, subresource="status")
+
+
+def _web_pod(name: str, port_name: str, port: int) -> dict[str, Any]:
+    return {"metadata": {"name": name, "labels": {"app": "svc"}},
+            "spec": {"nodeName": "hollow", "containers": [{"name": "c", "image": "busybox",
+                                                           "ports": [{"name": port_name, "containerPort": port}]}]}}
+
+
+async def test_endpoints_follow_pod_readiness_and_named_ports(api: ApiClient, namespace: str,
+                                                              daemons: Callable[..., Any]) -> None:
+    daemons("controllers", "--leader-elect", "false", "--controllers", "endpoints")
+    await api.create(SERVICES, {"metadata": {"name": "web"}, "spec": {
+        "selector": {"app": "svc"}, "ports": [{"name": "http", "port": 80, "targetPort": "web"}]}}, namespace)
+    await api.create(PODS, _web_pod("a", "web", 8080), namespace)
+    await api.create(PODS, _web_pod("b", "web", 9090), namespace)
+    await api.create(PODS, _web_pod("c", "other", 7070), namespace)  # no port named "web": left out
+    await _play_kubelet(api, namespace, "a", "10.9.0.1", ready=True)
+    await _play_kubelet(api, namespace, "b", "10.9.0.2", ready=False)
+    await _play_kubelet(api, namespace, "c", "10.9.0.3", ready=True)
+
+    async def subsets() -> list | None:
+        try:
+            ep = await api.get(ENDPOINTS, "web", namespace)
+        except errors.NotFound:
+            return None
+        found = ep.get("subsets") or []
+        return found if len(found) == 2 else None
+
+    found = await eventually(subsets, what="two subsets (ports 8080 and 9090)")
+    by_port = {s["ports"][0]["port"]: s for s in found}
+    assert [a["ip"] for a in by_port[8080]["addresses"]] == ["10.9.0.1"]
+    assert by_port[8080]["addresses"][0]["targetRef"]["name"] == "a"
+    assert [a["ip"] for a in by_port[9090]["notReadyAddresses"]] == ["10.9.0.2"]
+    assert by_port[9090]["ports"][0]["name"] == "http"
+
+    await api.delete(PODS, "a", namespace, grace_period_seconds=0)
+
+    async def only_b() -> bool:
+        ep = await api.get(ENDPOINTS, "web", namespace)
+        ips = [a["ip"] for s in ep.get("subsets") or [] for a in s.get("addresses", []) + s.get(
+            "notReadyAddresses", [])]
+        return ips == ["10.9.0.2"]
+
+    await eventually(only_b, what="pod a gone from the endpoints")
+    await api.delete(SERVICES, "web", namespace)
+    await eventually(lambda: _gone(api, ENDPOINTS, "web", namespace), what="endpoints removed with the service")
+
+
+# ---------------------------------------------------------------- node lifecycle
+
+async def test_silent_node_is_tainted_its_pods_evicted_and_it_recovers(
+        api: ApiClient, namespace: str, run_id: str, daemons: Callable[..., Any]) -> None:
+    node = f"silent-{run_id}"
+    await api.create(NODES, {"metadata": {"name": node}, "status": {
+        "conditions": [{"type": "Ready", "status": "True", "lastHeartbeatTime": timeutil.now()}]}})
+    lease = await api.create(LEASES, {"metadata": {"name": node, "namespace": "kube-node-lease"}, "spec": {
+        "holderIdentity": node, "leaseDurationSeconds": 40, "renewTime": timeutil.now_micro()}}, "kube-node-lease")
+    short = {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+             "tolerationSeconds": 1}
+    forever = {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"}
+    for name, toleration in (("short", short), ("forever", forever)):
+        await api.create(PODS, {"metadata": {"name": name}, "spec": {
+            "nodeName": node, "tolerations": [toleration], "containers": [{"name": "c", "image": "busybox"}]}},
+            namespace)
+    try:
+        daemons("controllers", "--leader-elect", "false", "--controllers", "nodelifecycle",
+                "--node-monitor-grace-period", "3")
+
+        async def tainted() -> dict | None:
+            current = await api.get(NODES, node)
+            keys = [t["key"] for t in (current.get("spec") or {}).get("taints") or []]
+            return current if "node.kubernetes.io/unreachable" in keys else None
+
+        current = await eventually(tainted, timeout=20, what="the unreachable taint")
+        ready = next(c for c in current["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "Unknown" and ready["reason"] == "NodeStatusUnknown"
+
+        async def evicted() -> bool:
+            pod = await api.get(PODS, "short", namespace)
+            return bool(pod["metadata"].get("deletionTimestamp"))
+
+        await eventually(evicted, timeout=10, what="the short-toleration pod evicted")
+        assert not (await api.get(PODS, "forever", namespace))["metadata"].get("deletionTimestamp")
+
+        # The kubelet comes back: lease renewed and Ready posted; the taint goes.
+        lease = await api.get(LEASES, node, "kube-node-lease")
+        lease["spec"]["renewTime"] = timeutil.now_micro()
+        await api.replace(LEASES, lease)
+        await api.patch(NODES, node, {"status": {"conditions": [
+            {"type": "Ready", "status": "True", "lastHeartbeatTime": timeutil.now(), "reason": "KubeletReady"}]}},
+            subresource="status")
+
+        async def untainted() -> bool:
+            return not ((await api.get(NODES, node)).get("spec") or {}).get("taints")
+
+        await eventually(untainted, timeout=10, what="the taint removed")
+
+        # A deleted node's pods are collected.
+        await api.delete(NODES, node)
+        await eventually(lambda: _gone(api, PODS, "forever", namespace), timeout=15, what="orphaned pod deleted")
+    finally:
+        with contextlib.suppress(errors.NotFound):
+            await api.delete(NODES, node)
