@@ -29,6 +29,9 @@ log = logging.getLogger("apiserver")
 BOOTSTRAP_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"]
 
 
+SHUTDOWN_STEP_SECONDS = 2.0
+
+
 @dataclass
 class Settings:
     etcd: str = "http://127.0.0.1:2379"
@@ -70,8 +73,13 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             app.state.ready = False
-            await registry.stop()
-            await storage.close()
+            # Bounded: with etcd already gone, cancelled etcd calls can take long to unwind, and a
+            # SIGTERM must still end the process promptly.
+            for step in (registry.stop, storage.close):
+                try:
+                    await asyncio.wait_for(step(), SHUTDOWN_STEP_SECONDS)
+                except Exception as exc:  # TimeoutError included
+                    log.warning("shutdown step %s did not finish cleanly: %r", step.__qualname__, exc)
 
     app = FastAPI(title="kubelite apiserver", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
