@@ -12,9 +12,10 @@ from typing import Any
 
 from kube import quantity
 
-__all__ = ["ConfigError", "container_config", "expand", "resolve_env", "sandbox_config"]
+__all__ = ["ConfigError", "Sources", "container_config", "env_references", "expand", "resolve_env", "sandbox_config"]
 
 Obj = dict[str, Any]
+Sources = dict[tuple[str, str], dict[str, str] | None]
 
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
@@ -72,9 +73,55 @@ def _resource_value(pod: Obj, default_container: str, ref: Obj) -> str:
     return str(math.ceil(quantity.parse(value) / divisor))
 
 
-def resolve_env(pod: Obj, container: Obj, *, pod_ip: str, host_ip: str) -> dict[str, str]:
-    """The container's environment in spec order, later entries able to refer to earlier ones."""
+def env_references(container: Obj) -> set[tuple[str, str]]:
+    """The ("configmap" | "secret", name) pairs the container's env and envFrom read."""
+    refs: set[tuple[str, str]] = set()
+    for source in container.get("envFrom") or []:
+        if (source.get("configMapRef") or {}).get("name"):
+            refs.add(("configmap", source["configMapRef"]["name"]))
+        if (source.get("secretRef") or {}).get("name"):
+            refs.add(("secret", source["secretRef"]["name"]))
+    for var in container.get("env") or []:
+        source = var.get("valueFrom") or {}
+        if (source.get("configMapKeyRef") or {}).get("name"):
+            refs.add(("configmap", source["configMapKeyRef"]["name"]))
+        if (source.get("secretKeyRef") or {}).get("name"):
+            refs.add(("secret", source["secretKeyRef"]["name"]))
+    return refs
+
+
+def _key_value(pod: Obj, kind: str, ref: Obj, sources: Sources) -> str | None:
+    data = sources.get((kind, ref.get("name", "")))
+    if data is None:
+        if ref.get("optional"):
+            return None
+        raise ConfigError(f'{kind} "{ref.get("name")}" not found')
+    if ref.get("key") not in data:
+        if ref.get("optional"):
+            return None
+        kind_name = "ConfigMap" if kind == "configmap" else "Secret"
+        raise ConfigError(f"couldn't find key {ref.get('key')} in {kind_name} "
+                          f"{pod['metadata'].get('namespace')}/{ref.get('name')}")
+    return data[ref["key"]]
+
+
+def resolve_env(
+    pod: Obj, container: Obj, *, pod_ip: str, host_ip: str, sources: Sources | None = None
+) -> dict[str, str]:
+    """The container's environment: envFrom first, then env in spec order (later entries able to refer to
+    earlier ones). `sources` holds the data of the ConfigMaps and Secrets it reads (None: not found)."""
+    sources = sources or {}
     env: dict[str, str] = {}
+    for source in container.get("envFrom") or []:
+        kind = "configmap" if source.get("configMapRef") else "secret"
+        ref = source.get("configMapRef") or source.get("secretRef") or {}
+        data = sources.get((kind, ref.get("name", "")))
+        if data is None:
+            if ref.get("optional"):
+                continue
+            raise ConfigError(f'{kind} "{ref.get("name")}" not found')
+        prefix = source.get("prefix") or ""
+        env.update({prefix + k: v for k, v in data.items()})
     for var in container.get("env") or []:
         name = var["name"]
         source = var.get("valueFrom")
@@ -86,21 +133,18 @@ def resolve_env(pod: Obj, container: Obj, *, pod_ip: str, host_ip: str) -> dict[
             env[name] = _resource_value(pod, container["name"], source["resourceFieldRef"])
         else:
             kind = "configmap" if source.get("configMapKeyRef") else "secret"
-            ref = source.get("configMapKeyRef") or source.get("secretKeyRef") or {}
-            if ref.get("optional"):
-                continue
-            raise ConfigError(f'{kind} "{ref.get("name")}" not found')
-    for source in container.get("envFrom") or []:
-        ref = source.get("configMapRef") or source.get("secretRef") or {}
-        if not ref.get("optional"):
-            kind = "configmap" if source.get("configMapRef") else "secret"
-            raise ConfigError(f'{kind} "{ref.get("name")}" not found')
+            value = _key_value(pod, kind, source.get("configMapKeyRef") or source.get("secretKeyRef") or {},
+                               sources)
+            if value is not None:
+                env[name] = value
     return env
 
 
-def container_config(pod: Obj, container: Obj, *, sandbox_id: str, pod_ip: str, host_ip: str) -> Obj:
+def container_config(
+    pod: Obj, container: Obj, *, sandbox_id: str, pod_ip: str, host_ip: str, sources: Sources | None = None
+) -> Obj:
     """Keyword arguments for `DockerRuntime.create` of one app container joined to the pod's sandbox."""
-    env = resolve_env(pod, container, pod_ip=pod_ip, host_ip=host_ip)
+    env = resolve_env(pod, container, pod_ip=pod_ip, host_ip=host_ip, sources=sources)
     command = [expand(str(a), env) for a in container.get("command") or []]
     args = [expand(str(a), env) for a in container.get("args") or []]
     resources = container.get("resources") or {}

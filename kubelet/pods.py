@@ -10,6 +10,7 @@ containers whose pod is gone. The work queue guarantees one sync at a time per p
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import logging
 import math
@@ -20,11 +21,11 @@ from kube import errors, timeutil
 from kube.client import ApiClient
 from kube.events import EventRecorder
 from kube.informer import Handler, Informer, object_key
-from kube.resources import PODS
+from kube.resources import CONFIGMAPS, PODS, SECRETS
 from kube.workqueue import WorkQueue
 from kubelet import naming
 from kubelet.backoff import Backoff, go_duration
-from kubelet.containers import ConfigError, container_config, sandbox_config
+from kubelet.containers import ConfigError, Sources, container_config, env_references, sandbox_config
 from kubelet.runtime import PAUSE_IMAGE, DockerRuntime, ImageError, RuntimeContainer, RuntimeFailure
 from kubelet.status import TERMINAL_PHASES, Waiting, build_pod_status, container_status
 
@@ -399,7 +400,8 @@ class PodWorkers:
         if not await self._ensure_image(pod, spec, waiting):
             return False
         try:
-            kwargs = container_config(pod, spec, sandbox_id=sandbox.id, pod_ip=sandbox.ip, host_ip=self.node_ip)
+            kwargs = container_config(pod, spec, sandbox_id=sandbox.id, pod_ip=sandbox.ip, host_ip=self.node_ip,
+                                      sources=await self._env_sources(pod, spec))
         except ConfigError as exc:
             waiting[name] = Waiting("CreateContainerConfigError", str(exc))
             self._report_once(pod, f"{pod['metadata']['uid']}/{name}/ConfigError", str(exc), "Warning", "Failed",
@@ -423,6 +425,23 @@ class PodWorkers:
                  pod["metadata"]["name"], name, attempt, cid[:12])
         await self.recorder.record(pod, "Normal", "Started", f"Started container {name}")
         return True
+
+    async def _env_sources(self, pod: Obj, spec: Obj) -> Sources:
+        """The data of the ConfigMaps and Secrets the container's environment reads, read when it starts."""
+        sources: Sources = {}
+        namespace = pod["metadata"]["namespace"]
+        for kind, name in env_references(spec):
+            try:
+                obj = await self.client.get(CONFIGMAPS if kind == "configmap" else SECRETS, name, namespace)
+            except errors.NotFound:
+                sources[(kind, name)] = None
+                continue
+            if kind == "configmap":
+                sources[(kind, name)] = {k: str(v) for k, v in (obj.get("data") or {}).items()}
+            else:
+                sources[(kind, name)] = {k: base64.b64decode(v).decode(errors="replace")
+                                         for k, v in (obj.get("data") or {}).items()}
+        return sources
 
     # ------------------------------------------------------------------ stopping
 

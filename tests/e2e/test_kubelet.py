@@ -22,7 +22,7 @@ import pytest
 from cli import supervise
 from kube import errors
 from kube.client import ApiClient
-from kube.resources import EVENTS, LEASES, NAMESPACES, NODES, PODS
+from kube.resources import CONFIGMAPS, EVENTS, LEASES, NAMESPACES, NODES, PODS, SECRETS
 from tests.e2e.conftest import node_ready
 
 pytestmark = pytest.mark.e2e
@@ -233,6 +233,24 @@ async def test_pod_runs_with_labels_env_limits_and_one_network(node: Node) -> No
     # busybox:latest defaults to imagePullPolicy Always; with no registry the local image is used, and said so.
     assert await wait_until(lambda: node.events("LocalImageUsed"), 10, "a LocalImageUsed event")
     assert await wait_until(lambda: node.events("Started"), 10, "a Started event")
+
+
+async def test_env_from_a_config_map_waits_until_it_exists(node: Node) -> None:
+    container = sleeper(env=[{"name": "COLOR", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "color"}}}],
+                        envFrom=[{"secretRef": {"name": "creds"}, "prefix": "S_"}])
+    await node.run_pod("configured", container)
+
+    def reason(pod: dict[str, Any]) -> str:
+        return (statuses(pod).get("main") or {}).get("state", {}).get("waiting", {}).get("reason", "")
+
+    pod = await node.wait_pod("configured", lambda p: reason(p) == "CreateContainerConfigError",
+                              "CreateContainerConfigError")
+    assert 'not found' in statuses(pod)["main"]["state"]["waiting"]["message"]
+    await node.api.create(CONFIGMAPS, {"metadata": {"name": "settings"}, "data": {"color": "blue"}}, node.namespace)
+    await node.api.create(SECRETS, {"metadata": {"name": "creds"}, "data": {"user": "YWRtaW4="}}, node.namespace)
+    await node.wait_pod("configured", lambda p: phase(p) == "Running", "Running once the config exists")
+    main = next(c for c in node.containers("configured") if c.labels["io.kubelite.container.name"] == "main")
+    assert {"COLOR=blue", "S_user=admin"} <= set(main.attrs["Config"]["Env"])
 
 
 async def test_restart_policy_never_gives_succeeded_and_failed(node: Node) -> None:

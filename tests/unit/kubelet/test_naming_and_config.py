@@ -9,7 +9,7 @@ import pytest
 
 from kube import quantity
 from kubelet import naming
-from kubelet.containers import ConfigError, container_config, expand, resolve_env, sandbox_config
+from kubelet.containers import ConfigError, container_config, env_references, expand, resolve_env, sandbox_config
 from kubelet.node import machine_facts
 from kubelet.pods import should_restart
 from kubelet.runtime import RuntimeContainer, docker_time, split_image
@@ -83,6 +83,22 @@ def test_missing_config_map_is_a_config_error_unless_optional() -> None:
         resolve_env(POD, {"name": "c", "env": [ref]}, pod_ip="", host_ip="")
     ref["valueFrom"]["configMapKeyRef"]["optional"] = True
     assert resolve_env(POD, {"name": "c", "env": [ref]}, pod_ip="", host_ip="") == {}
+
+
+def test_env_from_config_maps_and_secrets() -> None:
+    container = {"name": "c",
+                 "envFrom": [{"configMapRef": {"name": "cm"}, "prefix": "CM_"}, {"secretRef": {"name": "s"}}],
+                 "env": [{"name": "ONE", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "a"}}},
+                         {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "pw"}}},
+                         {"name": "OPT", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "zz",
+                                                                           "optional": True}}}]}
+    assert env_references(container) == {("configmap", "cm"), ("secret", "s")}
+    sources = {("configmap", "cm"): {"a": "1"}, ("secret", "s"): {"pw": "hunter2"}}
+    env = resolve_env(POD, container, pod_ip="", host_ip="", sources=sources)
+    assert env == {"CM_a": "1", "pw": "hunter2", "ONE": "1", "PW": "hunter2"}
+    missing_key = {"name": "c", "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "b"}}}]}
+    with pytest.raises(ConfigError, match="couldn't find key b in ConfigMap prod/cm"):
+        resolve_env(POD, missing_key, pod_ip="", host_ip="", sources=sources)
 
 
 def test_container_config_maps_command_args_limits_and_network() -> None:
