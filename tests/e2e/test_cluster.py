@@ -1,0 +1,66 @@
+"""`klite up` / `klite down` for real: a whole local cluster on private ports and a private home, a
+workload on it, `up` again changing nothing, and `down` leaving no process and no container behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+
+from cli import supervise
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def klite(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_up_runs_a_workload_and_down_leaves_nothing(tmp_path: Path, run_id: str,
+                                                    docker_client: docker.DockerClient) -> None:
+    home, config = tmp_path / "home", tmp_path / "kubeconfig"
+    node = f"up-{run_id}"
+    port, etcd_port = supervise.free_port(), supervise.free_port()
+    env = {**os.environ, "KUBECONFIG": str(config)}
+    common = ["--home", str(home)]
+    up = klite("up", *common, "--port", str(port), "--etcd-port", str(etcd_port), "--node-name", node, env=env)
+    try:
+        assert up.returncode == 0, up.stderr
+        assert f"node {node} Ready" in up.stdout
+        state = json.loads((home / "cluster.json").read_text())
+        names = {d["name"] for d in state["daemons"]}
+        assert names == {"etcd", "apiserver", "scheduler", "controller-manager", "kubelet"}
+        assert "current-context: kubelite" in config.read_text()
+
+        again = klite("up", *common, "--port", str(port), env=env)
+        assert again.returncode == 0 and "already up" in again.stdout
+        assert json.loads((home / "cluster.json").read_text())["daemons"] == state["daemons"]  # nothing new
+
+        applied = klite("apply", "-f", str(REPO / "deploy" / "demo.yaml"), env=env)
+        assert applied.returncode == 0, applied.stderr
+        waited = subprocess.run([sys.executable, str(REPO / "deploy" / "wait_running.py"), "default", "demo", "60"],
+                                env=env, capture_output=True, text=True, timeout=90)
+        assert waited.returncode == 0, waited.stderr
+        pod_ip = waited.stdout.split(" at ")[-1].strip()
+        assert httpx.get(f"http://{pod_ip}/", timeout=5).status_code in (200, 403, 404)  # httpd answers
+        listed = klite("get", "pods", "-o", "wide", env=env)
+        assert "demo" in listed.stdout and "Running" in listed.stdout and node in listed.stdout
+    finally:
+        down = klite("down", *common, env=env)
+    assert down.returncode == 0, down.stderr
+    for d in state["daemons"]:
+        daemon = supervise.Daemon(d["name"], d["pid"], Path(d["log"]), d["marker"])
+        assert not supervise.running(daemon), f"{daemon.name} still running"  # (a zombie counts as stopped)
+    leftovers = docker_client.containers.list(all=True, filters={"label": f"io.kubelite.node.name={node}"})
+    assert leftovers == []
+    assert not (home / "cluster.json").exists()
+
