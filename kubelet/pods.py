@@ -26,7 +26,7 @@ from kube.workqueue import WorkQueue
 from kubelet import naming
 from kubelet.backoff import Backoff, go_duration
 from kubelet.containers import ConfigError, Sources, container_config, env_references, sandbox_config
-from kubelet.runtime import PAUSE_IMAGE, DockerRuntime, ImageError, RuntimeContainer, RuntimeFailure
+from kubelet.runtime import PAUSE_IMAGE, ContainerRuntime, ImageError, RuntimeContainer, RuntimeFailure
 from kubelet.status import TERMINAL_PHASES, Waiting, build_pod_status, container_status
 
 __all__ = ["PodWorkers", "should_restart"]
@@ -55,7 +55,7 @@ class PodWorkers:
     def __init__(
         self,
         client: ApiClient,
-        runtime: DockerRuntime,
+        runtime: ContainerRuntime,
         recorder: EventRecorder,
         *,
         node_name: str,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import docker
 import docker.errors
@@ -23,8 +23,8 @@ import requests
 from kubelet import naming
 
 __all__ = [
-    "PAUSE_IMAGE", "DockerRuntime", "ImageError", "RuntimeContainer", "RuntimeFailure", "docker_epoch",
-    "docker_time", "split_image",
+    "PAUSE_IMAGE", "ContainerRuntime", "DockerRuntime", "ImageError", "RuntimeContainer", "RuntimeFailure",
+    "docker_epoch", "docker_time", "split_image",
 ]
 
 log = logging.getLogger("kubelet.runtime")
@@ -127,6 +127,21 @@ def _from_inspect(info: dict[str, Any]) -> RuntimeContainer:
         ip=ip,
         labels=labels,
     )
+
+
+class ContainerRuntime(Protocol):
+    """The verbs the pod workers need from a container runtime; `DockerRuntime` is the real one, and a
+    fake can stand in for it in unit tests."""
+
+    async def list_containers(self, node: str, pod_uid: str | None = None) -> list[RuntimeContainer]: ...
+    async def inspect(self, container_id: str) -> RuntimeContainer | None: ...
+    async def image_ids(self, image: str) -> tuple[str, str] | None: ...
+    async def pull(self, image: str) -> None: ...
+    async def create(self, name: str, image: str, labels: dict[str, str], **kwargs: Any) -> str: ...
+    async def start(self, container_id: str) -> None: ...
+    async def stop(self, container_id: str, timeout: int) -> None: ...
+    async def remove(self, container_id: str, force: bool = True) -> None: ...
+    def watch_events(self, node: str, on_event: Callable[[str, dict[str, str]], None]) -> threading.Thread: ...
 
 
 class DockerRuntime:
