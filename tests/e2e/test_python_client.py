@@ -88,3 +88,56 @@ def test_nodes_and_namespaces_deserialize(core: client.CoreV1Api, namespace: str
     names = [n.metadata.name for n in core.list_namespace().items]
     assert namespace in names and "kube-system" in names
     core.list_node()  # must deserialize, whatever nodes other tests left
+
+
+@pytest.fixture
+def apps(apiserver_url: str) -> client.AppsV1Api:
+    config = client.Configuration()
+    config.host = apiserver_url
+    return client.AppsV1Api(client.ApiClient(config))
+
+
+def test_deployment_service_configmap_crud_and_scale(core: client.CoreV1Api, apps: client.AppsV1Api,
+                                                     namespace: str) -> None:
+    labels = {"app": "web"}
+    template = client.V1PodTemplateSpec(
+        metadata=client.V1ObjectMeta(labels=labels),
+        spec=client.V1PodSpec(containers=[client.V1Container(name="web", image="busybox:latest")]))
+    deployment = client.V1Deployment(
+        metadata=client.V1ObjectMeta(name="web"),
+        spec=client.V1DeploymentSpec(replicas=2, selector=client.V1LabelSelector(match_labels=labels),
+                                     template=template))
+    created = apps.create_namespaced_deployment(namespace, deployment)
+    assert created.spec.strategy.type == "RollingUpdate"  # server-side defaults come back typed
+    assert created.spec.strategy.rolling_update.max_surge == "25%"
+    assert created.spec.revision_history_limit == 10
+
+    scale = apps.read_namespaced_deployment_scale("web", namespace)
+    assert scale.spec.replicas == 2 and scale.status.selector == "app=web"
+    apps.patch_namespaced_deployment_scale("web", namespace, {"spec": {"replicas": 4}})
+    assert apps.read_namespaced_deployment("web", namespace).spec.replicas == 4
+    assert [d.metadata.name for d in apps.list_namespaced_deployment(namespace).items] == ["web"]
+
+    service = client.V1Service(metadata=client.V1ObjectMeta(name="web"), spec=client.V1ServiceSpec(
+        selector=labels, ports=[client.V1ServicePort(port=80, target_port=8080, name="http")]))
+    svc = core.create_namespaced_service(namespace, service)
+    assert svc.spec.type == "ClusterIP" and svc.spec.ports[0].protocol == "TCP"
+    patched = core.patch_namespaced_service("web", namespace, {"metadata": {"labels": {"tier": "front"}}})
+    assert patched.metadata.labels == {"tier": "front"}
+
+    cm = core.create_namespaced_config_map(namespace, client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="cfg"), data={"key": "value"}))
+    assert cm.data == {"key": "value"}
+    cm.data["other"] = "x"
+    replaced = core.replace_namespaced_config_map("cfg", namespace, cm)
+    assert replaced.data == {"key": "value", "other": "x"}
+    with pytest.raises(ApiException) as info:  # stale resourceVersion: 409
+        core.replace_namespaced_config_map("cfg", namespace, cm)
+    assert info.value.status == 409
+
+    for delete in (lambda: apps.delete_namespaced_deployment("web", namespace),
+                   lambda: core.delete_namespaced_service("web", namespace),
+                   lambda: core.delete_namespaced_config_map("cfg", namespace)):
+        delete()
+    assert apps.list_namespaced_deployment(namespace).items == []
+    assert core.list_namespaced_config_map(namespace).items == []
