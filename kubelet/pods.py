@@ -473,6 +473,11 @@ class PodWorkers:
         uid = meta["uid"]
         containers = await self.runtime.list_containers(self.node, uid)
         await self._stop_all(pod, containers, include_sandbox=True)
+        known = self._written.get(uid) or pod.get("status") or {}
+        if containers or known.get("phase") not in TERMINAL_PHASES:
+            # The final status (exit codes, a terminal phase) before the containers that hold it go.
+            stopped = await self.runtime.list_containers(self.node, uid)
+            await self._write_status(pod, stopped, {}, terminating=True)
         await asyncio.gather(*(self.runtime.remove(c.id, force=True) for c in containers))
         try:
             await self.client.delete(PODS, meta["name"], meta["namespace"], grace_period_seconds=0,
@@ -480,7 +485,7 @@ class PodWorkers:
             log.info("pod %s/%s deleted", meta["namespace"], meta["name"])
         except (errors.NotFound, errors.Conflict):
             pass  # already gone, or a new pod with the same name
-        self._forget(uid)
+        # What we know of the pod is forgotten when the informer sees it go (finalizers may keep it a while).
 
     # ------------------------------------------------------------------ status
 
@@ -490,7 +495,9 @@ class PodWorkers:
             self._image_refs[image_id] = ids[1] if ids else (f"docker://{image_id}" if image_id else "")
         return self._image_refs[image_id]
 
-    async def _write_status(self, pod: Obj, containers: list[RuntimeContainer], waiting: dict[str, Waiting]) -> None:
+    async def _write_status(
+        self, pod: Obj, containers: list[RuntimeContainer], waiting: dict[str, Waiting], terminating: bool = False
+    ) -> None:
         uid = pod["metadata"]["uid"]
         sandbox = next((c for c in sorted(containers, key=lambda c: c.attempt, reverse=True)
                         if c.sandbox and c.running), None)
@@ -503,7 +510,7 @@ class PodWorkers:
         written = self._written.get(uid)
         basis = {**pod, "status": {**(pod.get("status") or {}), **written}} if written else pod
         status = build_pod_status(basis, statuses, pod_ip=sandbox.ip if sandbox else "", host_ip=self.node_ip,
-                                  sandbox_ready=sandbox is not None, now=timeutil.now())
+                                  sandbox_ready=sandbox is not None, now=timeutil.now(), terminating=terminating)
         current = pod.get("status") or {}
         if _same_status(status, current) or _same_status(status, self._written.get(uid) or {}):
             return

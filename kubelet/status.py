@@ -175,12 +175,18 @@ def build_pod_status(
     host_ip: str,
     sandbox_ready: bool,
     now: str,
+    terminating: bool = False,
 ) -> Obj:
-    """The whole status the kubelet owns. A phase never leaves Succeeded/Failed once reached."""
+    """The whole status the kubelet owns. A phase never leaves Succeeded/Failed once reached, and a pod
+    whose containers were stopped for its deletion ends Succeeded (all exited 0) or Failed, as on
+    Kubernetes, so controllers counting finished pods (Jobs) see how it ended."""
     old = pod.get("status") or {}
     phase = compute_phase(pod["spec"], statuses)
     if old.get("phase") in TERMINAL_PHASES:
         phase = old["phase"]
+    elif terminating and phase not in TERMINAL_PHASES:
+        succeeded = all((s.get("state") or {}).get("terminated", {}).get("exitCode") == 0 for s in statuses)
+        phase = "Succeeded" if statuses and succeeded else "Failed"
     status: Obj = {
         "phase": phase,
         "conditions": pod_conditions(pod, statuses, phase, sandbox_ready, now),

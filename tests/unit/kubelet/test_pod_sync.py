@@ -74,6 +74,7 @@ class FakeClient:
 
     def __init__(self) -> None:
         self.patches: list[dict[str, Any]] = []
+        self.deletes: list[dict[str, Any]] = []
 
     async def patch(self, rt: Any, name: str, patch: Any, namespace: str | None = None, **kw: Any) -> Any:
         self.patches.append(patch)
@@ -84,6 +85,10 @@ class FakeClient:
 
     async def get(self, rt: Any, name: str, namespace: str | None = None) -> Any:
         raise errors.NotFound("not here")
+
+    async def delete(self, rt: Any, name: str, namespace: str | None = None, **kw: Any) -> Any:
+        self.deletes.append({"name": name, **kw})
+        return {}
 
 
 def workers(runtime: FakeRuntime, client: FakeClient) -> PodWorkers:
@@ -186,3 +191,23 @@ async def test_always_falls_back_to_the_local_image_when_no_registry_answers() -
     await workers(runtime, client).sync_pod(pod(pull="Always"))
     assert runtime.pulls == ["busybox"]
     assert runtime.apps()[0].state == "running"
+
+
+async def test_deletion_stops_writes_a_final_status_removes_and_confirms() -> None:
+    runtime, client = FakeRuntime(), FakeClient()
+    w = workers(runtime, client)
+    await w.sync_pod(pod())
+    deleted = pod()
+    deleted["metadata"].update(deletionTimestamp="2026-01-01T00:00:30Z", deletionGracePeriodSeconds=30)
+    deleted["status"] = last_status(client)
+    await w.terminate(deleted)
+    assert not runtime.containers
+    final = last_status(client)
+    assert final["phase"] == "Failed"  # killed by the deletion (exit 137)
+    assert final["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
+    assert client.deletes == [{"name": "p", "grace_period_seconds": 0, "preconditions": {"uid": "u1"}}]
+
+    # Held by a finalizer, the pod comes back: its final status is not overwritten.
+    patches = len(client.patches)
+    await w.terminate(deleted)
+    assert len(client.patches) == patches and len(client.deletes) == 2
