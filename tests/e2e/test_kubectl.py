@@ -30,10 +30,10 @@ def kubectl(kubeconfig: Path, tmp_path: Path):
     binary = kubectl_binary()
     env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
 
-    def run(*args: str, check: bool = True, stdin: str | None = None,
-            timeout: float = 30) -> subprocess.CompletedProcess:
+    def run(*args: str, check: bool = True, stdin: str | None = None, timeout: float = 30,
+            extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         proc = subprocess.run([binary, "--cache-dir", str(tmp_path / "cache"), *args], capture_output=True,
-                              text=True, env=env, input=stdin, timeout=timeout)
+                              text=True, env={**env, **(extra_env or {})}, input=stdin, timeout=timeout)
         if check:
             assert proc.returncode == 0, f"kubectl {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
         return proc
@@ -151,8 +151,47 @@ def test_explain_reads_the_openapi_schema(kubectl) -> None:
     assert "image" in out and "livenessProbe" in out
 
 
-@pytest.mark.skip(reason="needs apps/v1 kinds and the Deployment/ReplicaSet controllers (issues 3 and 6)")
-def test_deployment_create_scale_rollout(kubectl, namespace: str) -> None:
+def test_create_deployment_scale_expose_get_all_and_edit(kubectl, namespace: str, tmp_path: Path) -> None:
+    # `create deployment` and `expose` send protobuf bodies; rollouts are in test_deployment.py.
     kubectl("create", "deployment", "web", "--image=busybox:latest", "-n", namespace)
-    kubectl("scale", "deployment", "web", "--replicas=3", "-n", namespace)
-    kubectl("rollout", "status", "deployment/web", "-n", namespace)
+    assert "deployment.apps/web scaled" in kubectl("scale", "deployment", "web", "--replicas=3", "-n",
+                                                   namespace).stdout
+    assert kubectl("get", "deploy", "web", "-n", namespace, "-o", "jsonpath={.spec.replicas}").stdout == "3"
+    kubectl("expose", "deployment", "web", "--port=80", "--target-port=8080", "-n", namespace)
+    svc = json.loads(kubectl("get", "svc", "web", "-n", namespace, "-o", "json").stdout)
+    assert svc["spec"]["selector"] == {"app": "web"} and svc["spec"]["ports"][0]["targetPort"] == 8080
+    table = kubectl("get", "deployments", "-n", namespace).stdout.splitlines()
+    assert table[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert table[1].split()[:2] == ["web", "0/3"]
+    everything = kubectl("get", "all", "-n", namespace).stdout
+    assert "deployment.apps/web" in everything and "service/web" in everything
+    assert kubectl("get", "services", "-n", namespace).stdout.splitlines()[0].split()[:5] == [
+        "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)"]
+
+    # `edit` with a scripted editor: the change is sent as a patch and stored.
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/replicas: 3/replicas: 5/' \"$1\"\n")
+    editor.chmod(0o755)
+    kubectl("edit", "deployment/web", "-n", namespace, extra_env={"EDITOR": str(editor)})
+    assert kubectl("get", "deploy", "web", "-n", namespace, "-o", "jsonpath={.spec.replicas}").stdout == "5"
+
+
+def test_cordon_uncordon_and_drain_a_hollow_node(kubectl, namespace: str, run_id: str) -> None:
+    node = f"kc-node-{run_id}"
+    kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}}))
+    try:
+        for name in ("p1", "p2"):
+            pod = json.loads(manifest(name))
+            pod["spec"]["nodeName"] = node
+            kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(pod))
+        assert f"node/{node} cordoned" in kubectl("cordon", node).stdout
+        assert kubectl("get", "node", node, "-o", "jsonpath={.spec.unschedulable}").stdout == "true"
+        assert "SchedulingDisabled" in kubectl("get", "node", node).stdout
+        assert f"node/{node} uncordoned" in kubectl("uncordon", node).stdout
+        # drain: cordon, then evict every pod through pods/eviction (no kubelet: grace period 0).
+        out = kubectl("drain", node, "--force", "--grace-period=0", "--timeout=30s").stdout
+        assert f"node/{node} drained" in out
+        assert kubectl("get", "pods", "-n", namespace, "--field-selector", f"spec.nodeName={node}",
+                       "-o", "name").stdout.strip() == ""
+    finally:
+        kubectl("delete", "node", node, "--wait=false", check=False)
