@@ -139,7 +139,7 @@ class PodWorkers:
 
     async def remove_orphans(self) -> None:
         """Remove the containers whose pod is no longer bound here (deleted at once, or re-created)."""
-        containers = await self.runtime.list_containers(self.node)
+        containers = await self.runtime.list_containers(self.node, inspect=False)
         live = {(p["metadata"].get("uid")) for p in self.informer.list()}
         orphans = [c for c in containers if c.pod_uid not in live]
         for uid in {c.pod_uid for c in orphans}:

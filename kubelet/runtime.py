@@ -133,7 +133,9 @@ class ContainerRuntime(Protocol):
     """The verbs the pod workers need from a container runtime; `DockerRuntime` is the real one, and a
     fake can stand in for it in unit tests."""
 
-    async def list_containers(self, node: str, pod_uid: str | None = None) -> list[RuntimeContainer]: ...
+    async def list_containers(
+        self, node: str, pod_uid: str | None = None, *, inspect: bool = True
+    ) -> list[RuntimeContainer]: ...
     async def inspect(self, container_id: str) -> RuntimeContainer | None: ...
     async def image_ids(self, image: str) -> tuple[str, str] | None: ...
     async def pull(self, image: str) -> None: ...
@@ -168,17 +170,25 @@ class DockerRuntime:
 
     # ------------------------------------------------------------------ listing
 
-    async def list_containers(self, node: str, pod_uid: str | None = None) -> list[RuntimeContainer]:
-        """Every container this node's kubelet made (or only one pod's), inspected."""
+    async def list_containers(
+        self, node: str, pod_uid: str | None = None, *, inspect: bool = True
+    ) -> list[RuntimeContainer]:
+        """Every container this node's kubelet made (or only one pod's). Without `inspect`, only what
+        Docker's list shows (labels and state; no times, exit codes or IP): cheap enough for sweeps."""
         filters = naming.pod_filter(node, pod_uid) if pod_uid else naming.node_filter(node)
-        return await asyncio.to_thread(self._list, filters)
+        return await asyncio.to_thread(self._list, filters, inspect)
 
-    def _list(self, filters: dict[str, list[str]]) -> list[RuntimeContainer]:
+    def _list(self, filters: dict[str, list[str]], inspect: bool) -> list[RuntimeContainer]:
         out = []
         try:
             summaries = self.api.containers(all=True, filters=filters)
         except (docker.errors.DockerException, requests.RequestException) as exc:
             raise RuntimeFailure(f"cannot list containers: {exc}") from exc
+        if not inspect:
+            return [_from_inspect({"Id": s["Id"], "Config": {"Labels": s.get("Labels") or {},
+                                                             "Image": s.get("Image")},
+                                   "State": {"Status": s.get("State", "unknown")}, "Image": s.get("ImageID")})
+                    for s in summaries]
         for summary in summaries:
             try:
                 out.append(_from_inspect(self.api.inspect_container(summary["Id"])))

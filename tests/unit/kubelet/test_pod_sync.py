@@ -23,7 +23,8 @@ class FakeRuntime:
         self.ids = itertools.count()
         self.pulls: list[str] = []
 
-    async def list_containers(self, node: str, pod_uid: str | None = None) -> list[RuntimeContainer]:
+    async def list_containers(self, node: str, pod_uid: str | None = None, *, inspect: bool = True
+                              ) -> list[RuntimeContainer]:
         return [RuntimeContainer(**vars(c)) for c in self.containers.values()
                 if c.labels[naming.NODE_NAME] == node and pod_uid in (None, c.pod_uid)]
 
