@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from apiserver import discovery, openapi, routes
+from apiserver.kubeletproxy import KubeletProxy
 from apiserver.rest import Registry, ensure_namespaces
 from apiserver.storage import EtcdStorage
 from kube import errors
@@ -38,6 +39,7 @@ class Settings:
     bookmark_interval: float = 30.0
     etcd_wait_seconds: float = 60.0
     watch_cache_size: int = 10_000
+    kubelet_token: str | None = None  # the shared secret kubelets accept from the apiserver
     not_ready_toleration_seconds: int = 300
     unreachable_toleration_seconds: int = 300
 
@@ -67,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
         await ensure_namespaces(registry, BOOTSTRAP_NAMESPACES)
         app.state.registry = registry
         app.state.bookmark_interval = settings.bookmark_interval
+        app.state.kubelet = KubeletProxy(settings.kubelet_token)
         app.state.ready = True
         log.info("serving; etcd at %s", settings.etcd)
         try:
@@ -75,7 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.ready = False
             # Bounded: with etcd already gone, cancelled etcd calls can take long to unwind, and a
             # SIGTERM must still end the process promptly.
-            for step in (registry.stop, storage.close):
+            for step in (registry.stop, storage.close, app.state.kubelet.close):
                 try:
                     await asyncio.wait_for(step(), SHUTDOWN_STEP_SECONDS)
                 except Exception as exc:  # TimeoutError included

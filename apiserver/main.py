@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 import uvicorn
 
@@ -25,6 +26,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="tolerationSeconds of the not-ready:NoExecute toleration added to every pod")
     p.add_argument("--default-unreachable-toleration-seconds", type=int, default=300,
                    help="tolerationSeconds of the unreachable:NoExecute toleration added to every pod")
+    p.add_argument("--kubelet-token-file", default=os.environ.get("KUBELITE_KUBELET_TOKEN_FILE"),
+                   help="file holding the bearer token the apiserver presents to kubelets (logs, exec)")
     p.add_argument("--log-level", default=os.environ.get("KUBELITE_LOG_LEVEL", "info"))
     p.add_argument("--access-log", action="store_true", help="log every request (costs ~17%% throughput)")
     return p.parse_args(argv)
@@ -33,7 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     log.setup("apiserver", args.log_level)
-    app = create_app(Settings(etcd=args.etcd_servers, bookmark_interval=args.bookmark_interval,
+    token = Path(args.kubelet_token_file).read_text().strip() if args.kubelet_token_file else None
+    app = create_app(Settings(kubelet_token=token, etcd=args.etcd_servers, bookmark_interval=args.bookmark_interval,
                                   watch_cache_size=args.watch_cache_size,
                                   not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
                                   unreachable_toleration_seconds=args.default_unreachable_toleration_seconds))

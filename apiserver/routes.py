@@ -177,6 +177,10 @@ async def handle(request: Request, group: str, version: str, rest: str) -> Respo
         if method != "POST":
             raise errors.MethodNotAllowed("only POST is supported on pods/eviction")
         return json_response(await subresources.evict(registry, ns or "", name, await read_body(request)), 201)
+    if sub == "log" and rt is PODS:
+        if method != "GET":
+            raise errors.MethodNotAllowed("only GET is supported on pods/log")
+        return await request.app.state.kubelet.logs(request, registry, ns or "", name)
     if sub == "finalize" and rt is NAMESPACES and method != "PUT":
         raise errors.MethodNotAllowed("only PUT is supported on namespaces/finalize")
     if sub not in (None, "status", "finalize"):
