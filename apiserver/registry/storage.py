@@ -68,7 +68,9 @@ class PersistentVolumeClaimStrategy(Strategy):
 
     def validate_update(self, new: Obj, old: Obj) -> Causes:
         causes = self.validate(new)
-        mutable = ("resources", "volumeName")
+        mutable: tuple[str, ...] = ("resources", "volumeName")
+        if old["spec"].get("storageClassName") is None:
+            mutable += ("storageClassName",)  # set once from unset: the retroactive default StorageClass
         if {k: x for k, x in new["spec"].items() if k not in mutable} != {
                 k: x for k, x in old["spec"].items() if k not in mutable}:
             causes.append(v.forbidden("spec", "spec is immutable after creation except resources.requests and "
