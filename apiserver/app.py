@@ -17,7 +17,9 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from apiserver import discovery, openapi, routes
+from apiserver.allocators import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR
 from apiserver.kubeletproxy import KubeletProxy
+from apiserver.registry import services
 from apiserver.rest import Registry, ensure_namespaces
 from apiserver.storage import EtcdStorage
 from kube import errors
@@ -42,6 +44,8 @@ class Settings:
     kubelet_token: str | None = None  # the shared secret kubelets accept from the apiserver
     not_ready_toleration_seconds: int = 300
     unreachable_toleration_seconds: int = 300
+    service_cluster_ip_range: str = DEFAULT_SERVICE_CIDR
+    service_node_port_range: str = DEFAULT_NODE_PORT_RANGE
 
 
 async def _connect(storage: EtcdStorage, wait: float) -> None:
@@ -61,6 +65,7 @@ async def _connect(storage: EtcdStorage, wait: float) -> None:
 def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services.configure(settings.service_cluster_ip_range, settings.service_node_port_range)
         storage = EtcdStorage(settings.etcd)
         await _connect(storage, settings.etcd_wait_seconds)
         registry = Registry(storage, list(RESOURCES), settings.watch_cache_size,
@@ -71,11 +76,13 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.bookmark_interval = settings.bookmark_interval
         app.state.kubelet = KubeletProxy(settings.kubelet_token)
         app.state.ready = True
+        repair = asyncio.create_task(services.repair_loop(storage))  # ClusterIP/NodePort records left by crashes
         log.info("serving; etcd at %s", settings.etcd)
         try:
             yield
         finally:
             app.state.ready = False
+            repair.cancel()
             # Bounded: with etcd already gone, cancelled etcd calls can take long to unwind, and a
             # SIGTERM must still end the process promptly.
             for step in (registry.stop, storage.close, app.state.kubelet.close):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import uvicorn
 
+from apiserver.allocators import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, parse_port_range, parse_service_cidr
 from apiserver.app import Settings, create_app
 from kube import log
 
@@ -28,6 +29,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="tolerationSeconds of the unreachable:NoExecute toleration added to every pod")
     p.add_argument("--kubelet-token-file", default=os.environ.get("KUBELITE_KUBELET_TOKEN_FILE"),
                    help="file holding the bearer token the apiserver presents to kubelets (logs, exec)")
+    p.add_argument("--service-cluster-ip-range", default=DEFAULT_SERVICE_CIDR,
+                   help="CIDR ClusterIPs are allocated from (default clear of Docker's 172.17.0.0/16 bridge)")
+    p.add_argument("--service-node-port-range", default=DEFAULT_NODE_PORT_RANGE,
+                   help="LOW-HIGH range NodePorts are allocated from")
     p.add_argument("--log-level", default=os.environ.get("KUBELITE_LOG_LEVEL", "info"))
     p.add_argument("--access-log", action="store_true", help="log every request (costs ~17%% throughput)")
     return p.parse_args(argv)
@@ -36,11 +41,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     log.setup("apiserver", args.log_level)
+    try:
+        parse_service_cidr(args.service_cluster_ip_range)
+        parse_port_range(args.service_node_port_range)
+    except ValueError as exc:
+        raise SystemExit(f"kube-apiserver-lite: {exc}") from None
     token = Path(args.kubelet_token_file).read_text().strip() if args.kubelet_token_file else None
     app = create_app(Settings(kubelet_token=token, etcd=args.etcd_servers, bookmark_interval=args.bookmark_interval,
                                   watch_cache_size=args.watch_cache_size,
                                   not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
-                                  unreachable_toleration_seconds=args.default_unreachable_toleration_seconds))
+                                  unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
+                                  service_cluster_ip_range=args.service_cluster_ip_range,
+                                  service_node_port_range=args.service_node_port_range))
     uvicorn.run(app, host=args.bind_address, port=args.port, log_config=None, access_log=args.access_log,
                 loop="uvloop", http="httptools", timeout_graceful_shutdown=3)
 

@@ -159,14 +159,19 @@ class Registry:
         for key in ("deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(key, None)
         strategy.prepare_for_create(obj)
-        for attempt in range(5):
-            try:
-                return await self.storage.create(self._key(rt, namespace, meta["name"]), obj), warnings
-            except errors.AlreadyExists:
-                if not generate or attempt == 4:
-                    raise errors.AlreadyExists.for_object(rt.plural, meta["name"], rt.group) from None
-                meta["name"] = meta["generateName"] + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
-        raise AssertionError("unreachable")
+        await _hook(strategy, "before_create", obj, self.storage)
+        try:
+            for attempt in range(5):
+                try:
+                    return await self.storage.create(self._key(rt, namespace, meta["name"]), obj), warnings
+                except errors.AlreadyExists:
+                    if not generate or attempt == 4:
+                        raise errors.AlreadyExists.for_object(rt.plural, meta["name"], rt.group) from None
+                    meta["name"] = meta["generateName"] + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
+            raise AssertionError("unreachable")
+        except BaseException:
+            await _hook(strategy, "create_failed", obj, self.storage)
+            raise
 
     def _decode(self, rt: ResourceType, body: Obj, namespace: str | None, field_validation: str,
                 name: str | None = None) -> tuple[Obj, list[str]]:
@@ -278,21 +283,33 @@ class Registry:
         self, rt: ResourceType, namespace: str | None, name: str, mutate: Callable[[Obj], Any]
     ) -> Obj:
         key = self._key(rt, namespace, name)
+        strategy = strategy_for(rt)
+        seen: list[Obj] = []
+
+        async def mutate_with_hooks(current: Obj) -> Any:
+            new = await mutate(current)
+            seen[:] = [current]
+            if new is not None:
+                await _hook(strategy, "before_update", new, current, self.storage)
+            return new
+
         try:
-            stored = await self.storage.guaranteed_update(key, mutate)
+            stored = await self.storage.guaranteed_update(key, mutate_with_hooks)
         except errors.NotFound:
             raise errors.NotFound.for_object(rt.plural, name, rt.group) from None
         except errors.Conflict as exc:
             if exc.reason == "Conflict" and exc.name is None:
                 raise errors.Conflict.stale(rt.plural, name, rt.group) from None
             raise
+        if seen and stored is not seen[0]:
+            await _hook(strategy, "after_update", stored, seen[0], self.storage)
         if rt is NAMESPACES:
             self.namespaces.observe(stored)
         meta = stored["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and not meta.get(
             "deletionGracePeriodSeconds"
         ) and not strategy_for(rt).holds_deletion(stored):
-            await self._remove(key, stored)
+            await self._remove(key, stored, rt)
         return stored
 
     # ------------------------------------------------------------------ delete
@@ -330,7 +347,7 @@ class Registry:
                 finalizers = [f for f in finalizers if f not in _GC_FINALIZERS.values()] + [gc_finalizer]
             if not finalizers and grace == 0 and not strategy.holds_deletion(current):
                 try:
-                    await self._remove(key, current)
+                    await self._remove(key, current, rt)
                 except errors.Conflict:
                     continue
                 return current, True
@@ -356,8 +373,10 @@ class Registry:
             return stored, False
         raise errors.Conflict(f"too many concurrent writers to {rt.plural} {name!r}")
 
-    async def _remove(self, key: str, current: Obj) -> None:
+    async def _remove(self, key: str, current: Obj, rt: ResourceType | None = None) -> None:
         await self.storage.delete(key, int(current["metadata"]["resourceVersion"]))
+        if rt is not None:
+            await _hook(strategy_for(rt), "after_delete", current, self.storage)
 
     async def delete_collection(
         self, rt: ResourceType, namespace: str | None, opts: ListOptions, options: Obj | None
@@ -468,6 +487,17 @@ def _bookmark(rt: ResourceType, revision: int, initial_end: bool = False) -> Obj
     if initial_end:
         meta["annotations"] = {"k8s.io/initial-events-end": "true"}
     return {"type": "BOOKMARK", "object": {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}}
+
+
+async def _hook(strategy: Any, name: str, *args: Any) -> None:
+    """Call a strategy's optional async storage hook, for kinds that keep state beside the object (a
+    Service's ClusterIP and NodePort allocations): `before_create(obj, storage)` (may change obj or raise
+    Invalid), `create_failed(obj, storage)`, `before_update(new, old, storage)` (inside the compare-and-swap
+    retry loop, so it must be idempotent), `after_update(stored, previous, storage)`, `after_delete(obj, storage)`.
+    """
+    hook = getattr(strategy, name, None)
+    if hook is not None:
+        await hook(*args)
 
 
 #: propagationPolicy -> the finalizer that makes the garbage collector finish the deletion
