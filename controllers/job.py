@@ -35,7 +35,6 @@ from typing import Any, ClassVar
 
 from controllers import jobutil, podutil
 from controllers.base import Controller, controller_of
-from controllers.claim import claim
 from controllers.context import ControllerContext
 from controllers.expectations import Expectations
 from controllers.jobutil import COMPLETION_INDEX_ANNOTATION, TRACKING_FINALIZER, BackoffRecord
@@ -459,25 +458,43 @@ class JobController(Controller):
         return succeeded, failed
 
     async def _pods_for(self, job: Obj) -> list[Obj]:
-        """The Job's pods, finished ones included, after adopting matching orphans (which then get the
-        tracking finalizer) and releasing pods that stopped matching."""
+        """The Job's pods, finished ones included, after claiming (ControllerRefManager with the tracking
+        finalizer): a matching orphan is adopted with the owner reference and the finalizer in one patch,
+        an owned pod that stopped matching is released and loses the finalizer."""
         uid = job["metadata"]["uid"]
-        candidates = self.pods.by_index("namespace", job["metadata"]["namespace"])
-        owned = await claim(self.client, PODS, job, job["spec"].get("selector"), candidates)
-        result = []
-        for pod in owned:
+        selector = labels.from_label_selector(job["spec"].get("selector"))
+        deleting = bool(job["metadata"].get("deletionTimestamp"))
+        owned: list[Obj] = []
+        for pod in self.pods.by_index("namespace", job["metadata"]["namespace"]):
+            meta = pod["metadata"]
             ref = controller_of(pod)
-            if (ref is None or ref.get("uid") != uid) and not has_finalizer(pod):  # just adopted
-                finalizers = [*(pod["metadata"].get("finalizers") or []), TRACKING_FINALIZER]
-                patch = {"metadata": {"uid": pod["metadata"]["uid"], "finalizers": finalizers,
-                                      "resourceVersion": pod["metadata"]["resourceVersion"]}}
-                try:
-                    await self.client.patch(PODS, pod["metadata"]["name"], patch, pod["metadata"]["namespace"])
-                except (errors.NotFound, errors.Conflict):
+            matches = not selector.empty() and selector.matches(meta.get("labels"))
+            if ref is not None and ref.get("uid") == uid:
+                if matches or deleting:
+                    owned.append(pod)
                     continue
-                pod = {**pod, "metadata": {**pod["metadata"], "finalizers": finalizers}}
-            result.append(pod)
-        return result
+                refs = [r for r in meta.get("ownerReferences") or [] if r.get("uid") != uid]
+                finalizers = [f for f in meta.get("finalizers") or [] if f != TRACKING_FINALIZER]
+                await self._patch_claim(pod, refs, finalizers)
+            elif ref is None and matches and not deleting and not meta.get("deletionTimestamp"):
+                refs = [*(meta.get("ownerReferences") or []), {
+                    "apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"], "uid": uid,
+                    "controller": True, "blockOwnerDeletion": True}]
+                finalizers = [*(meta.get("finalizers") or []), TRACKING_FINALIZER]
+                if await self._patch_claim(pod, refs, finalizers):
+                    owned.append({**pod, "metadata": {**meta, "ownerReferences": refs, "finalizers": finalizers}})
+        return owned
+
+    async def _patch_claim(self, pod: Obj, refs: list[Obj], finalizers: list[str]) -> bool:
+        """Owner references and finalizers in one patch, guarded by the pod's uid and resourceVersion."""
+        meta = pod["metadata"]
+        patch = {"metadata": {"uid": meta["uid"], "resourceVersion": meta["resourceVersion"],
+                              "ownerReferences": refs, "finalizers": finalizers}}
+        try:
+            await self.client.patch(PODS, meta["name"], patch, meta["namespace"])
+        except (errors.NotFound, errors.Conflict):
+            return False
+        return True
 
     # ------------------------------------------------------------------ pods up and down
 

@@ -31,6 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--leader-elect-retry-period", type=float, default=2.0)
     p.add_argument("--node-monitor-grace-period", type=float, default=40.0,
                    help="seconds without a node heartbeat before the node is marked Unknown")
+    p.add_argument("--job-backoff-base", type=float, default=None,
+                   help="seconds before a Job's failed pod is replaced, doubled per further failure "
+                        "(default 10, env KUBELITE_JOB_BACKOFF_BASE)")
     p.add_argument("--log-level", default=os.environ.get("KUBELITE_LOG_LEVEL", "info"))
     return p.parse_args(argv)
 
@@ -53,6 +56,7 @@ async def run_controllers(client: ApiClient, args: argparse.Namespace) -> None:
     informers = InformerFactory(client)
     ctx = ControllerContext(client, informers, EventRecorder(client, "controller-manager"), options={
         "node_monitor_grace_period": args.node_monitor_grace_period,
+        "job_backoff_base": args.job_backoff_base,
     })
     controllers = [catalogue[name](ctx) for name in selected(args.controllers, list(catalogue))]
     informers.start()

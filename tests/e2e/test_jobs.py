@@ -76,13 +76,11 @@ async def ns(api: ApiClient, run_id: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def controllers(daemons: Callable[..., supervise.Daemon],
-                monkeypatch: pytest.MonkeyPatch) -> Callable[[], supervise.Daemon]:
+def controllers(daemons: Callable[..., supervise.Daemon]) -> Callable[[], supervise.Daemon]:
     """Start a controller-manager running job and cronjob (1 s base back-off between failed pods)."""
-    monkeypatch.setenv("KUBELITE_JOB_BACKOFF_BASE", "1")
 
     def start() -> supervise.Daemon:
-        return daemons(*CONTROLLERS, name=f"controllers-jobs-{os.urandom(2).hex()}")
+        return daemons(*CONTROLLERS, "--job-backoff-base", "1", name=f"controllers-jobs-{os.urandom(2).hex()}")
 
     return start
 
@@ -300,6 +298,7 @@ async def test_restarted_controller_keeps_counts_and_makes_no_extra_pods(api: Ap
     await api.create(JOBS, job_body("crash", completions=4, parallelism=2), ns)
     pods = await wait_pods(api, ns, "crash", lambda ps: len(ps) == 2, "two pods")
     await play_kubelet(api, pods[0], "Succeeded")
+    counted = pods[0]["metadata"]["uid"]
     await wait_job(api, ns, "crash", lambda j: j["status"].get("succeeded") == 1, "one counted")
     pods = await wait_pods(api, ns, "crash", lambda ps: len(ps) == 3, "a third pod")
 
@@ -308,8 +307,9 @@ async def test_restarted_controller_keeps_counts_and_makes_no_extra_pods(api: Ap
     for pod in running(pods):  # both finish while nobody counts: they keep their finalizers
         await play_kubelet(api, pod, "Succeeded")
     await asyncio.sleep(0.5)
-    assert all(FINALIZER in p["metadata"]["finalizers"] for p in await pods_of(api, ns, "crash")
-               if phase(p) == "Succeeded" and p["metadata"]["uid"] != pods[0]["metadata"]["uid"])
+    uncounted = [p for p in await pods_of(api, ns, "crash") if p["metadata"]["uid"] != counted]
+    assert len(uncounted) == 2 and all(phase(p) == "Succeeded" for p in uncounted)
+    assert all(FINALIZER in (p["metadata"].get("finalizers") or []) for p in uncounted)
 
     controllers()
     await wait_job(api, ns, "crash", lambda j: j["status"].get("succeeded") == 3, "three counted", timeout=20)

@@ -76,11 +76,16 @@ class FakeClient:
         if current is None:
             raise errors.NotFound(f"{rt.plural} {name!r} not found")
         meta = copy.deepcopy(current["metadata"])
-        drop = patch.get("metadata", {}).get("$deleteFromPrimitiveList/finalizers")
+        change = patch.get("metadata", {})
+        for guard in ("uid", "resourceVersion"):
+            if change.get(guard) and change[guard] != meta.get(guard):
+                raise errors.Conflict(f"precondition on {guard} failed")
+        drop = change.get("$deleteFromPrimitiveList/finalizers")
         if drop:
             meta["finalizers"] = [f for f in meta.get("finalizers") or [] if f not in drop]
-        elif "finalizers" in patch.get("metadata", {}):
-            meta["finalizers"] = patch["metadata"]["finalizers"]
+        for field in ("finalizers", "ownerReferences"):
+            if field in change:
+                meta[field] = change[field]
         return self.put(rt, {**current, "metadata": meta})
 
     async def delete(self, rt: ResourceType, name: str, namespace: str | None = None, **_: Any) -> Obj:

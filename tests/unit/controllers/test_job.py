@@ -380,3 +380,19 @@ async def test_orphaned_pods_lose_the_finalizer() -> None:
     sync_cache(ctl.informer, client)  # the Job is gone
     await ctl.sync_orphan("ns/left")
     assert server_pod(client, "left")["metadata"]["finalizers"] == []
+
+
+async def test_a_matching_orphan_is_adopted_with_the_finalizer_in_one_patch() -> None:
+    ctl, client, _ = controller()
+    manual = job(completions=1, parallelism=1, manualSelector=True, selector={"matchLabels": {"app": "x"}})
+    orphan = pod("stray", "Succeeded", finalizer=False, finished=NOW)
+    orphan["metadata"]["ownerReferences"] = []
+    orphan["metadata"]["labels"] = {"app": "x"}
+    load(ctl, client, manual, orphan)
+    await ctl.sync("ns/pi")
+    patches = [c for c in client.calls if c == ("patch", "pods", "stray")]
+    assert len(patches) == 2  # adopted (owner reference and finalizer together), then released once counted
+    adopted = server_pod(client, "stray")["metadata"]
+    assert adopted["ownerReferences"][0]["uid"] == "job-uid" and adopted["finalizers"] == []
+    assert server_job(client)["status"]["succeeded"] == 1
+    assert not [c for c in client.calls if c[0] == "create"]  # the adopted success is the completion
