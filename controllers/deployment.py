@@ -12,7 +12,9 @@ The arithmetic lives in `controllers.deploymentutil`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import time
 from typing import Any, ClassVar
 
 from controllers import deploymentutil as du
@@ -20,6 +22,7 @@ from controllers.base import Controller, controller_of
 from controllers.claim import claim
 from controllers.context import ControllerContext
 from kube import errors, labels
+from kube.events import EventRecorder
 from kube.informer import Handler, object_key
 from kube.resources import DEPLOYMENTS, PODS, REPLICASETS, ResourceType
 
@@ -34,8 +37,13 @@ class DeploymentController(Controller):
     watches: ClassVar[tuple[ResourceType, ...]] = (REPLICASETS, PODS)
     workers: ClassVar[int] = 4
 
+    #: how long a write of ours may stay unseen by the caches before they are trusted anyway
+    written_ttl: ClassVar[float] = 30.0
+
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx)
+        self.recorder = EventRecorder(ctx.client, "deployment-controller")  # the source `describe` shows
+        self._written: dict[str, tuple[int, float]] = {}  # uid -> (resourceVersion we wrote, when)
         self.replicasets = ctx.informers.informer(REPLICASETS)
         self.replicasets.add_indexer("namespace", lambda rs: [rs["metadata"].get("namespace", "")])
         self.replicasets.add_handler(Handler(on_add=self._rs_added, on_update=self._rs_updated,
@@ -80,6 +88,7 @@ class DeploymentController(Controller):
                 self.queue.add(key)
 
     def _rs_deleted(self, rs: Obj) -> None:
+        self._written.pop(rs["metadata"].get("uid", ""), None)
         key = self.owner_key(rs, self.primary.kind)
         if key is not None:
             self.queue.add(key)
@@ -91,9 +100,8 @@ class DeploymentController(Controller):
             return
         rs = self.replicasets.get(f"{pod['metadata'].get('namespace')}/{ref['name']}")
         key = self.owner_key(rs, self.primary.kind) if rs is not None else None
-        d = self.informer.get(key) if key is not None else None
-        if d is not None and not du.is_rolling_update(d):
-            self.queue.add(key)  # type: ignore[arg-type]
+        if key is not None and (d := self.informer.get(key)) is not None and not du.is_rolling_update(d):
+            self.queue.add(key)
 
     # ------------------------------------------------------------------ reconcile
 
@@ -101,6 +109,8 @@ class DeploymentController(Controller):
         cached = self.informer.get(key)
         if cached is None:
             return
+        if self._stale([cached, *self.replicasets.by_index("namespace", cached["metadata"]["namespace"])]):
+            return  # the event of our own last write is on its way and will requeue the key
         d = copy.deepcopy(cached)
         selector = d["spec"].get("selector")
         if labels.from_label_selector(selector).empty():
@@ -260,7 +270,7 @@ class DeploymentController(Controller):
                 rs["spec"]["minReadySeconds"] = min_ready
             else:
                 rs["spec"].pop("minReadySeconds", None)
-            return await self.client.replace(REPLICASETS, rs)
+            return self._wrote(await self.client.replace(REPLICASETS, rs))
         await self._set_revision(d, (rs["metadata"].get("annotations") or {}).get(du.REVISION, ""))
         if du.has_progress_deadline(d) and du.get_condition(d.get("status"), du.PROGRESSING) is None:
             status = copy.deepcopy(d.get("status") or {})
@@ -279,7 +289,7 @@ class DeploymentController(Controller):
         name, ns = rs["metadata"]["name"], rs["metadata"]["namespace"]
         already_exists = False
         try:
-            created = await self.client.create(REPLICASETS, rs)
+            created = self._wrote(await self.client.create(REPLICASETS, rs))
         except errors.AlreadyExists:
             # A slow cache (we made it before a crash or a moment ago) or a genuine hash collision.
             already_exists = True
@@ -325,7 +335,7 @@ class DeploymentController(Controller):
         copy_ = copy.deepcopy(rs)
         copy_["spec"]["replicas"] = size
         du.set_replicas_annotations(copy_, desired, maximum)
-        updated = await self.client.replace(REPLICASETS, copy_)
+        updated = self._wrote(await self.client.replace(REPLICASETS, copy_))
         if old_size == size:
             return None
         operation = operation or ("up" if size > old_size else "down")
@@ -382,7 +392,7 @@ class DeploymentController(Controller):
             return
         written = await self.client.replace_status(DEPLOYMENTS, {**d, "status": status})
         d["status"] = status
-        self._follow(d, written)
+        self._follow(d, self._wrote(written))
 
     async def _set_revision(self, d: Obj, revision: str) -> None:
         """The Deployment carries its newest revision (Kubernetes writes it with the status; the status
@@ -393,7 +403,34 @@ class DeploymentController(Controller):
         written = await self.client.patch(DEPLOYMENTS, meta["name"], {"metadata": {
             "annotations": {du.REVISION: revision}}}, meta["namespace"])
         d["metadata"].setdefault("annotations", {})[du.REVISION] = revision
-        self._follow(d, written)
+        self._follow(d, self._wrote(written))
+
+    # ------------------------------------------------------------------ our own writes vs the caches
+
+    def _wrote(self, obj: Obj) -> Obj:
+        meta = obj["metadata"]
+        with contextlib.suppress(KeyError, ValueError):
+            self._written[meta["uid"]] = (int(meta["resourceVersion"]), time.monotonic())
+        return obj
+
+    def _stale(self, objs: list[Obj]) -> bool:
+        """Whether a cache still holds an object older than our own last write to it: acting on it would
+        count a ReplicaSet at its size before we resized it (and scale another one too far)."""
+        stale = False
+        for obj in objs:
+            meta = obj["metadata"]
+            entry = self._written.get(meta.get("uid", ""))
+            if entry is None:
+                continue
+            try:
+                seen = int(meta.get("resourceVersion") or 0)
+            except ValueError:
+                seen = entry[0]
+            if seen >= entry[0] or time.monotonic() - entry[1] > self.written_ttl:
+                del self._written[meta["uid"]]
+            else:
+                stale = True
+        return stale
 
     @staticmethod
     def _follow(d: Obj, written: Obj) -> None:

@@ -1,8 +1,9 @@
 """The Deployment controller as a real process (`python -m controllers --controllers deployment,replicaset`)
 against a real etcd and apiserver: ReplicaSets per template hash, status and conditions, rolling updates that
-stay within maxSurge/maxUnavailable at every observed step, Recreate, the REAL kubectl's `rollout status`,
-`history`, `undo`, `pause`/`resume` and `scale`, the progress deadline, revision history clean-up, adoption
-of orphans, hash collisions, and a controller-manager killed with SIGKILL mid-rollout.
+stay within maxSurge/maxUnavailable at every observed step, minReadySeconds, proportional scaling mid-rollout,
+Recreate, the REAL kubectl's `rollout status`, `history`, `undo`, `pause`/`resume` and `scale`, the progress
+deadline, revision history clean-up, adoption of orphans, hash collisions, and a controller-manager killed
+with SIGKILL mid-rollout.
 
 No kubelet runs here: a hollow kubelet (this file's `HollowKubelet`) marks pods Running and Ready through
 the status subresource, as a kubelet would; real kubelets are covered by tests/e2e/test_kubelet.py.
@@ -302,6 +303,59 @@ async def test_rolling_update_stays_within_surge_and_unavailable(
     assert {p["metadata"]["labels"][du.UNIQUE_LABEL] for p in pods} == {new["metadata"]["labels"][du.UNIQUE_LABEL]}
     messages = [e["message"] for e in (await api.list(EVENTS, ns))["items"] if e["reason"] == "ScalingReplicaSet"]
     assert any(m.startswith(f"Scaled down replica set {old['metadata']['name']} to 0 from ") for m in messages)
+
+
+async def test_min_ready_seconds_holds_old_pods_until_new_ones_are_available(
+        api: ApiClient, ns: str, controller_manager, kubelet: HollowKubelet) -> None:
+    controller_manager()
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    await api.create(DEPLOYMENTS, deployment("web", 2, strategy=strategy, minReadySeconds=2), ns)
+    await wait_for(lambda: rolled_out(api, ns, "web"), what="first rollout")
+    first = (await replica_sets(api, ns))[0]
+    assert first["spec"]["minReadySeconds"] == 2
+    await set_image(api, ns, "web", "busybox:1.37")
+    started = time.monotonic()
+    # Ready is not available: the surge pod is ready, yet the old ReplicaSet keeps both of its pods.
+    waiting = await wait_for(lambda: _status_if(api, ns, "web", lambda s: s.get("readyReplicas") == 3),
+                             what="a ready, not yet available, new pod")
+    assert waiting["status"]["availableReplicas"] == 2
+    assert [rs["spec"]["replicas"] for rs in await replica_sets(api, ns)] == [2, 1]
+    await wait_for(lambda: rolled_out(api, ns, "web", "busybox:1.37"), what="rollout")
+    assert time.monotonic() - started >= 2.0  # two steps, each waiting >= 1s (timestamps have 1s precision)
+
+    await api.patch(DEPLOYMENTS, "web", {"spec": {"minReadySeconds": 0}}, ns)
+    await wait_for(lambda: _eq(lambda: _min_ready_of_newest(api, ns), 0), what="minReadySeconds synced")
+    assert len(await replica_sets(api, ns)) == 2  # same template: same ReplicaSet
+
+
+async def _min_ready_of_newest(api: ApiClient, ns: str) -> int:
+    return (await replica_sets(api, ns))[-1]["spec"].get("minReadySeconds", 0)
+
+
+async def test_scaling_mid_rollout_is_proportional(api: ApiClient, ns: str, controller_manager,
+                                                   kubelet: HollowKubelet) -> None:
+    controller_manager()
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 2, "maxUnavailable": 0}}
+    await api.create(DEPLOYMENTS, deployment("web", 4, strategy=strategy), ns)
+    await wait_for(lambda: rolled_out(api, ns, "web"), what="first rollout")
+    kubelet.paused = True  # the rollout stalls with its surge pods pending
+    await set_image(api, ns, "web", "busybox:1.37")
+    stalled = await wait_for(lambda: _sizes_if(api, ns, [4, 2]), what="a stalled rollout")
+    assert stalled[1]["metadata"]["annotations"][du.MAX_REPLICAS] == "6"
+    await api.patch(DEPLOYMENTS, "web", {"spec": {"replicas": 8}}, ns, subresource="scale")
+    # 4 more pods allowed (8 + 2 surge - 6), spread by size: 4 * 10/6 -> 7 old, 2 * 10/6 -> 3 new.
+    scaled = await wait_for(lambda: _sizes_if(api, ns, [7, 3]), what="proportional scaling")
+    assert all(rs["metadata"]["annotations"][du.DESIRED_REPLICAS] == "8" for rs in scaled)
+    messages = [e["message"] for e in (await api.list(EVENTS, ns))["items"] if e["reason"] == "ScalingReplicaSet"]
+    assert f"Scaled up replica set {scaled[0]['metadata']['name']} to 7 from 4" in messages
+    kubelet.paused = False
+    await wait_for(lambda: rolled_out(api, ns, "web", "busybox:1.37"), what="rollout")
+    assert [rs["spec"]["replicas"] for rs in await replica_sets(api, ns)] == [0, 8]
+
+
+async def _sizes_if(api: ApiClient, ns: str, sizes: list[int]) -> list[Obj] | None:
+    rss = await replica_sets(api, ns)
+    return rss if [rs["spec"]["replicas"] for rs in rss] == sizes else None
 
 
 async def test_kubectl_rollout_status_history_and_undo(api: ApiClient, ns: str, controller_manager, kubelet,
