@@ -66,7 +66,7 @@ async def ns(api: ApiClient, run_id: str) -> AsyncIterator[str]:
         for rt in (CRONJOBS, JOBS):
             for obj in (await api.list(rt, name))["items"]:
                 with contextlib.suppress(errors.NotFound):
-                    await api.delete(rt, obj["metadata"]["name"], name, propagation_policy="Orphan")
+                    await api.delete(rt, obj["metadata"]["name"], name)
         for pod in (await api.list(PODS, name))["items"]:
             with contextlib.suppress(errors.NotFound):
                 await api.patch(PODS, pod["metadata"]["name"], {"metadata": {"finalizers": None}}, name)
