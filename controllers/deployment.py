@@ -109,8 +109,11 @@ class DeploymentController(Controller):
         cached = self.informer.get(key)
         if cached is None:
             return
-        if self._stale([cached, *self.replicasets.by_index("namespace", cached["metadata"]["namespace"])]):
-            return  # the event of our own last write is on its way and will requeue the key
+        uid = cached["metadata"].get("uid")
+        owned = [rs for rs in self.replicasets.by_index("namespace", cached["metadata"]["namespace"])
+                 if (controller_of(rs) or {}).get("uid") == uid]
+        if self._stale([cached, *owned]):
+            return  # the event of our own last write is on its way and will requeue this key
         d = copy.deepcopy(cached)
         selector = d["spec"].get("selector")
         if labels.from_label_selector(selector).empty():
