@@ -16,6 +16,7 @@ from kube.events import EventRecorder
 from kubelet.node import NodeAgent
 from kubelet.pods import PodWorkers
 from kubelet.runtime import DockerRuntime, RuntimeFailure
+from kubelet.server import KubeletServer
 
 __all__ = ["Kubelet"]
 
@@ -36,6 +37,9 @@ class Kubelet:
         sync_interval: float = 5.0,
         backoff_initial: float = 10.0,
         backoff_max: float = 300.0,
+        address: str | None = None,
+        port: int = 10250,
+        token: str | None = None,
     ) -> None:
         self.client = client
         self.runtime = runtime
@@ -49,6 +53,10 @@ class Kubelet:
             client, runtime, self.recorder, node_name=node_name, node_ip=node_ip, sync_interval=sync_interval,
             backoff_initial=backoff_initial, backoff_max=backoff_max,
         )
+        self.server = KubeletServer(
+            runtime, lambda ns, name: self.pods.informer.get(f"{ns}/{name}"), node_name,
+            address=address or node_ip, port=port, token=token,
+        )
 
     async def run(self) -> None:
         delay = 1.0
@@ -61,14 +69,16 @@ class Kubelet:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
         root = await self.runtime.root_dir()
+        port = self.server.bind()
         node = NodeAgent(
             self.client, self.node_name, node_ip=self.node_ip, runtime_version=version, max_pods=self.max_pods,
             heartbeat_interval=self.heartbeat_interval, status_interval=self.node_status_interval,
-            storage_path=root if os.path.isdir(root) else "/",
+            storage_path=root if os.path.isdir(root) else "/", kubelet_port=port,
         )
         log.info("kubelet for node %s (%s) on docker %s", self.node_name, self.node_ip, version)
         try:
             async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.server.serve(), name="server")
                 tg.create_task(node.run(), name="node")
                 await node.registered.wait()
                 tg.create_task(self.pods.run(), name="pods")

@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import docker.errors
 
@@ -39,6 +40,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--backoff-initial", type=float, default=10.0,
                    help="first restart back-off of a crashing container (and of image pulls), in seconds")
     p.add_argument("--backoff-max", type=float, default=300.0, help="longest back-off, in seconds")
+    p.add_argument("--address", help="address of the kubelet's HTTP endpoint (container logs for the apiserver); "
+                                     "default: the node IP")
+    p.add_argument("--port", type=int, default=10250,
+                   help="port of that endpoint (0, or 10250 already taken: any free port; the Node publishes it)")
+    p.add_argument("--kubelet-token-file", default=os.environ.get("KUBELITE_KUBELET_TOKEN_FILE"),
+                   help="a file holding the token the apiserver presents (its --kubelet-token-file); "
+                        "without one the endpoint asks for none")
     p.add_argument("--log-level", default=os.environ.get("KUBELITE_LOG_LEVEL", "info"))
     return p.parse_args(argv)
 
@@ -65,6 +73,9 @@ async def run(args: argparse.Namespace) -> None:
         sync_interval=args.sync_interval,
         backoff_initial=args.backoff_initial,
         backoff_max=args.backoff_max,
+        address=args.address,
+        port=args.port,
+        token=Path(args.kubelet_token_file).read_text().strip() if args.kubelet_token_file else None,
     )
     task = asyncio.create_task(kubelet.run())
     loop = asyncio.get_running_loop()

@@ -126,6 +126,7 @@ class NodeAgent:
         heartbeat_interval: float = 10.0,
         status_interval: float = 60.0,
         storage_path: str = "/",
+        kubelet_port: int = 10250,
     ) -> None:
         self.client = client
         self.name = node_name
@@ -135,6 +136,7 @@ class NodeAgent:
         self.heartbeat_interval = heartbeat_interval
         self.status_interval = status_interval
         self.storage_path = storage_path
+        self.kubelet_port = kubelet_port
         self.uid: str | None = None
         self.registered = asyncio.Event()
         self._lease: Obj | None = None
@@ -164,7 +166,7 @@ class NodeAgent:
             ],
             "addresses": [{"type": "InternalIP", "address": self.node_ip},
                           {"type": "Hostname", "address": self.name}],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_port}},
             "nodeInfo": info,
         }
 

