@@ -1,0 +1,3 @@
+from proxy.main import main
+
+main()
