@@ -195,6 +195,20 @@ class DaemonSetStrategy(_TemplateOwner):
         return causes
 
 
+def _with_claim_volumes(obj: Obj) -> Obj:
+    """The set as its pods will be: each volumeClaimTemplate is a volume the containers may mount."""
+    spec = obj.get("spec") or {}
+    template = spec.get("template")
+    claims = [(c.get("metadata") or {}).get("name") for c in spec.get("volumeClaimTemplates") or []]
+    if not isinstance(template, dict) or not isinstance(template.get("spec"), dict) or not claims:
+        return obj
+    volumes = list(template["spec"].get("volumes") or [])
+    have = {vol.get("name") for vol in volumes}
+    volumes += [{"name": name, "persistentVolumeClaim": {"claimName": name}}
+                for name in claims if name and name not in have]
+    return {**obj, "spec": {**spec, "template": {**template, "spec": {**template["spec"], "volumes": volumes}}}}
+
+
 class StatefulSetStrategy(_TemplateOwner):
     model: ClassVar[type[KubeModel] | None] = apps_models.StatefulSet
 
@@ -215,7 +229,7 @@ class StatefulSetStrategy(_TemplateOwner):
         _default_template(spec.template)
 
     def validate(self, obj: Obj) -> Causes:
-        causes = super().validate(obj)
+        causes = super().validate(_with_claim_volumes(obj))
         spec = obj.get("spec") or {}
         causes += _non_negative(spec, ("replicas", "minReadySeconds", "revisionHistoryLimit"))
         policy = spec.get("podManagementPolicy")
