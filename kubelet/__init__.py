@@ -5,5 +5,5 @@ Docker containers (a sandbox holding the network namespace, app containers joine
     node       Node object, Lease, node status  pods       per-pod sync: start, restart, stop, status
     runtime    Docker SDK behind neutral verbs  containers pod spec -> Docker create arguments
     status     phase, conditions, statuses      backoff    CrashLoopBackOff / ImagePullBackOff delays
-    naming     container names and labels
+    naming     container names and labels       server     HTTP endpoint: container logs for the apiserver
 """

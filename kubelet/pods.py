@@ -224,7 +224,7 @@ class PodWorkers:
             # restarted (per restartPolicy) in a new sandbox.
             running = [c for c in apps if c.running]
             if running:
-                await self.recorder.record(pod, "Normal", "SandboxChanged",
+                self._record(pod, "Normal", "SandboxChanged",
                                            "Pod sandbox changed, it will be killed and re-created.")
                 await self._stop(pod, running, self._grace(pod))
                 apps = await self._relist_apps(pod)
@@ -237,7 +237,7 @@ class PodWorkers:
             latest = (current.get(c["name"]) or [None])[0]
             if latest and latest.running and latest.labels.get(naming.HASH, "") not in ("", naming.spec_hash(c)):
                 outdated.append(latest)
-                await self.recorder.record(pod, "Normal", "Killing",
+                self._record(pod, "Normal", "Killing",
                                            f"Container {c['name']} definition changed, will be restarted")
         if outdated:
             await asyncio.gather(*(self.runtime.stop(old.id, self._grace(pod)) for old in outdated))
@@ -322,7 +322,7 @@ class PodWorkers:
     async def _create_sandbox(self, pod: Obj, attempt: int) -> RuntimeContainer:
         image_ok = await self.runtime.image_ids(PAUSE_IMAGE)
         if image_ok is None:
-            await self.recorder.record(pod, "Warning", "FailedCreatePodSandBox",
+            self._record(pod, "Warning", "FailedCreatePodSandBox",
                                        f'Failed to create pod sandbox: image "{PAUSE_IMAGE}" is not present')
             raise RuntimeFailure(f"sandbox image {PAUSE_IMAGE} is missing (run deploy/images.sh)")
         labels = naming.container_labels(self.node, pod, naming.SANDBOX_NAME, attempt)
@@ -331,7 +331,7 @@ class PodWorkers:
             cid = await self.runtime.create(name, PAUSE_IMAGE, labels, **sandbox_config(pod))
             await self.runtime.start(cid)
         except RuntimeFailure as exc:
-            await self.recorder.record(pod, "Warning", "FailedCreatePodSandBox",
+            self._record(pod, "Warning", "FailedCreatePodSandBox",
                                        f"Failed to create pod sandbox: {exc}")
             raise
         created = await self.runtime.inspect(cid)
@@ -350,7 +350,7 @@ class PodWorkers:
         present = f'Container image "{image}" already present on machine'
         if policy == "Never" or (policy == "IfNotPresent" and local):
             if local:
-                await self.recorder.record(pod, "Normal", "Pulled", present)
+                self._record(pod, "Normal", "Pulled", present)
                 return True
             message = f'Container image "{image}" is not present with pull policy of Never'
             waiting[name] = Waiting("ErrImageNeverPull", message)
@@ -359,7 +359,7 @@ class PodWorkers:
         failed_at, failure = self._pull_failed_at.get(image, (-1e9, ""))
         if local and time.monotonic() - failed_at < 30:
             # No registry answered a moment ago: do not make every start wait for another failed pull.
-            await self.recorder.record(
+            self._record(
                 pod, "Warning", "LocalImageUsed",
                 f'Failed to pull image "{image}" ({failure}); using the image already present on machine')
             return True
@@ -371,13 +371,13 @@ class PodWorkers:
             self._report_once(pod, f"{key}/ImagePullBackOff", str(self.pull_backoff.get(key)), "Normal",
                               "BackOff", message)
             return False
-        await self.recorder.record(pod, "Normal", "Pulling", f'Pulling image "{image}"')
+        self._record(pod, "Normal", "Pulling", f'Pulling image "{image}"')
         try:
             await self.runtime.pull(image)
         except ImageError as exc:
             self._pull_failed_at[image] = (time.monotonic(), str(exc))
             if local:
-                await self.recorder.record(
+                self._record(
                     pod, "Warning", "LocalImageUsed",
                     f'Failed to pull image "{image}" ({exc}); using the image already present on machine')
                 return True
@@ -385,11 +385,11 @@ class PodWorkers:
             self.pull_backoff.next(key, self._last_pull_failure[key])
             waiting[name] = Waiting("ErrImagePull", str(exc))
             self.queue.add_after(object_key(pod), self.pull_backoff.get(key) + 0.05)
-            await self.recorder.record(pod, "Warning", "Failed", f'Failed to pull image "{image}": {exc}')
-            await self.recorder.record(pod, "Warning", "Failed", "Error: ErrImagePull")
+            self._record(pod, "Warning", "Failed", f'Failed to pull image "{image}": {exc}')
+            self._record(pod, "Warning", "Failed", "Error: ErrImagePull")
             return False
         self.pull_backoff.reset(key)
-        await self.recorder.record(pod, "Normal", "Pulled", f'Successfully pulled image "{image}"')
+        self._record(pod, "Normal", "Pulled", f'Successfully pulled image "{image}"')
         return True
 
     async def _start_container(
@@ -413,17 +413,17 @@ class PodWorkers:
             cid = await self.runtime.create(docker_name, spec["image"], labels, **kwargs)
         except RuntimeFailure as exc:
             waiting[name] = Waiting("CreateContainerError", str(exc))
-            await self.recorder.record(pod, "Warning", "Failed", f"Error: {exc}")
+            self._record(pod, "Warning", "Failed", f"Error: {exc}")
             return False
-        await self.recorder.record(pod, "Normal", "Created", f"Created container {name}")
+        self._record(pod, "Normal", "Created", f"Created container {name}")
         try:
             await self.runtime.start(cid)
         except RuntimeFailure as exc:
-            await self.recorder.record(pod, "Warning", "Failed", f'Error: failed to start container "{name}": {exc}')
+            self._record(pod, "Warning", "Failed", f'Error: failed to start container "{name}": {exc}')
             return True
         log.info("pod %s/%s: started container %s (attempt %d) %s", pod["metadata"]["namespace"],
                  pod["metadata"]["name"], name, attempt, cid[:12])
-        await self.recorder.record(pod, "Normal", "Started", f"Started container {name}")
+        self._record(pod, "Normal", "Started", f"Started container {name}")
         return True
 
     async def _env_sources(self, pod: Obj, spec: Obj) -> Sources:
@@ -456,7 +456,7 @@ class PodWorkers:
 
     async def _stop(self, pod: Obj, containers: list[RuntimeContainer], grace: int) -> None:
         for c in containers:
-            await self.recorder.record(pod, "Normal", "Killing", f"Stopping container {c.name}")
+            self._record(pod, "Normal", "Killing", f"Stopping container {c.name}")
         await asyncio.gather(*(self.runtime.stop(c.id, grace) for c in containers))
 
     async def _stop_all(self, pod: Obj, containers: list[RuntimeContainer], include_sandbox: bool) -> None:
@@ -526,14 +526,18 @@ class PodWorkers:
 
     # ------------------------------------------------------------------ events
 
+    def _record(self, pod: Obj, etype: str, reason: str, message: str) -> None:
+        """Record an Event without waiting for it: a pod's start should not queue behind its own Events."""
+        task = asyncio.get_running_loop().create_task(self.recorder.record(pod, etype, reason, message))
+        self._tasks.add(task)  # a pending task nobody references may be garbage-collected
+        task.add_done_callback(self._tasks.discard)
+
     def _report_once(self, pod: Obj, key: str, token: str, etype: str, reason: str, message: str) -> None:
         """Record an event once per (key, token): a back-off seen at every resync is one event, not many."""
         if self._reported.get(key) == token:
             return
         self._reported[key] = token
-        task = asyncio.get_running_loop().create_task(self.recorder.record(pod, etype, reason, message))
-        self._tasks.add(task)  # a pending task nobody references may be garbage-collected
-        task.add_done_callback(self._tasks.discard)
+        self._record(pod, etype, reason, message)
 
 
 def _histories(apps: list[RuntimeContainer]) -> dict[str, list[RuntimeContainer]]:
