@@ -140,6 +140,7 @@ def up(
         return daemon
 
     home.mkdir(parents=True, exist_ok=True)
+    token_file = _kubelet_token(home)
     try:
         if etcd is None:
             if supervise.port_in_use(etcd_port):
@@ -153,11 +154,13 @@ def up(
                                 "--initial-cluster", f"kubelite=http://127.0.0.1:{peer}"])
             supervise.wait_http(f"{etcd}/health", timeout, d)
         state["etcd"] = etcd
-        d = launch("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd, "--port", str(port)])
+        d = launch("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd, "--port", str(port),
+                                 "--kubelet-token-file", str(token_file)])
         supervise.wait_http(f"{apiserver}/readyz", timeout, d)
         launch("scheduler", [*supervise.python_module("scheduler"), "--apiserver", apiserver])
         launch("controller-manager", [*supervise.python_module("controllers"), "--apiserver", apiserver])
-        d = launch("kubelet", [*supervise.python_module("kubelet"), "--apiserver", apiserver, "--node-name", node])
+        d = launch("kubelet", [*supervise.python_module("kubelet"), "--apiserver", apiserver, "--node-name", node,
+                               "--kubelet-token-file", str(token_file)])
         supervise.wait_for(lambda: _node_ready(apiserver, node), timeout, f"node {node} to be Ready", d)
     except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -169,6 +172,17 @@ def up(
     typer.echo(f"  context '{CONTEXT}' written to {path} and made current")
     typer.echo(f"  logs: {logs}   pids: {run}   etcd data: {home / 'etcd'}")
     typer.echo("  try: klite get nodes; klite get pods -A; klite down")
+
+
+def _kubelet_token(home: Path) -> Path:
+    """The secret the apiserver shows kubelets (logs, exec); made once per home, readable by its owner only."""
+    path = home / "kubelet-token"
+    if not path.exists():
+        import secrets
+
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+    return path
 
 
 def _stop_all(state: dict[str, Any]) -> None:
