@@ -297,3 +297,18 @@ def test_help_lists_the_verbs(klite: Klite) -> None:
     out = klite("--help").stdout
     for verb in ("apply", "get", "describe", "delete", "up", "down"):
         assert verb in out
+
+
+async def test_concurrent_applies_of_one_pod_make_one_pod(kubeconfig: Path, api: ApiClient, namespace: str) -> None:
+    """Racing applies: one creates, the others see it (configured/unchanged) or lose with a Conflict or
+    AlreadyExists error; never a second object (so never a second container)."""
+    body = json.dumps(pod_manifest("race"))
+    procs = [subprocess.Popen(command(kubeconfig, "apply", "-n", namespace, "-f", "-"), stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO) for _ in range(4)]
+    outcomes = [p.communicate(body, timeout=60) for p in procs]
+    created = [out for out, _ in outcomes if "pod/race created" in out]
+    assert len(created) == 1, outcomes
+    for proc, (out, err) in zip(procs, outcomes, strict=True):
+        assert (proc.returncode == 0 and "pod/race" in out) or ("AlreadyExists" in err or "Conflict" in err), (out, err)
+    pods = (await api.list(resources.PODS, namespace))["items"]
+    assert [p["metadata"]["name"] for p in pods] == ["race"]
