@@ -473,8 +473,7 @@ class DaemonSetController(Controller):
             to_delete.append(pod)
         if not plan.create and not to_delete:
             return False
-        await self._sync_nodes(key, ds, plan.create, to_delete, hash_)
-        return True
+        return await self._sync_nodes(key, ds, plan.create, to_delete, hash_) > 0
 
     def _placement_problem(self, ds: Obj, node_name: str, pod_spec: Obj) -> str | None:
         node = self.nodes.get(node_name)
@@ -484,7 +483,8 @@ class DaemonSetController(Controller):
         reasons = nodefit.fits_resources(pod_spec, node, others)
         return ", ".join(reasons) or None
 
-    async def _sync_nodes(self, key: str, ds: Obj, create_on: list[str], delete: list[Obj], hash_: str) -> None:
+    async def _sync_nodes(self, key: str, ds: Obj, create_on: list[str], delete: list[Obj], hash_: str) -> int:
+        """Create pods on `create_on` (where they fit) and delete `delete`; returns how many were attempted."""
         template = copy.deepcopy(ds["spec"]["template"])
         template.setdefault("metadata", {})
         template["metadata"]["labels"] = {**(template["metadata"].get("labels") or {}), revisions.HASH_LABEL: hash_}
@@ -507,6 +507,7 @@ class DaemonSetController(Controller):
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             raise failures[0]
+        return len(results)
 
     async def _create(self, key: str, ds: Obj, template: Obj, node: str) -> None:
         pod = podutil.pod_from_template(template, ds, generate_name=f"{ds['metadata']['name']}-")

@@ -123,11 +123,11 @@ class HollowKubelet:
                 await self._task
 
 
-def hollow_node(name: str, labels: dict[str, str], taints: list[Obj] | None = None) -> Obj:
+def hollow_node(name: str, labels: dict[str, str], taints: list[Obj] | None = None, cpu: str = "4") -> Obj:
     return {"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **labels}},
             "spec": {"taints": taints or []},
-            "status": {"capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
-                       "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+            "status": {"capacity": {"cpu": cpu, "memory": "8Gi", "pods": "110"},
+                       "allocatable": {"cpu": cpu, "memory": "8Gi", "pods": "110"},
                        "conditions": [{"type": "Ready", "status": "True"}]}}
 
 
@@ -139,9 +139,9 @@ class Cluster:
         self.nodes: list[str] = []
         self.kubelet = HollowKubelet(api, namespace)
 
-    async def node(self, name: str, labels: dict[str, str], taints: list[Obj] | None = None) -> str:
+    async def node(self, name: str, labels: dict[str, str], taints: list[Obj] | None = None, cpu: str = "4") -> str:
         full = f"{name}-{self.run_id}"
-        body = hollow_node(full, labels, taints)
+        body = hollow_node(full, labels, taints, cpu)
         await self.api.create(NODES, body)
         self.nodes.append(full)
         if not taints:
@@ -209,7 +209,8 @@ def daemonset(name: str, pool: str, image: str = "busybox:1.36") -> Obj:
                      "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
                      "template": {"metadata": {"labels": {"app": name}},
                                   "spec": {"nodeSelector": {"pool": pool},
-                                           "containers": [{"name": "agent", "image": image}]}}}}
+                                           "containers": [{"name": "agent", "image": image, "resources": {
+                                               "requests": {"cpu": "200m"}}}]}}}}
 
 
 async def test_daemonset_runs_one_pod_per_node_and_rolls(api: ApiClient, cluster: Cluster, run_id: str) -> None:
@@ -251,7 +252,7 @@ async def test_daemonset_runs_one_pod_per_node_and_rolls(api: ApiClient, cluster
 
     # A new template rolls through, never more than maxUnavailable (1) node without a ready pod.
     await api.patch(DAEMONSETS, "agent", {"spec": {"template": {"spec": {"containers": [
-        {"name": "agent", "image": "busybox:1.37"}]}}}}, ns)
+        {"name": "agent", "image": "busybox:1.37", "resources": {"requests": {"cpu": "200m"}}}]}}}}, ns)
     worst = 0
 
     async def rolled() -> bool:
@@ -268,6 +269,18 @@ async def test_daemonset_runs_one_pod_per_node_and_rolls(api: ApiClient, cluster
     await eventually(rolled, timeout=30, interval=0.05, what="all pods replaced by the new template")
     assert worst <= 1
     assert len((await api.list(CONTROLLERREVISIONS, ns))["items"]) == 2
+
+    # A node without room for the pod's requests: no pod, a FailedPlacement event, and counted as desired.
+    small = await cluster.node("dssmall", {"pool": pool}, cpu="100m")
+
+    async def failed_placement() -> Obj | None:
+        status = (await api.get(DAEMONSETS, "agent", ns)).get("status") or {}
+        placed = "FailedPlacement" in await events_of(api, ns, "agent")
+        return status if placed and status.get("desiredNumberScheduled") == 4 else None
+
+    status = await eventually(failed_placement, what="FailedPlacement on the small node")
+    assert status["numberUnavailable"] == 1 and status["currentNumberScheduled"] == 3
+    assert small not in {p["spec"]["nodeName"] for p in await cluster.pods()}
 
 
 # ---------------------------------------------------------------------- StatefulSet
