@@ -4,11 +4,13 @@ marks bound pods Running and Ready (only once their claims are Bound, as a kubel
 and finishes graceful deletions; it also binds StatefulSet pods to the test's nodes, as the scheduler would.
 
 DaemonSet: one pod per matching node, a joining node gets one, a tainted node none, a removed node loses
-its pod, a template change rolls through within maxUnavailable. StatefulSet: OrderedReady creation with a
-provisioned claim per ordinal, bound once its pod is on a node, a deleted pod recreated under its name
-with its claim, a partitioned rolling update, and scale-down from the highest ordinal with the claims
-kept. Volumes: existing volumes bound before provisioning (smallest fit), Immediate provisioning, and
-Retain leaving volumes Released.
+its pod, a template change rolls through within maxUnavailable, a node without room gets a FailedPlacement
+event, a relabelled node loses its pod. StatefulSet: OrderedReady creation with a provisioned claim per
+ordinal, bound once its pod is on a node, a deleted pod recreated under its name with its claim, a
+partitioned rolling update, and scale-down from the highest ordinal with the claims kept; Parallel
+creation, and claims deleted with their pods or their set when the retention policy says Delete.
+Volumes: existing volumes bound before provisioning (smallest fit), Immediate provisioning, and Retain
+leaving volumes Released.
 """
 
 from __future__ import annotations
@@ -282,6 +284,15 @@ async def test_daemonset_runs_one_pod_per_node_and_rolls(api: ApiClient, cluster
     assert status["numberUnavailable"] == 1 and status["currentNumberScheduled"] == 3
     assert small not in {p["spec"]["nodeName"] for p in await cluster.pods()}
 
+    # A node that stops matching the selector loses its pod.
+    await api.patch(NODES, d, {"metadata": {"labels": {"pool": "elsewhere"}}})
+    await eventually(lambda: _nodes_with_pods(cluster, {a, c}), what="the relabelled node's pod gone")
+
+
+async def _nodes_with_pods(cluster: Cluster, expected: set[str]) -> bool:
+    live = [p for p in await cluster.pods() if not p["metadata"].get("deletionTimestamp")]
+    return sorted(p["spec"]["nodeName"] for p in live) == sorted(expected)
+
 
 # ---------------------------------------------------------------------- StatefulSet
 
@@ -424,6 +435,41 @@ async def test_statefulset_ordered_identity_storage_updates_and_scale_down(
         assert await bound_claim(f"data-web-{i}"), f"data-web-{i} kept"
     reasons = await events_of(api, ns, "web")
     assert {"SuccessfulCreate", "SuccessfulDelete"} <= reasons
+
+
+async def test_parallel_statefulset_with_claims_deleted_by_policy(api: ApiClient, cluster: Cluster,
+                                                                  run_id: str) -> None:
+    ns, pool = cluster.namespace, f"par-{run_id}"
+    await cluster.node("par0", {"pool": pool})
+    cluster.kubelet.auto = False
+    body = statefulset("db", pool)
+    body["spec"]["podManagementPolicy"] = "Parallel"
+    body["spec"]["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Delete", "whenScaled": "Delete"}
+    sts = await api.create(STATEFULSETS, body, ns)
+
+    async def names(resource: Any) -> list[str]:
+        return sorted(o["metadata"]["name"] for o in (await api.list(resource, ns))["items"]
+                      if not o["metadata"].get("deletionTimestamp"))
+
+    # Parallel: every pod at once, none of them Ready.
+    await eventually(lambda: _equal(names(PODS), ["db-0", "db-1", "db-2"]), what="three pods at once")
+    claims = (await api.list(PERSISTENTVOLUMECLAIMS, ns))["items"]
+    assert {c["metadata"]["name"] for c in claims} == {"data-db-0", "data-db-1", "data-db-2"}
+    assert all([r["uid"] for r in c["metadata"]["ownerReferences"]] == [sts["metadata"]["uid"]] for c in claims)
+    cluster.kubelet.auto = True
+
+    # whenScaled=Delete: the claims of the removed pods go with them.
+    await api.patch(STATEFULSETS, "db", {"spec": {"replicas": 1}}, ns, subresource="scale")
+    await eventually(lambda: _equal(names(PODS), ["db-0"]), what="scaled to one pod")
+    await eventually(lambda: _equal(names(PERSISTENTVOLUMECLAIMS), ["data-db-0"]), what="their claims deleted")
+
+    # whenDeleted=Delete: the last claim goes with the set.
+    await api.delete(STATEFULSETS, "db", ns)
+    await eventually(lambda: _equal(names(PERSISTENTVOLUMECLAIMS), []), what="the last claim deleted")
+
+
+async def _equal(value: Any, expected: Any) -> bool:
+    return await value == expected
 
 
 # ---------------------------------------------------------------------- volume binding
