@@ -38,7 +38,7 @@ def test_up_runs_a_workload_and_down_leaves_nothing(tmp_path: Path, run_id: str,
         assert f"node {node} Ready" in up.stdout
         state = json.loads((home / "cluster.json").read_text())
         names = {d["name"] for d in state["daemons"]}
-        assert names == {"etcd", "apiserver", "scheduler", "controller-manager", "kubelet"}
+        assert names == {"etcd", "apiserver", "scheduler", "controller-manager", "kubelet", "proxy", "dns"}
         assert "current-context: kubelite" in config.read_text()
 
         again = klite("up", *common, "--port", str(port), env=env)
