@@ -1,37 +1,55 @@
-"""Nodes that are cordoned (spec.unschedulable) or not Ready take no new pods."""
+"""NodeUnschedulable: cordoned nodes (spec.unschedulable) take no new pods unless the pod tolerates the
+`node.kubernetes.io/unschedulable:NoSchedule` taint.
+
+NodeReady (kubelite's own): kube-scheduler never reads node conditions; it relies on the node lifecycle
+controller tainting nodes `node.kubernetes.io/not-ready:NoSchedule` (Ready=False or no Ready condition yet) and
+`node.kubernetes.io/unreachable:NoSchedule` (Ready=Unknown). kubelite's controller only adds the NoExecute taints,
+so this filter applies those NoSchedule taints itself, with kube-scheduler's wording, and honours tolerations.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from scheduler.framework import SUCCESS, NodeInfo, Status
+from scheduler.framework import SKIP, CycleState, Event, Handle, NodeInfo, PodInfo, Status, tolerates
+from scheduler.plugins import names
 
-Obj = dict[str, Any]
-
-
-def _tolerates_unschedulable(pod: Obj) -> bool:
-    for t in (pod.get("spec") or {}).get("tolerations") or []:
-        if t.get("key") == "node.kubernetes.io/unschedulable" and t.get("operator") == "Exists":
-            return True
-    return False
+UNSCHEDULABLE_REASON = "node(s) were unschedulable"
+_UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
 
 
 class NodeUnschedulable:
-    name = "NodeUnschedulable"
+    name: ClassVar[str] = names.NODE_UNSCHEDULABLE
+    events: ClassVar[frozenset[Event]] = frozenset({Event.NODE_ADD, Event.NODE_SCHEDULABLE, Event.NODE_TAINT})
 
-    def filter(self, pod: Obj, node: NodeInfo) -> Status:
-        if (node.node.get("spec") or {}).get("unschedulable") and not _tolerates_unschedulable(pod):
-            return Status.unschedulable("node(s) were unschedulable")
-        return SUCCESS
+    def __init__(self, args: dict[str, Any] | None = None, handle: Handle | None = None) -> None:
+        self.handle = handle
+
+    def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
+        if self.handle is not None and not self.handle.cache.unschedulable_nodes:
+            return SKIP  # no cordoned node anywhere: nothing to check
+        return None
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        if node.unschedulable and not any(tolerates(t, _UNSCHEDULABLE_TAINT) for t in pod.tolerations):
+            return Status.unresolvable(UNSCHEDULABLE_REASON)
+        return None
 
 
 class NodeReady:
-    """Until the node lifecycle controller taints NotReady nodes, the scheduler reads the condition itself."""
+    name: ClassVar[str] = names.NODE_READY
+    events: ClassVar[frozenset[Event]] = frozenset({Event.NODE_ADD, Event.NODE_CONDITION})
 
-    name = "NodeReady"
+    def __init__(self, args: dict[str, Any] | None = None, handle: Handle | None = None) -> None:
+        self.handle = handle
 
-    def filter(self, pod: Obj, node: NodeInfo) -> Status:
-        for cond in (node.node.get("status") or {}).get("conditions") or []:
-            if cond.get("type") == "Ready":
-                return SUCCESS if cond.get("status") == "True" else Status.unschedulable("node(s) were not ready")
-        return Status.unschedulable("node(s) were not ready")
+    def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
+        if self.handle is not None and not self.handle.cache.not_ready_nodes:
+            return SKIP  # every node is Ready
+        return None
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        taint = node.condition_taint
+        if taint is None or any(tolerates(t, taint) for t in pod.tolerations):
+            return None
+        return Status.unresolvable(f"node(s) had untolerated taint {{{taint['key']}: }}")

@@ -1,0 +1,16 @@
+"""Plugin names, one central list (kube-scheduler's `plugins/names`); configuration files use these."""
+
+PRIORITY_SORT = "PrioritySort"
+NODE_UNSCHEDULABLE = "NodeUnschedulable"
+NODE_READY = "NodeReady"  # kubelite's own: see plugins/nodeunschedulable.py
+NODE_NAME = "NodeName"
+TAINT_TOLERATION = "TaintToleration"
+NODE_AFFINITY = "NodeAffinity"
+NODE_PORTS = "NodePorts"
+NODE_RESOURCES_FIT = "NodeResourcesFit"
+NODE_RESOURCES_BALANCED_ALLOCATION = "NodeResourcesBalancedAllocation"
+POD_TOPOLOGY_SPREAD = "PodTopologySpread"
+INTER_POD_AFFINITY = "InterPodAffinity"
+IMAGE_LOCALITY = "ImageLocality"
+DEFAULT_PREEMPTION = "DefaultPreemption"
+DEFAULT_BINDER = "DefaultBinder"
