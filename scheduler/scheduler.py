@@ -258,9 +258,15 @@ class Scheduler:
     # ------------------------------------------------------------------ running
 
     async def run_informers(self) -> None:
+        """Pods come last, once PriorityClasses (their priority) and nodes (their room) are known."""
         async with asyncio.TaskGroup() as tg:
             for informer in self.informers:
-                tg.create_task(informer.run(), name=f"{informer.resource.plural}-informer")
+                if informer is not self.pods:
+                    tg.create_task(informer.run(), name=f"{informer.resource.plural}-informer")
+            for informer in self.informers:
+                if informer is not self.pods:
+                    await informer.synced.wait()
+            tg.create_task(self.pods.run(), name="pods-informer")
 
     async def wait_synced(self) -> None:
         for informer in self.informers:
