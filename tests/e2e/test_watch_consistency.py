@@ -71,7 +71,7 @@ async def _writer(url: str, namespace: str, name: str) -> None:
 
 async def test_every_watcher_sees_every_change_once_in_order_across_an_apiserver_restart(
         api: ApiClient, apiserver_url: str, etcd_url: str, workdir: Path, run_id: str) -> None:
-    namespace = f"watch-{run_id}"
+    namespace = f"watch-many-{run_id}"
     await api.create(NAMESPACES, {"metadata": {"name": namespace}})
     second_url, second = start_apiserver(etcd_url, workdir / "logs", name="apiserver-b")
     port = int(second_url.rsplit(":", 1)[1])
