@@ -31,11 +31,10 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from controllers import nodefit, podutil, revisions
-from controllers.base import Controller, controller_of
 from controllers.claim import claim
 from controllers.context import ControllerContext
-from controllers.expectations import Expectations
-from kube import errors, labels
+from controllers.podowner import PodOwnerController
+from kube import errors
 from kube.informer import Handler, object_key
 from kube.resources import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS, ResourceType
 
@@ -303,7 +302,7 @@ def compute_status(ds: Obj, nodes: list[Obj], by_node: dict[str, list[Obj]], has
 # ---------------------------------------------------------------------- the controller
 
 
-class DaemonSetController(Controller):
+class DaemonSetController(PodOwnerController):
     name: ClassVar[str] = "daemonset"
     primary: ClassVar[ResourceType] = DAEMONSETS
     watches: ClassVar[tuple[ResourceType, ...]] = (PODS, NODES, CONTROLLERREVISIONS)
@@ -311,13 +310,8 @@ class DaemonSetController(Controller):
 
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx)
-        self.expectations = Expectations()
         self.history = revisions.History(self.client)
-        self.pods = ctx.informers.informer(PODS)
-        self.pods.add_indexer("namespace", lambda p: [p["metadata"].get("namespace", "")])
         self.pods.add_indexer("nodeName", lambda p: [p["spec"]["nodeName"]] if p["spec"].get("nodeName") else [])
-        self.pods.add_handler(Handler(on_add=self._pod_added, on_update=self._pod_updated,
-                                      on_delete=self._pod_deleted))
         self.nodes = ctx.informers.informer(NODES)
         self.nodes.add_handler(Handler(on_add=lambda _: self._all(), on_update=self._node_updated,
                                        on_delete=lambda _: self._all()))
@@ -337,39 +331,6 @@ class DaemonSetController(Controller):
                     (n.get("spec") or {}).get("unschedulable"), (n.get("status") or {}).get("allocatable"))
         if view(old) != view(new):
             self._all()
-
-    def _owners_of(self, pod: Obj) -> list[str]:
-        key = self.owner_key(pod, "DaemonSet")
-        if key is not None:
-            return [key]
-        if controller_of(pod) is not None:
-            return []
-        ns = pod["metadata"].get("namespace")
-        return [object_key(ds) for ds in self.informer.list()
-                if ds["metadata"].get("namespace") == ns
-                and not labels.from_label_selector(ds["spec"].get("selector")).empty()
-                and labels.from_label_selector(ds["spec"].get("selector")).matches(pod["metadata"].get("labels"))]
-
-    def _pod_added(self, pod: Obj) -> None:
-        for key in self._owners_of(pod):
-            self.expectations.creation_observed(key)
-            self.queue.add(key)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        for key in {*self._owners_of(old), *self._owners_of(new)}:
-            if new["metadata"].get("deletionTimestamp") and not old["metadata"].get("deletionTimestamp"):
-                self.expectations.deletion_observed(key, object_key(new))
-            self.queue.add(key)
-            if podutil.is_ready(new) and not podutil.is_ready(old):
-                ds = self.informer.get(key)
-                delay = ((ds or {}).get("spec") or {}).get("minReadySeconds") or 0
-                if delay:
-                    self.queue.add_after(key, delay + 0.5)
-
-    def _pod_deleted(self, pod: Obj) -> None:
-        for key in self._owners_of(pod):
-            self.expectations.deletion_observed(key, object_key(pod))
-            self.queue.add(key)
 
     # ------------------------------------------------------------------ reconcile
 

@@ -13,12 +13,10 @@ import asyncio
 from typing import Any, ClassVar
 
 from controllers import podutil
-from controllers.base import Controller, controller_of
 from controllers.claim import claim
-from controllers.context import ControllerContext
-from controllers.expectations import Expectations
-from kube import errors, labels, timeutil
-from kube.informer import Handler, object_key
+from controllers.podowner import PodOwnerController
+from kube import errors, timeutil
+from kube.informer import object_key
 from kube.resources import PODS, REPLICASETS, ResourceType
 
 __all__ = ["ReplicaSetController"]
@@ -28,57 +26,11 @@ Obj = dict[str, Any]
 BURST = 500  # most pods created or deleted in one sync
 
 
-class ReplicaSetController(Controller):
+class ReplicaSetController(PodOwnerController):
     name: ClassVar[str] = "replicaset"
     primary: ClassVar[ResourceType] = REPLICASETS
     watches: ClassVar[tuple[ResourceType, ...]] = (PODS,)
     workers: ClassVar[int] = 4
-
-    def __init__(self, ctx: ControllerContext) -> None:
-        super().__init__(ctx)
-        self.expectations = Expectations()
-        self.pods = ctx.informers.informer(PODS)
-        self.pods.add_indexer("namespace", lambda p: [p["metadata"].get("namespace", "")])
-        self.pods.add_handler(Handler(on_add=self._pod_added, on_update=self._pod_updated,
-                                      on_delete=self._pod_deleted))
-
-    # ------------------------------------------------------------------ pod events -> replicaset keys
-
-    def _owners_of(self, pod: Obj) -> list[str]:
-        key = self.owner_key(pod, self.primary.kind)
-        if key is not None:
-            return [key]
-        if controller_of(pod) is not None:
-            return []
-        ns = pod["metadata"].get("namespace")
-        pod_labels = pod["metadata"].get("labels") or {}
-        return [object_key(rs) for rs in self.informer.list()
-                if rs["metadata"].get("namespace") == ns
-                and not labels.from_label_selector(rs["spec"].get("selector")).empty()
-                and labels.from_label_selector(rs["spec"].get("selector")).matches(pod_labels)]
-
-    def _pod_added(self, pod: Obj) -> None:
-        for key in self._owners_of(pod):
-            self.expectations.creation_observed(key)
-            self.queue.add(key)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        for key in {*self._owners_of(old), *self._owners_of(new)}:
-            if new["metadata"].get("deletionTimestamp") and not old["metadata"].get("deletionTimestamp"):
-                self.expectations.deletion_observed(key, object_key(new))
-            self.queue.add(key)
-        if podutil.is_ready(new) and not podutil.is_ready(old):
-            # Becomes available minReadySeconds later: look again then.
-            for key in self._owners_of(new):
-                rs = self.informer.get(key)
-                delay = (rs or {}).get("spec", {}).get("minReadySeconds") or 0
-                if delay:
-                    self.queue.add_after(key, delay + 0.5)
-
-    def _pod_deleted(self, pod: Obj) -> None:
-        for key in self._owners_of(pod):
-            self.expectations.deletion_observed(key, object_key(pod))
-            self.queue.add(key)
 
     # ------------------------------------------------------------------ reconcile
 

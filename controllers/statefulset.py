@@ -28,10 +28,10 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from controllers import podutil, revisions
-from controllers.base import Controller, controller_of
 from controllers.claim import claim
 from controllers.context import ControllerContext
-from kube import errors, labels
+from controllers.podowner import PodOwnerController
+from kube import errors
 from kube.informer import Handler, object_key
 from kube.resources import CONTROLLERREVISIONS, PERSISTENTVOLUMECLAIMS, PODS, STATEFULSETS, ResourceType
 
@@ -308,7 +308,7 @@ def claim_owner_refs(refs: list[Obj], sts: Obj, pod: Obj | None, condemned: bool
 # ---------------------------------------------------------------------- the controller
 
 
-class StatefulSetController(Controller):
+class StatefulSetController(PodOwnerController):
     name: ClassVar[str] = "statefulset"
     primary: ClassVar[ResourceType] = STATEFULSETS
     watches: ClassVar[tuple[ResourceType, ...]] = (PODS, CONTROLLERREVISIONS, PERSISTENTVOLUMECLAIMS)
@@ -317,10 +317,6 @@ class StatefulSetController(Controller):
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx)
         self.history = revisions.History(self.client)
-        self.pods = ctx.informers.informer(PODS)
-        self.pods.add_indexer("namespace", lambda p: [p["metadata"].get("namespace", "")])
-        self.pods.add_handler(Handler(on_add=self._pod_changed, on_update=self._pod_updated,
-                                      on_delete=self._pod_changed))
         self.revisions = ctx.informers.informer(CONTROLLERREVISIONS)
         self.revisions.add_indexer("namespace", lambda r: [r["metadata"].get("namespace", "")])
         self.claims = ctx.informers.informer(PERSISTENTVOLUMECLAIMS)
@@ -329,30 +325,8 @@ class StatefulSetController(Controller):
 
     # ------------------------------------------------------------------ events -> keys
 
-    def _owners_of(self, pod: Obj) -> list[str]:
-        key = self.owner_key(pod, "StatefulSet")
-        if key is not None:
-            return [key]
-        if controller_of(pod) is not None:
-            return []
-        ns = pod["metadata"].get("namespace")
-        return [object_key(s) for s in self.informer.list()
-                if s["metadata"].get("namespace") == ns and is_member(s, pod)
-                and not labels.from_label_selector(s["spec"].get("selector")).empty()
-                and labels.from_label_selector(s["spec"].get("selector")).matches(pod["metadata"].get("labels"))]
-
-    def _pod_changed(self, pod: Obj) -> None:
-        for key in self._owners_of(pod):
-            self.queue.add(key)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        for key in {*self._owners_of(old), *self._owners_of(new)}:
-            self.queue.add(key)
-            if podutil.is_ready(new) and not podutil.is_ready(old):
-                sts = self.informer.get(key)
-                delay = ((sts or {}).get("spec") or {}).get("minReadySeconds") or 0
-                if delay:
-                    self.queue.add_after(key, delay + 0.5)
+    def may_own(self, owner: Obj, pod: Obj) -> bool:
+        return is_member(owner, pod)
 
     def _claim_changed(self, pvc: Obj) -> None:
         """A claim going away may unblock a pod waiting for its stale claim to be collected."""
