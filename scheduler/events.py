@@ -4,8 +4,8 @@ Like client-go's event broadcaster: `record` only queues (bounded; beyond the bo
 log line, never blocking scheduling), a background writer sends them, and a repeated event (same object, type,
 reason and message) is aggregated into the existing Event by raising its `count` and `lastTimestamp`, so
 `kubectl describe` shows `(x4 over 2m)` instead of four lines. Events yield to the scheduler's real work: while
-`busy()` (bindings in flight) the writer waits, up to `max_delay` seconds per event, so a burst of pods is bound
-first and described just after.
+`busy()` (bindings in flight) the writer holds an event back until it is `max_delay` seconds old, so a burst of
+pods is bound first and described just after, and under sustained load events arrive about that late.
 """
 
 from __future__ import annotations
@@ -40,12 +40,12 @@ class EventSink:
         self.max_queued = max_queued
         self.writers = writers
         self.remembered = remembered
-        self._queue: asyncio.Queue[tuple[Obj, str, str, str, str, str]] | None = None
+        self._queue: asyncio.Queue[tuple[float, Obj, str, str, str, str, str]] | None = None
         self._seen: OrderedDict[tuple[str, str, str, str], tuple[str, str, int, str]] = OrderedDict()
         self.dropped = 0
         self.written = 0
 
-    def _q(self) -> asyncio.Queue[tuple[Obj, str, str, str, str, str]]:
+    def _q(self) -> asyncio.Queue[tuple[float, Obj, str, str, str, str, str]]:
         if self._queue is None:
             self._queue = asyncio.Queue()
         return self._queue
@@ -58,7 +58,7 @@ class EventSink:
             if self.dropped % 1000 == 1:
                 log.warning("event queue full: dropped %d events so far", self.dropped)
             return
-        queue.put_nowait((obj, event_type, reason, message, action, related))
+        queue.put_nowait((time.monotonic(), obj, event_type, reason, message, action, related))
 
     async def run(self) -> None:
         await asyncio.gather(*(self._writer() for _ in range(self.writers)))
@@ -71,11 +71,9 @@ class EventSink:
     async def _writer(self) -> None:
         queue = self._q()
         while True:
-            item = await queue.get()
-            waited = 0.0
-            while self.busy() and waited < self.max_delay:
+            recorded, *item = await queue.get()
+            while self.busy() and time.monotonic() - recorded < self.max_delay:
                 await asyncio.sleep(0.02)
-                waited += 0.02
             try:
                 await self._write(*item)
                 self.written += 1

@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--leader-elect-retry-period", type=float, default=None, help="seconds (2)")
     p.add_argument("--leader-elect-resource-name", default=None, help="the Lease's name (kube-scheduler)")
     p.add_argument("--leader-elect-resource-namespace", default=None, help="the Lease's namespace (kube-system)")
-    p.add_argument("--bind-concurrency", type=int, default=16, help="bindings and status writes in flight at once")
+    p.add_argument("--bind-concurrency", type=int, default=32, help="bindings and status writes in flight at once")
     p.add_argument("--bind-address", default="127.0.0.1", help="address of /healthz, /readyz and /metrics")
     p.add_argument("--port", type=int, default=0, help="port of /healthz, /readyz and /metrics (0: off)")
     p.add_argument("--log-level", default=os.environ.get("KUBELITE_LOG_LEVEL", "info"))

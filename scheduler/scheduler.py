@@ -328,6 +328,8 @@ class Scheduler:
             return
         cycle = self.queue.scheduling_cycle
         started = time.perf_counter()
+        self.metrics["queue_wait_seconds_sum"] += max(0.0, self.queue.clock() - qpi.timestamp)
+        self.metrics["attempts"] += 1
         try:
             result = profile.schedule(pod)
         except FitError as fit:
@@ -346,7 +348,7 @@ class Scheduler:
             qpi.unschedulable_plugins = fit.unschedulable_plugins
             self._spawn(self._failed(qpi, cycle, message, nominated), f"failed-{key}")
             return
-        self.metrics["scheduling_seconds_sum"] += time.perf_counter() - started
+        self.metrics["scheduling_seconds_sum"] += time.perf_counter() - started  # the cycle, pop to assume
         assumed = self.cache.assume(pod, result.node)
         self.nominator.delete(key)
         self._spawn(self._bind(qpi, assumed, result.node), f"bind-{key}")
@@ -359,6 +361,7 @@ class Scheduler:
                    "metadata": {"name": name, "namespace": ns, **({"uid": meta["uid"]} if meta.get("uid") else {})},
                    "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
         self.binding += 1
+        started = time.perf_counter()
         try:
             await self.hot.request("POST", f"/api/v1/namespaces/{ns}/pods/{name}/binding", binding)
         except errors.ApiError as exc:
@@ -377,6 +380,7 @@ class Scheduler:
             return
         finally:
             self.binding -= 1
+            self.metrics["binding_seconds_sum"] += time.perf_counter() - started
         self.queue.done(key)
         self.metrics["scheduled"] += 1
         log.debug("bound %s to %s", key, node)

@@ -26,7 +26,7 @@ from cli import supervise
 from kube import errors
 from kube.client import ApiClient
 from kube.resources import EVENTS, LEASES, NAMESPACES, NODES, PODS, SERVICES, by_plural
-from tests.e2e.conftest import start_apiserver
+from tests.e2e.conftest import node_ready, start_apiserver
 from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -429,3 +429,56 @@ async def test_the_standby_scheduler_takes_over_when_the_leader_is_killed(
     assert _logged(standby, "became leader")
     new_holder = (await api.get(LEASES, lease, "kube-system"))["spec"]["holderIdentity"]
     assert new_holder != holder
+
+
+# ---------------------------------------------------------------------------------------------- real kubelets
+
+
+async def test_real_kubelets_on_one_engine_run_an_apps_replicas_spread(
+    api: ApiClient, ns: str, run_id: str, workdir: Path, docker_client: Any,
+    daemons: Callable[..., supervise.Daemon],
+) -> None:
+    """Three kubelets (three node names, one Docker engine): six replicas of one app are spread 2/2/2 and run."""
+    names = [f"real{i}-{run_id}" for i in range(3)]
+    kubelets = [daemons("kubelet", "--node-name", n, "--node-ip", "127.0.0.1", "--port", "0",
+                        "--heartbeat-interval", "1", "--sync-interval", "1",
+                        "--root-dir", str(workdir / "kubelet-root-scheduler"), name=f"kubelet-{n}")
+                for n in names]
+    try:
+        for n, kubelet in zip(names, kubelets, strict=True):
+            await asyncio.to_thread(supervise.wait_for, lambda n=n: node_ready(api.server, n), 60,
+                                    f"node {n} Ready", kubelet)
+        await api.create(SERVICES, {"metadata": {"name": "web"},
+                                    "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}, ns)
+        daemons("scheduler")
+        for i in range(6):
+            body = pod(
+                f"web-{i}", "10m", labels={"app": "web"}, terminationGracePeriodSeconds=1,
+                affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": names}]}]}}})
+            body["spec"]["containers"][0].update(
+                imagePullPolicy="IfNotPresent", command=["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"])
+            await api.create(PODS, body, ns)
+        placed = await eventually(lambda: placements(api, ns, 6), timeout=30)
+        assert Counter(placed) == {n: 2 for n in names}
+
+        async def running() -> bool:
+            items = (await api.list(PODS, ns))["items"]
+            return all((p.get("status") or {}).get("phase") == "Running" for p in items)
+
+        await eventually(running, timeout=60, what="six Running pods")
+    finally:
+        for kubelet in kubelets:
+            supervise.stop(kubelet)
+        for p in (await api.list(PODS, ns))["items"]:
+            with contextlib.suppress(errors.NotFound):
+                await api.delete(PODS, p["metadata"]["name"], ns, grace_period_seconds=0)
+        for n in names:
+            for c in docker_client.containers.list(
+                    all=True, filters={"label": ["io.kubelite.managed=true", f"io.kubelite.node.name={n}"]}):
+                with contextlib.suppress(Exception):
+                    c.remove(force=True)
+            with contextlib.suppress(errors.NotFound):
+                await api.delete(LEASES, n, "kube-node-lease")
+            with contextlib.suppress(errors.NotFound):
+                await api.delete(NODES, n)
