@@ -18,7 +18,7 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
@@ -31,6 +31,7 @@ from kube import errors, timeutil
 from kube.client import ApiClient
 from kube.resources import CRONJOBS, EVENTS, JOBS, NAMESPACES, NODES, PODS
 from tests.e2e.conftest import node_ready
+from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -38,18 +39,6 @@ Obj = dict[str, Any]
 FINALIZER = "batch.kubernetes.io/job-tracking"
 CONTROLLERS = ("controllers", "--controllers", "job,cronjob", "--leader-elect", "false")
 _numbers = count()
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while True:
-        last = await check()
-        if last:
-            return last
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last saw {last!r}")
-        await asyncio.sleep(0.15)
 
 
 # ---------------------------------------------------------------------- fixtures

@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0, interval: float = 0.2,
-                     what: str = "condition") -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0, what: str = "condition",
+                     interval: float = 0.15) -> Any:
     deadline = asyncio.get_running_loop().time() + timeout
     last: Any = None
     while True:
