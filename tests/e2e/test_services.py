@@ -230,9 +230,9 @@ def udp_ask(ip: str, port: int) -> str:
 def env(etcd_url: str, workdir: Path, run_id: str, docker_client: docker.DockerClient) -> Iterator[Env]:
     seed = int(run_id, 16)
     cidr = f"10.{100 + seed % 12}.{(seed >> 8) % 256}.0/24"  # private to this run: other clusters use 10.96/16
-    base = 30100 + (seed >> 16) % 24 * 100
+    base = 30100 + (seed >> 16) % 64 * 40  # 40 node ports of its own: two runs at once rarely share them
     logs = workdir / "logs"
-    flags = ["--service-cluster-ip-range", cidr, "--service-node-port-range", f"{base}-{base + 99}"]
+    flags = ["--service-cluster-ip-range", cidr, "--service-node-port-range", f"{base}-{base + 39}"]
     started: list[supervise.Daemon] = []
     node = f"svc-{run_id}"
     api, daemon = start_apiserver(etcd_url, logs, f"svc-apiserver-{run_id}", flags)
@@ -244,7 +244,7 @@ def env(etcd_url: str, workdir: Path, run_id: str, docker_client: docker.DockerC
         started.append(supervise.start(f"svc-{name}-{run_id}", [*supervise.python_module(module), "--apiserver",
                                                                  api, *args], logs))
 
-    e = Env(api, api_b, f"svc-{run_id}", node, cidr, (base, base + 99), f"KLT{run_id.upper()}",
+    e = Env(api, api_b, f"svc-{run_id}", node, cidr, (base, base + 39), f"KLT{run_id.upper()}",
             cidr.rsplit(".", 1)[0] + ".10", logs, docker_client)
     try:
         launch("controllers", "controllers", "--leader-elect", "false", "--controllers",
@@ -283,7 +283,7 @@ def workload(env: Env) -> Iterator[Obj]:
     services = {
         "web": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
         "web-np": {"type": "NodePort", "selector": {"app": "web"},
-                   "ports": [{"port": 80, "targetPort": 8080, "nodePort": env.node_ports[0] + 80}]},
+                   "ports": [{"port": 80, "targetPort": 8080, "nodePort": env.node_ports[0] + 8}]},
         "web-aff": {"selector": {"app": "web"}, "sessionAffinity": "ClientIP",
                     "ports": [{"port": 80, "targetPort": 8080}]},
         "web-h": {"clusterIP": "None", "selector": {"app": "web"}, "ports": [{"name": "http", "port": 8080}]},
@@ -396,7 +396,7 @@ def test_explicit_cluster_ip_taken_or_outside_the_range_is_422(env: Env) -> None
 
 
 def test_node_ports_taken_422_and_type_changes(env: Env) -> None:
-    port = env.node_ports[0] + 7
+    port = env.node_ports[0] + 3
     np = call("POST", env.url(f"/api/v1/namespaces/{env.ns}/services"),
               svc_body("np1", type="NodePort", ports=[{"port": 80, "nodePort": port}]))
     assert np["spec"]["ports"][0]["nodePort"] == port
@@ -529,7 +529,7 @@ def test_a_service_it_cannot_program_gets_an_event(env: Env, workload: Obj, prox
         pytest.skip("only userspace mode binds node ports; kernel mode has nothing that can fail per Service")
     holder = socket.socket()
     holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    port = env.node_ports[0] + 90
+    port = env.node_ports[0] + 12
     holder.bind(("0.0.0.0", port))
     holder.listen()
     try:
