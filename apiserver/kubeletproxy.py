@@ -1,25 +1,41 @@
-"""`pods/{name}/log`: the apiserver asks the pod's kubelet and streams its answer back.
+"""`pods/{name}/log` and `pods/{name}/exec`: the apiserver asks the pod's kubelet and streams its answer back.
 
 The kubelet is found through its Node object: the InternalIP address and
 `status.daemonEndpoints.kubeletEndpoint.Port`. Requests carry the cluster's kubelet token (a shared secret
 given to the apiserver with --kubelet-token-file and to kubelets with the same flag), so only the apiserver
 can read logs from a kubelet. The kubelet's contract: `GET /containerLogs/{namespace}/{pod}/{container}`
-with the query parameters of the log subresource, answering text/plain (streamed when following).
+with the query parameters of the log subresource, answering text/plain (streamed when following); and
+`/exec/{namespace}/{pod}/{container}?command=...` as a WebSocket in the channel protocol
+(`v5.channel.k8s.io`), whose frames are relayed both ways unchanged. A request to exec without a WebSocket
+upgrade (kubectl's SPDY fallback) is answered with the same validation errors, then a 400.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
-from fastapi import Request
-from fastapi.responses import StreamingResponse
+import websockets.asyncio.client
+import websockets.exceptions
+from fastapi import Request, WebSocket
+from fastapi.responses import Response, StreamingResponse
+from starlette.websockets import WebSocketDisconnect
 
 from kube import errors
 from kube.resources import NODES, PODS
 
-__all__ = ["LOG_PARAMS", "KubeletProxy"]
+__all__ = ["EXEC_PROTOCOLS", "LOG_PARAMS", "KubeletProxy"]
+
+log = logging.getLogger("apiserver.kubeletproxy")
+
+#: WebSocket subprotocols of exec the kubelet speaks (kubectl 1.30+ offers v5 first)
+EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 
 Obj = dict[str, Any]
 
@@ -116,3 +132,96 @@ class KubeletProxy:
                 await response.aclose()
 
         return StreamingResponse(relay(), media_type="text/plain")
+
+    # ------------------------------------------------------------------ exec
+
+    async def _exec_target(self, registry: Any, namespace: str, name: str, params: Any) -> tuple[str, str]:
+        """(kubelet WebSocket URL, container) of an exec request, after the checks Kubernetes makes first."""
+        pod = await registry.get(PODS, namespace, name)
+        container = _container_for(pod, params.get("container"))
+        phase = (pod.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed"):
+            raise errors.BadRequest(f"cannot exec into a container in a completed pod; current phase is {phase}")
+        commands = params.getlist("command")
+        if not commands:
+            raise errors.BadRequest("you must specify at least 1 command")
+        node = pod["spec"].get("nodeName")
+        if not node:
+            raise errors.BadRequest(f'pod {name} does not have a host assigned')
+        base = await self._kubelet_url(registry, node)
+        query = [("command", c) for c in commands]
+        query += [(k, params[k]) for k in ("stdin", "stdout", "stderr", "tty") if params.get(k) is not None]
+        return f"ws{base[4:]}/exec/{namespace}/{name}/{container}?{urlencode(query)}", container
+
+    async def exec_without_upgrade(self, request: Request, registry: Any, namespace: str, name: str) -> Response:
+        """exec over plain HTTP or SPDY (kubectl falls back to it when the WebSocket was refused): the same
+        checks, so the user sees why, then 400: only WebSockets are served."""
+        await self._exec_target(registry, namespace, name, request.query_params)
+        raise errors.BadRequest("exec needs a WebSocket upgrade (subprotocol v5.channel.k8s.io); SPDY is not "
+                                "supported by this apiserver")
+
+    async def exec(self, websocket: WebSocket, registry: Any, namespace: str, name: str) -> None:
+        """Relay a `kubectl exec` WebSocket to the pod's kubelet, frame by frame, both ways."""
+        offered = [p for p in websocket.scope.get("subprotocols") or [] if p in EXEC_PROTOCOLS]
+        try:
+            if not offered:
+                raise errors.BadRequest(f"exec needs the WebSocket subprotocol {' or '.join(EXEC_PROTOCOLS)}")
+            url, _ = await self._exec_target(registry, namespace, name, websocket.query_params)
+        except errors.ApiError as exc:
+            await _deny(websocket, exc.code, exc.to_status())
+            return
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            upstream = await websockets.asyncio.client.connect(
+                url, subprotocols=offered, additional_headers=headers, max_size=None, proxy=None,  # type: ignore[arg-type]
+                compression=None, open_timeout=10, ping_interval=None)
+        except websockets.exceptions.InvalidStatus as exc:
+            body = exc.response.body.decode(errors="replace").strip() if exc.response.body else ""
+            code = exc.response.status_code
+            await _deny(websocket, code, errors.error_from_status(None, code, body or f"kubelet answered {code}")
+                        .to_status())
+            return
+        except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
+            await _deny(websocket, 503, errors.ServiceUnavailable(
+                f"the kubelet of the pod's node cannot be reached: {exc}").to_status())
+            return
+        await websocket.accept(subprotocol=upstream.subprotocol)
+
+        async def to_kubelet() -> None:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                data = message.get("bytes")
+                if data is None and message.get("text") is not None:
+                    data = message["text"].encode()
+                if data is not None:
+                    await upstream.send(data)
+
+        async def to_client() -> None:
+            async for data in upstream:
+                await websocket.send_bytes(data if isinstance(data, bytes) else data.encode())
+
+        tasks = [asyncio.create_task(to_kubelet()), asyncio.create_task(to_client())]
+        try:
+            # The session ends when the kubelet closes (the command ended) or the client leaves.
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            with contextlib.suppress(Exception):
+                await upstream.close()
+            with contextlib.suppress(Exception, WebSocketDisconnect):
+                await websocket.close(1000)
+
+
+async def _deny(websocket: WebSocket, code: int, status: dict[str, Any]) -> None:
+    """Refuse the WebSocket with an HTTP Status reply (kubectl shows its message)."""
+    response = Response(json.dumps(status), status_code=code, media_type="application/json")
+    try:
+        await websocket.send_denial_response(response)
+    except RuntimeError:
+        await websocket.close(1008, str(status.get("message", ""))[:120])

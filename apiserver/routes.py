@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import Response, StreamingResponse
 
 from apiserver import protobuf, subresources, tables
@@ -262,6 +262,18 @@ async def _stream(events: AsyncIterator[dict[str, Any]], timeout: float | None, 
 
 
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+_EXEC = "/api/v1/namespaces/{namespace}/pods/{name}/exec"
+
+
+@router.websocket(_EXEC)
+async def pod_exec(websocket: WebSocket, namespace: str, name: str) -> None:
+    """pods/exec as kubectl asks for it: a WebSocket relayed to the pod's kubelet."""
+    await websocket.app.state.kubelet.exec(websocket, websocket.app.state.registry, namespace, name)
+
+
+@router.api_route(_EXEC, methods=["GET", "POST"], include_in_schema=False)
+async def pod_exec_without_upgrade(request: Request, namespace: str, name: str) -> Response:
+    return await request.app.state.kubelet.exec_without_upgrade(request, _registry(request), namespace, name)
 
 
 @router.api_route("/api/{version}/{rest:path}", methods=_METHODS, include_in_schema=False)

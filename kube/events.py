@@ -25,7 +25,10 @@ class EventRecorder:
         self.component = component
         self.host = host
 
-    async def record(self, obj: dict[str, Any], event_type: str, reason: str, message: str) -> None:
+    async def record(self, obj: dict[str, Any], event_type: str, reason: str, message: str,
+                     field_path: str | None = None) -> None:
+        """`field_path` names the part of the object the event is about (`spec.containers{web}`), as
+        `involvedObject.fieldPath`."""
         meta = obj.get("metadata") or {}
         namespace = meta.get("namespace") or "default"
         now = timeutil.now()
@@ -40,6 +43,7 @@ class EventRecorder:
                 "namespace": meta.get("namespace"),
                 "uid": meta.get("uid"),
                 "resourceVersion": meta.get("resourceVersion"),
+                **({"fieldPath": field_path} if field_path else {}),
             },
             "reason": reason,
             "message": message,

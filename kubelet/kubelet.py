@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from pathlib import Path
 
 from kube.client import ApiClient
 from kube.events import EventRecorder
-from kubelet.node import NodeAgent
+from kubelet.launch import DnsSettings
+from kubelet.node import DEFAULT_EVICTION_HARD, NodeAgent, allocatable, machine_facts, parse_thresholds
 from kubelet.pods import PodWorkers
 from kubelet.runtime import DockerRuntime, RuntimeFailure
 from kubelet.server import KubeletServer
@@ -40,6 +42,11 @@ class Kubelet:
         address: str | None = None,
         port: int = 10250,
         token: str | None = None,
+        root_dir: str = "/var/lib/kubelite/kubelet",
+        dns_settings: DnsSettings | None = None,
+        system_reserved: dict[str, str] | None = None,
+        kube_reserved: dict[str, str] | None = None,
+        eviction_hard: str = DEFAULT_EVICTION_HARD,
     ) -> None:
         self.client = client
         self.runtime = runtime
@@ -48,10 +55,19 @@ class Kubelet:
         self.max_pods = max_pods
         self.heartbeat_interval = heartbeat_interval
         self.node_status_interval = node_status_interval
+        # Per node name: several kubelets on one host keep their pods' directories apart.
+        self.root = Path(root_dir) / node_name
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.system_reserved = system_reserved
+        self.kube_reserved = kube_reserved
+        self.eviction_hard = eviction_hard
+        reserved = [r for r in (system_reserved, kube_reserved) if r]
+        capacity, _ = machine_facts(max_pods, str(self.root))
         self.recorder = EventRecorder(client, "kubelet", node_name)
         self.pods = PodWorkers(
             client, runtime, self.recorder, node_name=node_name, node_ip=node_ip, sync_interval=sync_interval,
-            backoff_initial=backoff_initial, backoff_max=backoff_max,
+            backoff_initial=backoff_initial, backoff_max=backoff_max, root_dir=self.root, dns_settings=dns_settings,
+            allocatable=allocatable(capacity, reserved, parse_thresholds(eviction_hard)),
         )
         self.server = KubeletServer(
             runtime, lambda ns, name: self.pods.informer.get(f"{ns}/{name}"), node_name,
@@ -73,7 +89,8 @@ class Kubelet:
         node = NodeAgent(
             self.client, self.node_name, node_ip=self.node_ip, runtime_version=version, max_pods=self.max_pods,
             heartbeat_interval=self.heartbeat_interval, status_interval=self.node_status_interval,
-            storage_path=root if os.path.isdir(root) else "/", kubelet_port=port,
+            storage_path=root if os.path.isdir(root) else str(self.root), kubelet_port=port,
+            system_reserved=self.system_reserved, kube_reserved=self.kube_reserved, eviction_hard=self.eviction_hard,
         )
         log.info("kubelet for node %s (%s) on docker %s", self.node_name, self.node_ip, version)
         try:

@@ -17,8 +17,9 @@ import docker.errors
 from kube import log
 from kube.client import ApiClient
 from kubelet.kubelet import Kubelet
+from kubelet.launch import DnsSettings
 from kubelet.naming import sanitize_node_name
-from kubelet.node import detect_node_ip
+from kubelet.node import DEFAULT_EVICTION_HARD, detect_node_ip, parse_resource_list, parse_thresholds
 from kubelet.runtime import DockerRuntime
 
 
@@ -47,11 +48,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kubelet-token-file", default=os.environ.get("KUBELITE_KUBELET_TOKEN_FILE"),
                    help="a file holding the token the apiserver presents (its --kubelet-token-file); "
                         "without one the endpoint asks for none")
+    p.add_argument("--root-dir", default=os.environ.get("KUBELITE_KUBELET_ROOT_DIR", "/var/lib/kubelite/kubelet"),
+                   help="directory for pod volumes and files (a subdirectory per node name)")
+    p.add_argument("--cluster-dns", action="append", default=[],
+                   help="IP of the cluster DNS server for pods with dnsPolicy ClusterFirst (repeatable, or "
+                        "comma-separated); without one those pods get the node's resolver")
+    p.add_argument("--cluster-domain", default="cluster.local", help="the cluster's DNS domain")
+    p.add_argument("--resolv-conf", default="/etc/resolv.conf",
+                   help="the resolver configuration pods with dnsPolicy Default inherit")
+    p.add_argument("--system-reserved", default="", help="resources kept for the system, e.g. cpu=100m,memory=256Mi")
+    p.add_argument("--kube-reserved", default="", help="resources kept for kubernetes daemons, same syntax")
+    p.add_argument("--eviction-hard", default=DEFAULT_EVICTION_HARD,
+                   help="pressure thresholds: memory.available, nodefs.available, pid.available (quantity or %%)")
     p.add_argument("--log-level", default=os.environ.get("KUBELITE_LOG_LEVEL", "info"))
     return p.parse_args(argv)
 
 
 async def run(args: argparse.Namespace) -> None:
+    try:
+        system_reserved = parse_resource_list(args.system_reserved)
+        kube_reserved = parse_resource_list(args.kube_reserved)
+        parse_thresholds(args.eviction_hard)
+    except ValueError as exc:
+        raise SystemExit(f"kubelet: {exc}") from None
+    dns_servers = [ip.strip() for value in args.cluster_dns for ip in value.split(",") if ip.strip()]
     # Docker calls are blocking and some (a stop with a grace period) last long: give them room.
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=64, thread_name_prefix="docker"))
     if args.kubeconfig:
@@ -76,6 +96,11 @@ async def run(args: argparse.Namespace) -> None:
         address=args.address,
         port=args.port,
         token=Path(args.kubelet_token_file).read_text().strip() if args.kubelet_token_file else None,
+        root_dir=args.root_dir,
+        dns_settings=DnsSettings(dns_servers, args.cluster_domain, args.resolv_conf),
+        system_reserved=system_reserved,
+        kube_reserved=kube_reserved,
+        eviction_hard=args.eviction_hard,
     )
     task = asyncio.create_task(kubelet.run())
     loop = asyncio.get_running_loop()

@@ -13,7 +13,8 @@ from typing import Any
 
 __all__ = [
     "ATTEMPT", "CONTAINER_NAME", "CONTAINER_TYPE", "HASH", "MANAGED", "NODE_NAME", "POD_NAME", "POD_NAMESPACE",
-    "POD_UID", "SANDBOX_NAME", "TYPE_CONTAINER", "TYPE_SANDBOX", "container_labels", "docker_name",
+    "POD_UID", "SANDBOX_ID", "SANDBOX_NAME", "TYPE_CONTAINER", "TYPE_INIT", "TYPE_SANDBOX", "container_labels",
+    "docker_name",
     "node_filter", "pod_filter", "sanitize_node_name", "spec_hash",
 ]
 
@@ -26,10 +27,12 @@ CONTAINER_NAME = "io.kubelite.container.name"
 CONTAINER_TYPE = "io.kubelite.container.type"
 ATTEMPT = "io.kubelite.container.attempt"
 HASH = "io.kubelite.container.hash"  # of the container's spec: a changed spec (a new image) means a restart
+SANDBOX_ID = "io.kubelite.sandbox.id"  # the sandbox a container joined: init containers re-run in a new one
 
 SANDBOX_NAME = "POD"
 TYPE_SANDBOX = "sandbox"
 TYPE_CONTAINER = "container"
+TYPE_INIT = "init"
 
 _DOCKER_NAME_BAD = re.compile(r"[^a-zA-Z0-9_.-]")
 
@@ -39,9 +42,10 @@ def spec_hash(container: dict[str, Any]) -> str:
 
 
 def container_labels(node: str, pod: dict[str, Any], container: str, attempt: int,
-                     spec: dict[str, Any] | None = None) -> dict[str, str]:
-    """Every label a container of `pod` carries; `container` is SANDBOX_NAME for the sandbox, and `spec`
-    (an app container's spec) adds its hash."""
+                     spec: dict[str, Any] | None = None, *, init: bool = False,
+                     sandbox_id: str | None = None) -> dict[str, str]:
+    """Every label a container of `pod` carries; `container` is SANDBOX_NAME for the sandbox, `spec` (an app
+    or init container's spec) adds its hash, and `sandbox_id` the sandbox it joins."""
     meta = pod["metadata"]
     labels = {
         MANAGED: "true",
@@ -50,11 +54,13 @@ def container_labels(node: str, pod: dict[str, Any], container: str, attempt: in
         POD_NAMESPACE: meta["namespace"],
         POD_NAME: meta["name"],
         CONTAINER_NAME: container,
-        CONTAINER_TYPE: TYPE_SANDBOX if container == SANDBOX_NAME else TYPE_CONTAINER,
+        CONTAINER_TYPE: TYPE_SANDBOX if container == SANDBOX_NAME else (TYPE_INIT if init else TYPE_CONTAINER),
         ATTEMPT: str(attempt),
     }
     if spec is not None:
         labels[HASH] = spec_hash(spec)
+    if sandbox_id:
+        labels[SANDBOX_ID] = sandbox_id
     return labels
 
 

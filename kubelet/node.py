@@ -3,6 +3,11 @@
 Kubernetes' split is kept: a cheap Lease renewal (`kube-node-lease/<node>`) every `heartbeat_interval`
 says "alive" (the node controller watches it), while the heavier Node status is written only every
 `status_interval` or when something in it changed.
+
+The pressure conditions come from the machine's real figures against the hard eviction thresholds
+(kubelet's defaults: memory.available<100Mi, nodefs.available<10%; here also pid.available<5%), and
+allocatable is capacity minus --system-reserved, --kube-reserved and the hard memory threshold, as the
+kubelet computes it.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from kube import errors, quantity, timeutil
 from kube.client import ApiClient
 from kube.resources import LEASES, NODES
 
-__all__ = ["KUBELET_VERSION", "LEASE_NAMESPACE", "NodeAgent", "detect_node_ip", "machine_facts"]
+__all__ = [
+    "DEFAULT_EVICTION_HARD", "KUBELET_VERSION", "LEASE_NAMESPACE", "NodeAgent", "allocatable", "detect_node_ip",
+    "machine_facts", "node_stats", "parse_resource_list", "parse_thresholds", "pressure",
+]
 
 log = logging.getLogger("kubelet.node")
 
@@ -30,6 +38,107 @@ LEASE_NAMESPACE = "kube-node-lease"
 LEASE_DURATION = 40
 
 Obj = dict[str, Any]
+
+DEFAULT_EVICTION_HARD = "memory.available<100Mi,nodefs.available<10%,pid.available<5%"
+_SIGNALS = ("memory.available", "nodefs.available", "pid.available")
+
+
+def parse_resource_list(text: str | None) -> dict[str, str]:
+    """`cpu=100m,memory=256Mi` (the --system-reserved / --kube-reserved syntax) as a resource list."""
+    out: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        if not sep or not value.strip():
+            raise ValueError(f"expected resource=quantity, got {part!r}")
+        quantity.parse(value.strip())  # reject what is not a quantity now, not at the first status write
+        out[name.strip()] = value.strip()
+    return out
+
+
+def parse_thresholds(text: str | None) -> dict[str, tuple[float, bool]]:
+    """`memory.available<100Mi,nodefs.available<10%` -> signal -> (amount, is a percentage)."""
+    out: dict[str, tuple[float, bool]] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        signal, sep, value = part.partition("<")
+        signal, value = signal.strip(), value.strip()
+        if not sep or signal not in _SIGNALS:
+            raise ValueError(f"expected one of {', '.join(_SIGNALS)} followed by <quantity, got {part!r}")
+        if value.endswith("%"):
+            out[signal] = (float(value[:-1]), True)
+        else:
+            out[signal] = (float(quantity.parse(value)), False)
+    return out
+
+
+def _meminfo() -> dict[str, int]:
+    out = {}
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                name, _, rest = line.partition(":")
+                fields = rest.split()
+                if fields and fields[0].isdigit():
+                    out[name] = int(fields[0]) * 1024
+    except OSError:
+        pass
+    return out
+
+
+def node_stats(storage_path: str = "/") -> dict[str, tuple[float, float]]:
+    """signal -> (available, capacity) of this machine: memory (MemAvailable), the filesystem of
+    `storage_path`, and process IDs (pid_max minus the processes running)."""
+    stats: dict[str, tuple[float, float]] = {}
+    mem = _meminfo()
+    if mem.get("MemTotal"):
+        stats["memory.available"] = (float(mem.get("MemAvailable", mem["MemTotal"])), float(mem["MemTotal"]))
+    with contextlib.suppress(OSError):
+        fs = os.statvfs(storage_path)
+        stats["nodefs.available"] = (float(fs.f_bavail * fs.f_frsize), float(fs.f_blocks * fs.f_frsize))
+    try:
+        with open("/proc/sys/kernel/pid_max") as f:
+            pid_max = int(f.read().strip())
+        running = sum(1 for name in os.listdir("/proc") if name.isdigit())
+        stats["pid.available"] = (float(pid_max - running), float(pid_max))
+    except (OSError, ValueError):
+        pass
+    return stats
+
+
+def pressure(stats: dict[str, tuple[float, float]], thresholds: dict[str, tuple[float, bool]]) -> dict[str, bool]:
+    """signal -> whether it is below its threshold (under pressure)."""
+    out = {}
+    for signal, (amount, percent) in thresholds.items():
+        if signal not in stats:
+            continue
+        available, capacity = stats[signal]
+        limit = capacity * amount / 100 if percent else amount
+        out[signal] = available < limit
+    return out
+
+
+def allocatable(capacity: dict[str, str], reserved: list[dict[str, str]],
+                thresholds: dict[str, tuple[float, bool]]) -> dict[str, str]:
+    """capacity - system reserved - kube reserved - the hard eviction threshold (memory), never below 0."""
+    out = dict(capacity)
+    cpu = quantity.cpu_millis(capacity["cpu"]) - sum(quantity.cpu_millis(r["cpu"]) for r in reserved if "cpu" in r)
+    if any("cpu" in r for r in reserved):
+        out["cpu"] = f"{max(cpu, 0)}m"
+    memory = quantity.memory_bytes(capacity["memory"])
+    memory -= sum(quantity.memory_bytes(r["memory"]) for r in reserved if "memory" in r)
+    amount, percent = thresholds.get("memory.available", (0.0, False))
+    memory -= int(quantity.memory_bytes(capacity["memory"]) * amount / 100) if percent else int(amount)
+    out["memory"] = f"{max(memory, 0) // 1024}Ki"
+    if "ephemeral-storage" in capacity and any("ephemeral-storage" in r for r in reserved):
+        storage = quantity.memory_bytes(capacity["ephemeral-storage"])
+        storage -= sum(quantity.memory_bytes(r["ephemeral-storage"]) for r in reserved if "ephemeral-storage" in r)
+        out["ephemeral-storage"] = f"{max(storage, 0) // 1024}Ki"
+    if any("pods" in r for r in reserved):
+        out["pods"] = str(max(int(capacity["pods"]) - sum(int(r["pods"]) for r in reserved if "pods" in r), 0))
+    return out
 
 
 def detect_node_ip() -> str:
@@ -127,6 +236,9 @@ class NodeAgent:
         status_interval: float = 60.0,
         storage_path: str = "/",
         kubelet_port: int = 10250,
+        system_reserved: dict[str, str] | None = None,
+        kube_reserved: dict[str, str] | None = None,
+        eviction_hard: str = DEFAULT_EVICTION_HARD,
     ) -> None:
         self.client = client
         self.name = node_name
@@ -137,6 +249,8 @@ class NodeAgent:
         self.status_interval = status_interval
         self.storage_path = storage_path
         self.kubelet_port = kubelet_port
+        self.reserved = [r for r in (system_reserved, kube_reserved) if r]
+        self.thresholds = parse_thresholds(eviction_hard)
         self.uid: str | None = None
         self.registered = asyncio.Event()
         self._lease: Obj | None = None
@@ -150,18 +264,21 @@ class NodeAgent:
         info["containerRuntimeVersion"] = f"docker://{self.runtime_version}"
         now = timeutil.now()
         old_conditions = (old or {}).get("conditions") or []
-        memory = quantity.memory_bytes(capacity["memory"])
-        allocatable = {**capacity, "memory": f"{max(memory - 100 * 2**20, 0) // 1024}Ki"}
+        under = pressure(node_stats(self.storage_path), self.thresholds)
+        memory, disk, pids = (under.get(s, False) for s in _SIGNALS)
         return {
             "capacity": capacity,
-            "allocatable": allocatable,
+            "allocatable": self.allocatable(capacity),
             "conditions": [
-                _condition("MemoryPressure", False, "KubeletHasSufficientMemory",
-                           "kubelet has sufficient memory available", old_conditions, now),
-                _condition("DiskPressure", False, "KubeletHasNoDiskPressure",
-                           "kubelet has no disk pressure", old_conditions, now),
-                _condition("PIDPressure", False, "KubeletHasSufficientPID",
-                           "kubelet has sufficient PID available", old_conditions, now),
+                _condition("MemoryPressure", memory, *(
+                    ("KubeletHasInsufficientMemory", "kubelet has insufficient memory available") if memory else
+                    ("KubeletHasSufficientMemory", "kubelet has sufficient memory available")), old_conditions, now),
+                _condition("DiskPressure", disk, *(
+                    ("KubeletHasDiskPressure", "kubelet has disk pressure") if disk else
+                    ("KubeletHasNoDiskPressure", "kubelet has no disk pressure")), old_conditions, now),
+                _condition("PIDPressure", pids, *(
+                    ("KubeletHasInsufficientPID", "kubelet has insufficient PID available") if pids else
+                    ("KubeletHasSufficientPID", "kubelet has sufficient PID available")), old_conditions, now),
                 _condition("Ready", True, "KubeletReady", "kubelet is posting ready status", old_conditions, now),
             ],
             "addresses": [{"type": "InternalIP", "address": self.node_ip},
@@ -169,6 +286,11 @@ class NodeAgent:
             "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_port}},
             "nodeInfo": info,
         }
+
+    def allocatable(self, capacity: dict[str, str] | None = None) -> dict[str, str]:
+        if capacity is None:
+            capacity, _ = machine_facts(self.max_pods, self.storage_path)
+        return allocatable(capacity, self.reserved, self.thresholds)
 
     def labels(self) -> dict[str, str]:
         return {

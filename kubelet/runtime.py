@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
+import struct
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import urlparse
 
 import docker
 import docker.errors
@@ -25,8 +29,8 @@ import requests
 from kubelet import naming
 
 __all__ = [
-    "PAUSE_IMAGE", "ContainerRuntime", "DockerRuntime", "ImageError", "RuntimeContainer", "RuntimeFailure",
-    "docker_epoch", "docker_time", "split_image",
+    "PAUSE_IMAGE", "ContainerRuntime", "DockerRuntime", "ExecSession", "ImageError", "RuntimeContainer",
+    "RuntimeFailure", "docker_epoch", "docker_time", "split_image",
 ]
 
 log = logging.getLogger("kubelet.runtime")
@@ -65,6 +69,8 @@ class RuntimeContainer:
     image: str = ""  # as the pod spec named it
     image_id: str = ""  # sha256:...
     ip: str = ""  # the sandbox's bridge IP
+    ipc_mode: str = ""  # HostConfig.IpcMode: app containers join a sandbox's IPC namespace only if "shareable"
+    network_mode: str = ""
     labels: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -79,6 +85,45 @@ class RuntimeContainer:
     def exited(self) -> bool:
         """Finished, or failed to start at all (Docker leaves those in `created` with an error)."""
         return self.state in ("exited", "dead") or (self.state == "created" and bool(self.error))
+
+
+class ExecSession:
+    """One `docker exec` attached over a hijacked connection of its own: asyncio streams, no thread held,
+    so an interactive session or a hanging probe command costs nothing but a socket.
+
+    Without a TTY Docker multiplexes stdout and stderr in 8-byte-headed frames; `read` undoes that."""
+
+    def __init__(self, exec_id: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tty: bool) -> None:
+        self.exec_id = exec_id
+        self.reader = reader
+        self.writer = writer
+        self.tty = tty
+
+    async def read(self) -> tuple[int, bytes] | None:
+        """(1 for stdout or 2 for stderr, data), or None at the end of the output."""
+        try:
+            if self.tty:
+                data = await self.reader.read(32768)
+                return (1, data) if data else None
+            header = await self.reader.readexactly(8)
+            stream, size = header[0], struct.unpack(">I", header[4:])[0]
+            return (2 if stream == 2 else 1, await self.reader.readexactly(size))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return None
+
+    async def write(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    def close_stdin(self) -> None:
+        """Half-close: the command reads EOF on its stdin, and its output still comes back."""
+        with contextlib.suppress(OSError, RuntimeError):
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
 
 
 def docker_time(text: str | None) -> str | None:
@@ -127,6 +172,8 @@ def _from_inspect(info: dict[str, Any]) -> RuntimeContainer:
         image=info["Config"].get("Image") or "",
         image_id=info.get("Image") or "",
         ip=ip,
+        ipc_mode=str((info.get("HostConfig") or {}).get("IpcMode") or ""),
+        network_mode=str((info.get("HostConfig") or {}).get("NetworkMode") or ""),
         labels=labels,
     )
 
@@ -140,6 +187,14 @@ class ContainerRuntime(Protocol):
     ) -> list[RuntimeContainer]: ...
     async def inspect(self, container_id: str) -> RuntimeContainer | None: ...
     async def image_ids(self, image: str) -> tuple[str, str] | None: ...
+    async def image_user(self, image: str) -> str:
+        """The user an image runs as (`Config.User`), "" for root or a missing image."""
+        try:
+            info = await asyncio.to_thread(self.api.inspect_image, image)
+        except docker.errors.APIError:
+            return ""
+        return str((info.get("Config") or {}).get("User") or "")
+
     async def pull(self, image: str) -> None: ...
     async def create(self, name: str, image: str, labels: dict[str, str], **kwargs: Any) -> str: ...
     async def start(self, container_id: str) -> None: ...
@@ -148,6 +203,11 @@ class ContainerRuntime(Protocol):
     def watch_events(self, node: str, on_event: Callable[[str, dict[str, str]], None]) -> threading.Thread: ...
     def logs(self, container_id: str, *, follow: bool = False, timestamps: bool = False, tail: int | None = None,
              since: float | None = None) -> AsyncIterator[bytes]: ...
+    async def exec_start(self, container_id: str, cmd: list[str], *, stdin: bool = False, tty: bool = False
+                         ) -> ExecSession: ...
+    async def exec_run(self, container_id: str, cmd: list[str], timeout: float) -> tuple[int | None, bytes]: ...
+    async def exec_exit_code(self, exec_id: str, wait: float = 2.0) -> int | None: ...
+    async def exec_resize(self, exec_id: str, height: int, width: int) -> None: ...
 
 
 class DockerRuntime:
@@ -232,6 +292,14 @@ class DockerRuntime:
         ref = f"docker-pullable://{digests[0]}" if digests else f"docker://{info['Id']}"
         return info["Id"], ref
 
+    async def image_user(self, image: str) -> str:
+        """The user an image runs as (`Config.User`), "" for root or a missing image."""
+        try:
+            info = await asyncio.to_thread(self.api.inspect_image, image)
+        except docker.errors.APIError:
+            return ""
+        return str((info.get("Config") or {}).get("User") or "")
+
     async def pull(self, image: str) -> None:
         repo, tag = split_image(image)
         try:
@@ -248,7 +316,9 @@ class DockerRuntime:
 
     def _create(self, name: str, image: str, labels: dict[str, str], kwargs: dict[str, Any]) -> str:
         host_keys = {"network_mode", "nano_cpus", "mem_limit", "memswap_limit", "cpu_shares", "port_bindings",
-                     "binds", "restart_policy", "oom_score_adj", "init", "shm_size", "dns", "extra_hosts"}
+                     "binds", "restart_policy", "oom_score_adj", "init", "shm_size", "dns", "extra_hosts",
+                     "mounts", "cap_add", "cap_drop", "privileged", "read_only", "security_opt", "group_add",
+                     "ipc_mode", "pid_mode", "sysctls", "tmpfs", "cpu_period", "cpu_quota"}
         host = {k: v for k, v in kwargs.items() if k in host_keys and v is not None}
         config = {k: v for k, v in kwargs.items() if k not in host_keys and v is not None}
         try:
@@ -350,6 +420,87 @@ class DockerRuntime:
                 stream.close()
             with contextlib.suppress(Exception):
                 api.close()
+
+    # ------------------------------------------------------------------ exec
+
+    async def _open_engine(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A raw connection to the engine (DOCKER_HOST: unix:// or tcp:// without TLS)."""
+        url = urlparse(os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock")
+        if url.scheme in ("unix", "http+unix", ""):
+            return await asyncio.open_unix_connection(url.path or "/var/run/docker.sock", limit=2**20)
+        if url.scheme in ("tcp", "http"):
+            return await asyncio.open_connection(url.hostname, url.port or 2375, limit=2**20)
+        raise RuntimeFailure(f"exec over DOCKER_HOST {url.geturl()!r} is not supported")
+
+    async def exec_start(self, container_id: str, cmd: list[str], *, stdin: bool = False, tty: bool = False
+                         ) -> ExecSession:
+        """Create and start `cmd` in a running container, attached; the caller reads (and writes) the session
+        and asks `exec_exit_code` once the output ends."""
+        try:
+            created = await asyncio.to_thread(self.api.exec_create, container_id, cmd, stdout=True, stderr=True,
+                                              stdin=stdin, tty=tty)
+        except docker.errors.NotFound as exc:
+            raise RuntimeFailure(f"container {container_id[:12]} not found") from exc
+        except docker.errors.APIError as exc:
+            raise RuntimeFailure(str(exc.explanation or exc)) from exc
+        exec_id = created["Id"]
+        try:
+            reader, writer = await self._open_engine()
+        except OSError as exc:
+            raise RuntimeFailure(f"cannot reach the Docker engine: {exc}") from exc
+        body = json.dumps({"Detach": False, "Tty": tty}).encode()
+        writer.write(
+            f"POST /v{self.api.api_version}/exec/{exec_id}/start HTTP/1.1\r\nHost: docker\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n".encode() + body)
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError) as exc:
+            writer.close()
+            raise RuntimeFailure(f"exec start failed: {exc}") from exc
+        status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
+        parts = status_line.split(" ", 2)
+        code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+        if code not in (101, 200):
+            detail = (await reader.read(4096)).decode(errors="replace")
+            writer.close()
+            with contextlib.suppress(ValueError, IndexError):
+                detail = json.loads(detail[detail.index("{"):]).get("message", detail)
+            raise RuntimeFailure(f"exec start failed: {detail.strip() or status_line}")
+        return ExecSession(exec_id, reader, writer, tty)
+
+    async def exec_exit_code(self, exec_id: str, wait: float = 2.0) -> int | None:
+        """The exit code of a finished exec (its output ended); None if it is still running after `wait`."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                info = await asyncio.to_thread(self.api.exec_inspect, exec_id)
+            except docker.errors.APIError:
+                return None
+            if not info.get("Running"):
+                code = info.get("ExitCode")
+                return int(code) if code is not None else None
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(0.02)
+
+    async def exec_resize(self, exec_id: str, height: int, width: int) -> None:
+        with contextlib.suppress(docker.errors.APIError):
+            await asyncio.to_thread(self.api.exec_resize, exec_id, height=height, width=width)
+
+    async def exec_run(self, container_id: str, cmd: list[str], timeout: float) -> tuple[int | None, bytes]:
+        """Run `cmd` to completion (probes, hooks): (exit code, stdout+stderr, at most 10 KiB). TimeoutError
+        after `timeout` seconds; the command itself is left to finish on its own, as Docker cannot kill it."""
+        session = await self.exec_start(container_id, cmd)
+        out = bytearray()
+        try:
+            async with asyncio.timeout(timeout):
+                while (item := await session.read()) is not None:
+                    if len(out) < 10240:
+                        out += item[1][: 10240 - len(out)]
+                return await self.exec_exit_code(session.exec_id), bytes(out)
+        finally:
+            session.close()
 
     # ------------------------------------------------------------------ events
 

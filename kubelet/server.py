@@ -1,8 +1,10 @@
-"""The kubelet's own HTTP endpoint, which the apiserver calls for `pods/{name}/log` (exec and port-forward
-will join it), as Kubernetes' apiserver calls a kubelet's port 10250.
+"""The kubelet's own HTTP endpoint, which the apiserver calls for `pods/{name}/log` and `pods/{name}/exec`,
+as Kubernetes' apiserver calls a kubelet's port 10250.
 
     GET /containerLogs/{namespace}/{pod}/{container}
         ?follow&previous&timestamps&tailLines&sinceSeconds&sinceTime&limitBytes   -> text/plain, streamed
+    GET /exec/{namespace}/{pod}/{container}?command=..&command=..&stdin&stdout&stderr&tty
+        WebSocket (v5.channel.k8s.io or v4.channel.k8s.io, see `kubelet.streaming`)
     GET /healthz                                                                -> ok
 
 When the kubelet has a token (`--kubelet-token-file`, the one the apiserver was given), every request
@@ -25,9 +27,11 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kube import timeutil
+from kubelet import streaming
 from kubelet.runtime import ContainerRuntime, RuntimeContainer, RuntimeFailure
 
 __all__ = ["KubeletServer", "bind_socket", "pick_container"]
@@ -124,6 +128,7 @@ class KubeletServer:
         self._socket: socket.socket | None = None
         self.app = Starlette(routes=[
             Route("/containerLogs/{namespace}/{pod}/{container}", self.container_logs),
+            WebSocketRoute("/exec/{namespace}/{pod}/{container}", self.exec),
             Route("/healthz", lambda _: PlainTextResponse("ok")),
         ])
 
@@ -141,7 +146,7 @@ class KubeletServer:
                  " (token required)" if self.token else "")
         await _Server(config).serve(sockets=[self._socket])  # type: ignore[list-item]
 
-    def _authorized(self, request: Request) -> bool:
+    def _authorized(self, request: Request | WebSocket) -> bool:
         if not self.token:
             return True
         header = request.headers.get("authorization", "")
@@ -186,6 +191,87 @@ class KubeletServer:
             tail=_number(request, "tailLines"), since=since,
         )
         return StreamingResponse(_limited(chunks, limit), media_type="text/plain")
+
+
+    # ------------------------------------------------------------------ exec
+
+    async def _exec_target(self, namespace: str, pod_name: str, name: str) -> RuntimeContainer:
+        pod = self.find_pod(namespace, pod_name)
+        if pod is None:
+            raise LogError(404, f'pods "{pod_name}" not found')
+        names = [c["name"] for c in [*pod["spec"].get("initContainers", []), *pod["spec"].get("containers", [])]]
+        if name not in names:
+            raise LogError(400, f"container {name} is not valid for pod {pod_name}")
+        instances = sorted(
+            (c for c in await self.runtime.list_containers(self.node_name, pod["metadata"]["uid"])
+             if not c.sandbox and c.name == name),
+            key=lambda c: c.attempt, reverse=True)
+        if not instances or not instances[0].running:
+            raise LogError(400, f'container {name} is not running in pod {pod_name}')
+        return instances[0]
+
+    async def exec(self, websocket: WebSocket) -> None:
+        """`kubectl exec` (through the apiserver): a docker exec bridged to the channel protocol."""
+        if not self._authorized(websocket):
+            await _deny(websocket, 401, "Unauthorized")
+            return
+        protocol = streaming.pick_protocol(list(websocket.scope.get("subprotocols") or []))
+        if protocol is None:
+            await _deny(websocket, 400, "exec needs a WebSocket with subprotocol "
+                                        f"{' or '.join(streaming.PROTOCOLS)}")
+            return
+        params = websocket.query_params
+        command = params.getlist("command")
+        flags = {k: params.get(k, "").lower() in ("true", "1") for k in ("stdin", "stdout", "stderr", "tty")}
+        namespace, pod_name, name = (websocket.path_params[k] for k in ("namespace", "pod", "container"))
+        try:
+            if not command:
+                raise LogError(400, "you must specify at least 1 command")
+            target = await self._exec_target(namespace, pod_name, name)
+            session = await self.runtime.exec_start(target.id, command, stdin=flags["stdin"], tty=flags["tty"])
+        except LogError as exc:
+            await _deny(websocket, exc.status, exc.message)
+            return
+        except RuntimeFailure as exc:
+            await _deny(websocket, 500, str(exc))
+            return
+        await websocket.accept(subprotocol=protocol)
+
+        async def receive() -> bytes | None:
+            while True:
+                try:
+                    message = await websocket.receive()
+                except (WebSocketDisconnect, RuntimeError):
+                    return None
+                if message["type"] == "websocket.disconnect":
+                    return None
+                if message.get("bytes") is not None:
+                    return message["bytes"]
+                if message.get("text") is not None:
+                    return message["text"].encode()
+
+        runtime = self.runtime
+
+        async def exit_code() -> int | None:
+            return await runtime.exec_exit_code(session.exec_id)
+
+        try:
+            await streaming.bridge(session, websocket.send_bytes, receive,
+                                   lambda h, w: runtime.exec_resize(session.exec_id, h, w), exit_code,
+                                   protocol, flags["stdin"])
+            await websocket.close(1000)
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            log.debug("exec session in %s/%s/%s ended early: %s", namespace, pod_name, name, exc)
+        finally:
+            session.close()
+
+
+async def _deny(websocket: WebSocket, status: int, message: str) -> None:
+    """Refuse a WebSocket before it opens, with an HTTP status the client (and kubectl) can show."""
+    try:
+        await websocket.send_denial_response(PlainTextResponse(message, status_code=status))
+    except RuntimeError:  # the server cannot send a response instead of the handshake: close (403)
+        await websocket.close(1008, message[:120])
 
 
 async def _limited(chunks: AsyncIterator[bytes], limit: int | None) -> AsyncIterator[bytes]:

@@ -15,7 +15,7 @@ from kubelet.runtime import RuntimeContainer
 
 __all__ = [
     "TERMINAL_PHASES", "Waiting", "build_pod_status", "compute_phase", "container_state", "container_status",
-    "pod_conditions",
+    "init_progress", "is_sidecar", "pod_conditions",
 ]
 
 Obj = dict[str, Any]
@@ -35,8 +35,9 @@ def _waiting(w: Waiting) -> Obj:
     return {"waiting": {"reason": w.reason, **({"message": w.message} if w.message else {})}}
 
 
-def container_state(rc: RuntimeContainer) -> Obj:
-    """The `state` of one runtime container: running, terminated (with Kubernetes' reasons) or waiting."""
+def container_state(rc: RuntimeContainer, message: str = "") -> Obj:
+    """The `state` of one runtime container: running, terminated (with Kubernetes' reasons, and `message`:
+    what it wrote to its terminationMessagePath) or waiting."""
     if rc.running:
         return {"running": {"startedAt": rc.started_at}} if rc.started_at else {"running": {}}
     if rc.exited:
@@ -46,8 +47,8 @@ def container_state(rc: RuntimeContainer) -> Obj:
             reason = "OOMKilled" if rc.oom_killed else ("Completed" if rc.exit_code == 0 else "Error")
             code = rc.exit_code
         term: Obj = {"exitCode": code, "reason": reason}
-        if rc.error:
-            term["message"] = rc.error
+        if rc.error or message:
+            term["message"] = rc.error or message
         if rc.started_at:
             term["startedAt"] = rc.started_at
         if rc.finished_at:
@@ -62,11 +63,18 @@ def container_status(
     history: list[RuntimeContainer],
     waiting: Waiting | None = None,
     image_ref: str = "",
+    *,
+    ready: bool | None = None,
+    started: bool | None = None,
+    messages: dict[str, str] | None = None,
 ) -> Obj:
     """The containerStatuses entry for `spec`; `history` is that container's runtime containers, newest first.
 
     `waiting` is the worker's reason for not (re)starting it now; it wins over an exited container, which
-    then shows as lastState, as Kubernetes shows a container in CrashLoopBackOff."""
+    then shows as lastState, as Kubernetes shows a container in CrashLoopBackOff. `ready` and `started`
+    are the probes' verdicts for a running container (default: true once running); `messages` the
+    termination messages by container id."""
+    messages = messages or {}
     latest = history[0] if history else None
     status: Obj = {
         "name": spec["name"],
@@ -82,21 +90,59 @@ def container_status(
         return status
     status["containerID"] = f"docker://{latest.id}"
     previous = next((c for c in history[1:] if c.exited), None)
+    last = container_state(previous, messages.get(previous.id, "")) if previous else {}
     if latest.running:
         status["state"] = container_state(latest)
-        status["ready"] = status["started"] = True
-        status["lastState"] = container_state(previous) if previous else {}
+        status["started"] = True if started is None else started
+        status["ready"] = status["started"] and (True if ready is None else ready)
+        status["lastState"] = last
     elif waiting is not None and latest.exited:
         status["state"] = _waiting(waiting)
-        status["lastState"] = container_state(latest)
+        status["lastState"] = container_state(latest, messages.get(latest.id, ""))
     else:
-        status["state"] = container_state(latest)
-        status["lastState"] = container_state(previous) if previous and latest.exited else {}
+        status["state"] = container_state(latest, messages.get(latest.id, ""))
+        status["lastState"] = last if latest.exited else {}
     return status
 
 
-def compute_phase(spec: Obj, statuses: list[Obj]) -> str:
-    """The pod phase from its container statuses, as the kubelet's getPhase computes it."""
+def is_sidecar(spec: Obj) -> bool:
+    """An init container with restartPolicy Always: started in order, then kept running beside the app."""
+    return spec.get("restartPolicy") == "Always"
+
+
+def init_progress(spec: Obj, init_statuses: list[Obj]) -> tuple[int, int]:
+    """(pending, failed) init containers, as getPhase counts them: a sidecar is pending until started; a
+    regular init container until it exited 0, and failed when it exited non-zero."""
+    by_name = {s["name"]: s for s in init_statuses}
+    pending = failed = 0
+    for container in spec.get("initContainers") or []:
+        status = by_name.get(container["name"]) or {}
+        state = status.get("state") or {}
+        if is_sidecar(container):
+            if not status.get("started"):
+                pending += 1
+            continue
+        if "terminated" in state:
+            if state["terminated"].get("exitCode") != 0:
+                failed += 1
+        elif "waiting" in state and (status.get("lastState") or {}).get("terminated", {}).get("exitCode", 0) != 0:
+            failed += 1
+        else:
+            pending += 1
+    return pending, failed
+
+
+def compute_phase(spec: Obj, statuses: list[Obj], init_statuses: list[Obj] | None = None,
+                  initialized: bool | None = None) -> str:
+    """The pod phase from its container statuses, as the kubelet's getPhase computes it. Init containers
+    count only until the pod is initialized: one that failed under restartPolicy Never fails the pod."""
+    policy = spec.get("restartPolicy") or "Always"
+    if spec.get("initContainers") and not initialized:
+        pending, failed = init_progress(spec, init_statuses or [])
+        if failed and policy == "Never":
+            return "Failed"
+        if pending or failed or initialized is False:
+            return "Pending"
     by_name = {s["name"]: s for s in statuses}
     running = waiting = stopped = succeeded = unknown = 0
     for container in spec.get("containers") or []:
@@ -118,7 +164,6 @@ def compute_phase(spec: Obj, statuses: list[Obj]) -> str:
                 waiting += 1
         else:
             unknown += 1
-    policy = spec.get("restartPolicy") or "Always"
     if waiting:
         return "Pending"
     if running and not unknown:
@@ -146,11 +191,23 @@ def _condition(ctype: str, ok: bool, old: list[Obj], now: str, reason: str = "",
     return cond
 
 
-def pod_conditions(pod: Obj, statuses: list[Obj], phase: str, sandbox_ready: bool, now: str) -> list[Obj]:
-    """PodReadyToStartContainers, Initialized, Ready, ContainersReady, PodScheduled (kept as bound)."""
+def pod_conditions(pod: Obj, statuses: list[Obj], phase: str, sandbox_ready: bool, now: str,
+                   init_statuses: list[Obj] | None = None, initialized: bool = True) -> list[Obj]:
+    """PodReadyToStartContainers, Initialized, Ready, ContainersReady, PodScheduled (kept as bound).
+    Sidecars (restartable init containers) count toward readiness like app containers."""
     old = (pod.get("status") or {}).get("conditions") or []
-    unready = [s["name"] for s in statuses if not s.get("ready")]
+    sidecars = {c["name"] for c in pod["spec"].get("initContainers") or [] if is_sidecar(c)}
+    counted = [*[s for s in init_statuses or [] if s["name"] in sidecars], *statuses]
+    unready = [s["name"] for s in counted if not s.get("ready")]
     ready = not unready and bool(statuses) and phase == "Running"
+    incomplete = [] if initialized else [
+        s["name"] for s in init_statuses or []
+        if "terminated" not in (s.get("state") or {}) or s["state"]["terminated"].get("exitCode") != 0]
+    if phase in TERMINAL_PHASES or initialized:
+        init_reason, init_message = ("PodCompleted", "") if phase in TERMINAL_PHASES else ("", "")
+    else:
+        init_reason = "ContainersNotInitialized"
+        init_message = f"containers with incomplete status: [{' '.join(incomplete)}]"
     if phase in TERMINAL_PHASES:
         reason, message = "PodCompleted", ""
     elif unready:
@@ -160,7 +217,7 @@ def pod_conditions(pod: Obj, statuses: list[Obj], phase: str, sandbox_ready: boo
     scheduled = next((c for c in old if c.get("type") == "PodScheduled"), None)
     return [
         _condition("PodReadyToStartContainers", sandbox_ready, old, now),
-        _condition("Initialized", True, old, now),
+        _condition("Initialized", initialized, old, now, init_reason, init_message),
         _condition("Ready", ready, old, now, reason, message),
         _condition("ContainersReady", ready, old, now, reason, message),
         scheduled or _condition("PodScheduled", True, old, now),
@@ -176,25 +233,39 @@ def build_pod_status(
     sandbox_ready: bool,
     now: str,
     terminating: bool = False,
+    init_statuses: list[Obj] | None = None,
+    initialized: bool = True,
+    failure: tuple[str, str] | None = None,
 ) -> Obj:
     """The whole status the kubelet owns. A phase never leaves Succeeded/Failed once reached, and a pod
     whose containers were stopped for its deletion ends Succeeded (all exited 0) or Failed, as on
-    Kubernetes, so controllers counting finished pods (Jobs) see how it ended."""
+    Kubernetes, so controllers counting finished pods (Jobs) see how it ended. `failure` (reason, message)
+    fails the pod outright (activeDeadlineSeconds: DeadlineExceeded)."""
     old = pod.get("status") or {}
-    phase = compute_phase(pod["spec"], statuses)
+    phase = compute_phase(pod["spec"], statuses, init_statuses, initialized)
+    reason, message = failure or (None, None)
     if old.get("phase") in TERMINAL_PHASES:
         phase = old["phase"]
+        reason, message = old.get("reason"), old.get("message")
+    elif failure is not None:
+        phase = "Failed"
     elif terminating and phase not in TERMINAL_PHASES:
         succeeded = all((s.get("state") or {}).get("terminated", {}).get("exitCode") == 0 for s in statuses)
         phase = "Succeeded" if statuses and succeeded else "Failed"
     status: Obj = {
         "phase": phase,
-        "conditions": pod_conditions(pod, statuses, phase, sandbox_ready, now),
+        "conditions": pod_conditions(pod, statuses, phase, sandbox_ready, now, init_statuses, initialized),
         "hostIP": host_ip,
         "hostIPs": [{"ip": host_ip}],
         "startTime": old.get("startTime") or now,
         "containerStatuses": statuses,
     }
+    if init_statuses:
+        status["initContainerStatuses"] = init_statuses
+    if reason:
+        status["reason"] = reason
+    if message:
+        status["message"] = message
     pod_ip = pod_ip or old.get("podIP") or ""
     if pod_ip:
         status["podIP"] = pod_ip

@@ -37,6 +37,7 @@ pytestmark = pytest.mark.e2e
 
 FAST = ["--heartbeat-interval", "1", "--sync-interval", "1", "--backoff-initial", "1", "--backoff-max", "4"]
 TOKEN = "kubelet-test-token"
+CLUSTER_DNS = "10.96.0.10"
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +113,15 @@ class Node:
         return [e for e in items if e.get("reason") == reason]
 
 
+def unmount_under(root: Path) -> None:
+    """Unmount whatever is mounted below `root` (by this test's kubelet), so the directory can go."""
+    with open("/proc/mounts") as f:
+        points = [line.split()[1].replace("\\040", " ") for line in f]
+    for point in sorted(points, reverse=True):
+        if point.startswith(str(root) + "/"):
+            subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
 def phase(pod: dict[str, Any]) -> str | None:
     return (pod.get("status") or {}).get("phase")
 
@@ -131,7 +141,7 @@ _counter = iter(range(1000))
 
 @pytest.fixture
 async def node(api: ApiClient, run_id: str, docker_client: docker.DockerClient, kubelet_apiserver: str,
-               token_file: Path, daemons: Callable[..., supervise.Daemon]) -> AsyncIterator[Node]:
+               token_file: Path, daemons: Callable[..., supervise.Daemon], workdir: Path) -> AsyncIterator[Node]:
     """A Ready node run by its own kubelet (fast intervals), and a namespace for the test's pods."""
     n = next(_counter)
     name, namespace = f"kl{n}-{run_id}", f"kubelet{n}-{run_id}"
@@ -140,6 +150,7 @@ async def node(api: ApiClient, run_id: str, docker_client: docker.DockerClient, 
     def start() -> supervise.Daemon:
         return daemons("kubelet", "--apiserver", kubelet_apiserver, "--node-name", name, "--node-ip", "127.0.0.1",
                        "--port", "0", "--kubelet-token-file", str(token_file), *FAST,
+                       "--root-dir", str(workdir / "kubelet-root"), "--cluster-dns", CLUSTER_DNS,
                        name=f"kubelet-{name}-{os.urandom(2).hex()}")
 
     handle = Node(name, namespace, api, docker_client, start)
@@ -155,6 +166,7 @@ async def node(api: ApiClient, run_id: str, docker_client: docker.DockerClient, 
         for c in handle.containers():
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 c.remove(force=True)
+        unmount_under(workdir / "kubelet-root" / name)  # tmpfs emptyDirs of pods the stopped kubelet kept
         with contextlib.suppress(errors.NotFound):
             await api.delete(LEASES, name, "kube-node-lease")
         with contextlib.suppress(errors.NotFound):
