@@ -5,9 +5,10 @@ A fresh etcd, apiserver, endpoints controller, kubelet and proxy (real processes
 chain prefix); one busybox httpd pod behind one Service, so both paths end at the same server. Each sample
 sends --requests HTTP/1.0 requests (a new TCP connection each, as busybox httpd closes after every answer)
 from --concurrency workers, bounded by --seconds; samples alternate direct and through-Service, --rounds
-times per mode. busybox httpd's listen backlog is 9: keep the concurrency moderate.
+times per mode; a ratio is taken per round (two samples back to back) and the median reported, as the
+machine's load drifts. busybox httpd's listen backlog is 9: keep the concurrency moderate.
 
-    python bench/proxy.py --requests 2000 --rounds 3 --concurrency 6
+    python bench/proxy.py --requests 1500 --rounds 5 --concurrency 6
 
 Prints a table, then one JSON line with every figure and ratio.
 """
@@ -156,9 +157,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
                     for key in ("rps", "p50_ms", "p99_ms"):
                         figures[f"{mode}_{path}_{key}"] = round(statistics.median(r[key] for r in results), 2)
                     figures[f"{mode}_{path}_failures"] = sum(r["failures"] for r in results)
-                figures[f"{mode}_rps_ratio"] = round(figures[f"{mode}_service_rps"] / figures[f"{mode}_direct_rps"], 3)
-                figures[f"{mode}_p99_ratio"] = round(figures[f"{mode}_service_p99_ms"]
-                                                     / figures[f"{mode}_direct_p99_ms"], 3)
+                # ratios per round (its two samples ran back to back, under the same machine load), then the median
+                pairs = list(zip(runs["direct"], runs["service"], strict=True))
+                figures[f"{mode}_rps_ratio"] = round(statistics.median(s["rps"] / d["rps"] for d, s in pairs), 3)
+                figures[f"{mode}_p99_ratio"] = round(statistics.median(s["p99_ms"] / d["p99_ms"] for d, s in pairs), 3)
             finally:
                 supervise.stop(proxy)
                 subprocess.run([*supervise.python_module("proxy"), "--cleanup", "--chain-prefix", prefix,
@@ -174,8 +176,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=2000, help="requests per sample")
-    parser.add_argument("--rounds", type=int, default=3, help="samples per path and mode")
+    parser.add_argument("--requests", type=int, default=1500, help="requests per sample")
+    parser.add_argument("--rounds", type=int, default=5, help="samples per path and mode")
     parser.add_argument("--concurrency", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=20.0, help="upper bound on one sample's duration")
     parser.add_argument("--modes", default="iptables,userspace")
