@@ -242,7 +242,8 @@ async def register(client: ApiClient, cluster_ip: str, address: str, port: int, 
     actual = svc["spec"].get("clusterIP", "")
     if actual != cluster_ip:
         logger.warning("kube-dns already has ClusterIP %s (not %s): pods must use %s", actual, cluster_ip, actual)
-    await _update_endpoints(client, lambda subsets: [*_without(subsets, address, port), {
+    # any entry for our address is an earlier run of ours (perhaps on another port, perhaps killed): replace it
+    await _update_endpoints(client, lambda subsets: [*_without(subsets, address, None), {
         "addresses": [{"ip": address, "nodeName": node}],
         "ports": [{"name": "dns", "port": port, "protocol": "UDP"}, {"name": "dns-tcp", "port": port,
                                                                       "protocol": "TCP"}]}])
@@ -253,9 +254,10 @@ async def unregister(client: ApiClient, address: str, port: int) -> None:
     await _update_endpoints(client, lambda subsets: _without(subsets, address, port))
 
 
-def _without(subsets: list[Obj], address: str, port: int) -> list[Obj]:
+def _without(subsets: list[Obj], address: str, port: int | None) -> list[Obj]:
+    """`subsets` less the ones serving `address` (on `port`, or on any port when None)."""
     return [s for s in subsets if not (any(a.get("ip") == address for a in s.get("addresses") or [])
-                                       and any(p.get("port") == port for p in s.get("ports") or []))]
+                                       and (port is None or any(p.get("port") == port for p in s.get("ports") or [])))]
 
 
 async def _update_endpoints(client: ApiClient, change: Any) -> None:

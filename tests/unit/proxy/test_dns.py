@@ -137,3 +137,12 @@ async def test_server_answers_forwards_and_fails_gracefully() -> None:
         assert await dns_server.resolve(b"junk") is None
     finally:
         transport.close()
+
+
+def test_a_restarted_dns_replaces_its_old_endpoints_entry() -> None:
+    from proxy.dns import _without
+
+    subsets = [{"addresses": [{"ip": "172.17.0.1"}], "ports": [{"name": "dns", "port": 40001}]},
+               {"addresses": [{"ip": "172.18.0.1"}], "ports": [{"name": "dns", "port": 53}]}]
+    assert _without(subsets, "172.17.0.1", None) == subsets[1:]  # an earlier run of ours, any port
+    assert _without(subsets, "172.17.0.1", 53) == subsets
