@@ -301,6 +301,7 @@ class PodInfo:
         "host_ports",
         "images",
         "key",
+        "label_group",
         "labels",
         "name",
         "namespace",
@@ -339,6 +340,9 @@ class PodInfo:
         self.key = f"{self.namespace}/{self.name}"
         self.uid: str | None = meta.get("uid")
         self.labels: dict[str, str] = meta.get("labels") or {}
+        # Pods of one app share namespace and labels: nodes count them by this key, so selectors are matched
+        # once per distinct label set rather than once per pod.
+        self.label_group: tuple[str, tuple[tuple[str, str], ...]] = (self.namespace, tuple(sorted(self.labels.items())))
         self.priority = priority
         self.preemption_policy = spec.get("preemptionPolicy") or preemption_policy or "PreemptLowerPriority"
         self.node_name: str | None = spec.get("nodeName")
@@ -427,6 +431,7 @@ class NodeInfo:
         "condition_taint",
         "hard_taints",
         "images",
+        "label_groups",
         "labels",
         "name",
         "node",
@@ -448,6 +453,7 @@ class NodeInfo:
         self.non_zero_cpu = 0
         self.non_zero_mem = 0
         self.used_ports: Counter[tuple[str, str, int]] = Counter()
+        self.label_groups: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()  # running pods per label set
         self.affinity_pods = 0  # pods with any pod (anti-)affinity
         self.anti_affinity_pods = 0  # pods with required anti-affinity
         self.node: Obj | None = None
@@ -531,6 +537,11 @@ class NodeInfo:
             self.used_ports[port] += sign
             if self.used_ports[port] <= 0:
                 del self.used_ports[port]
+        if not pod.terminating:
+            group = pod.label_group
+            self.label_groups[group] += sign
+            if self.label_groups[group] <= 0:
+                del self.label_groups[group]
         if pod.has_affinity:
             self.affinity_pods += sign
         if pod.required_anti_affinity:
@@ -543,6 +554,7 @@ class NodeInfo:
         out.pods = dict(self.pods)
         out.requested = Counter(self.requested)
         out.used_ports = Counter(self.used_ports)
+        out.label_groups = Counter(self.label_groups)
         return out
 
     def port_conflict(self, ip: str, protocol: str, port: int) -> bool:

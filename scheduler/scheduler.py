@@ -180,8 +180,6 @@ class Scheduler:
 
     def pod_info(self, pod: Obj) -> PodInfo:
         priority, policy = self.priority(pod)
-        pod.setdefault("kind", "Pod")
-        pod.setdefault("apiVersion", "v1")
         return PodInfo(pod, priority, policy)
 
     def _responsible(self, pod: Obj) -> bool:

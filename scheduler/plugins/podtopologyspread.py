@@ -46,7 +46,7 @@ SYSTEM_DEFAULT_CONSTRAINTS = (
 
 
 class Constraint:
-    __slots__ = ("affinity_policy", "key", "max_skew", "min_domains", "selector", "taints_policy")
+    __slots__ = ("affinity_policy", "key", "max_skew", "memo", "min_domains", "selector", "taints_policy")
 
     def __init__(self, spec: dict[str, Any], pod_labels: dict[str, str], selector: klabels.Selector | None) -> None:
         self.key: str = spec.get("topologyKey") or ""
@@ -62,28 +62,36 @@ class Constraint:
             if extra and selector is not None:
                 selector = klabels.Selector(selector.requirements + tuple(extra))
         self.selector = selector  # None selects nothing
+        self.memo: dict[tuple[tuple[str, str], ...], bool] = {}  # label set -> selected, for this cycle
 
     def matches(self, pod_labels: dict[str, str]) -> bool:
         return self.selector is not None and self.selector.matches(pod_labels)
 
+    def count(self, node: NodeInfo, namespace: str) -> int:
+        """Running (not terminating) pods of `namespace` on the node that the selector selects."""
+        if self.selector is None or not node.label_groups:
+            return 0
+        memo, selector = self.memo, self.selector
+        total = 0
+        for (ns, labels), n in node.label_groups.items():
+            if ns != namespace:
+                continue
+            hit = memo.get(labels)
+            if hit is None:
+                hit = memo[labels] = selector.matches(dict(labels))
+            if hit:
+                total += n
+        return total
+
     def includes(self, pod: PodInfo, node: NodeInfo) -> bool:
         """Node inclusion policies."""
-        if self.affinity_policy == "Honor" and not required_matches(pod, node):
+        if (self.affinity_policy == "Honor" and (pod.node_selector or pod.required_node_affinity is not None)
+                and not required_matches(pod, node)):
             return False
+        if self.taints_policy != "Honor" or not node.hard_taints:
+            return True
         return not (self.taints_policy == "Honor" and any(
             not any(tolerates(t, taint) for t in pod.tolerations) for taint in node.hard_taints))
-
-
-def count_matching(node: NodeInfo, selector: klabels.Selector | None, namespace: str) -> int:
-    if selector is None:
-        return 0
-    count = 0
-    for other in node.pods.values():
-        if other.terminating or other.namespace != namespace:
-            continue
-        if selector.matches(other.labels):
-            count += 1
-    return count
 
 
 class _FilterState:
@@ -159,7 +167,7 @@ class PodTopologySpread:
             for c in constraints:
                 if not c.includes(pod, node):
                     continue
-                s.counts[(c.key, node_labels[c.key])] += count_matching(node, c.selector, pod.namespace)
+                s.counts[(c.key, node_labels[c.key])] += c.count(node, pod.namespace)
         for key, _ in s.counts:
             s.domains[key] += 1
         s.recompute_minimum()
@@ -210,29 +218,37 @@ class PodTopologySpread:
         if not constraints:
             return SKIP
         require_all = bool(pod.spread_constraints) or not self.system_defaulted
+        keys = [c.key for c in constraints]
         ignored: set[str] = set()
         counts: list[dict[str, int]] = [{} for _ in constraints]
         for node in nodes:
-            if require_all and not all(c.key in node.labels for c in constraints):
+            node_labels = node.labels
+            if require_all and not all(k in node_labels for k in keys):
                 ignored.add(node.name)
                 continue
-            for i, c in enumerate(constraints):
-                if c.key != HOSTNAME and c.key in node.labels:
-                    counts[i].setdefault(node.labels[c.key], 0)
+            for i, key in enumerate(keys):
+                if key != HOSTNAME and key in node_labels:
+                    counts[i].setdefault(node_labels[key], 0)
         weights = []
         for i, c in enumerate(constraints):
             size = len(nodes) - len(ignored) if c.key == HOSTNAME else len(counts[i])
             weights.append(math.log(size + 2))
-        if any(counts):
+        namespace = pod.namespace
+        for i, c in enumerate(constraints):
+            domain = counts[i]
+            if c.key == HOSTNAME or not domain:
+                continue  # per-node counts are taken in Score
+            key, count, includes = c.key, c.count, c.includes
             for node in cache.node_list():
-                if require_all and not all(c.key in node.labels for c in constraints):
+                if not node.label_groups:
+                    continue  # no pods: adds nothing
+                value = node.labels.get(key)
+                if value is None or value not in domain:
                     continue
-                for i, c in enumerate(constraints):
-                    if c.key == HOSTNAME or not c.includes(pod, node):
-                        continue
-                    value = node.labels.get(c.key)
-                    if value is not None and value in counts[i]:
-                        counts[i][value] += count_matching(node, c.selector, pod.namespace)
+                if require_all and not all(k in node.labels for k in keys):
+                    continue
+                if includes(pod, node):
+                    domain[value] += count(node, namespace)
         state[self.name + "/score"] = (constraints, ignored, counts, weights)
         return None
 
@@ -245,9 +261,29 @@ class PodTopologySpread:
             value = node.labels.get(c.key)
             if value is None:
                 continue
-            n = count_matching(node, c.selector, pod.namespace) if c.key == HOSTNAME else counts[i].get(value, 0)
+            n = c.count(node, pod.namespace) if c.key == HOSTNAME else counts[i].get(value, 0)
             total += n * weights[i] + (c.max_skew - 1)
         return math.floor(total + 0.5)  # Go's math.Round: halves away from zero
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        """`score` for every node; with only the hostname and zone defaults the loop is unrolled."""
+        constraints, ignored, counts, weights = state[self.name + "/score"]
+        if ignored or len(constraints) != 2 or constraints[0].key != HOSTNAME:
+            return [self.score(state, pod, n) for n in nodes]
+        host, other = constraints
+        host_base, other_base = host.max_skew - 1, other.max_skew - 1
+        host_w, other_w, key, domain = weights[0], weights[1], other.key, counts[1]
+        ns, count = pod.namespace, host.count
+        out = []
+        for node in nodes:
+            total = 0.0
+            if HOSTNAME in node.labels:
+                total += count(node, ns) * host_w + host_base
+            value = node.labels.get(key)
+            if value is not None:
+                total += domain.get(value, 0) * other_w + other_base
+            out.append(math.floor(total + 0.5))
+        return out
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int], nodes: list[NodeInfo]) -> None:
         _, ignored, _, _ = state[self.name + "/score"]

@@ -222,6 +222,35 @@ async def test_required_anti_affinity_puts_one_per_node_and_the_fourth_waits(
         "available: 3 No preemption victims found for incoming pod.")
 
 
+async def test_a_label_change_on_a_placed_pod_releases_a_waiting_one(
+    api: ApiClient, ns: str, daemons: Callable[..., supervise.Daemon], hollow: Any
+) -> None:
+    only = await hollow("solo", "8")
+    daemons("scheduler", "--retry-interval", "300")
+    await api.create(PODS, pod("holder", labels={"role": "primary"}), ns)
+    assert await eventually(lambda: node_of(api, "holder", ns)) == only
+    anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"role": "primary"}}, "topologyKey": "kubernetes.io/hostname"}]}}
+    await api.create(PODS, pod("shy", affinity=anti), ns)
+    assert "1 node(s) didn't match pod anti-affinity rules" in await last_failure(api, "shy", ns)
+    await api.patch(PODS, "holder", {"metadata": {"labels": {"role": "secondary"}}}, ns)
+    assert await eventually(lambda: node_of(api, "shy", ns), timeout=10) == only
+
+
+async def test_repeated_failures_are_one_event_with_a_count(
+    api: ApiClient, ns: str, daemons: Callable[..., supervise.Daemon], hollow: Any
+) -> None:
+    await hollow("tiny", "1")
+    daemons("scheduler", "--retry-interval", "1")
+
+    async def counted() -> int | None:
+        events = await failed_events(api, "greedy", ns)
+        return events[0]["count"] if len(events) == 1 and events[0]["count"] >= 3 else None
+
+    await api.create(PODS, pod("greedy", "4"), ns)
+    assert await eventually(counted, timeout=20, what="one FailedScheduling event counted 3 times")
+
+
 # ---------------------------------------------------------------------------------------------- node choice
 
 

@@ -133,3 +133,15 @@ def test_hard_constraint_through_the_profile_message() -> None:
         prof.schedule(p)
     assert str(err.value) == ("0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, "
                               "1 node(s) didn't match pod topology spread constraints.")
+
+
+def test_batch_scores_agree_with_per_node_scores_for_the_defaults() -> None:
+    nodes = [node(f"n{i}", labels={ZONE: f"z{i % 2}"}) for i in range(4)] + [node("unzoned")]
+    cache = cluster(*nodes, pods=[pod(f"w{i}", labels={"app": "web"}, node_name=f"n{i % 3}") for i in range(5)])
+    plugin = PodTopologySpread(None, Handle(cache, default_selector=selector_for("web")))
+    p = info(pod("new", labels={"app": "web"}))
+    state = CycleState()
+    assert plugin.pre_score(state, p, cache.node_list()) is None
+    per_node = [plugin.score(state, p, n) for n in cache.node_list()]
+    assert plugin.score_nodes(state, p, cache.node_list()) == per_node
+    assert per_node[4] < per_node[3]  # no zone: only the hostname term
