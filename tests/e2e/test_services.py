@@ -4,11 +4,11 @@ Allocation across two apiservers over one etcd (unique, released, explicit IP or
 with a real controller-manager, kubelet, cluster DNS and the proxy in each mode (iptables, then userspace):
 a 3-replica Deployment behind a ClusterIP Service answers 300 requests from the host and from a pod with every
 pod's name and none above half; a pod reaches itself (hairpin); NodePort on the node's address; UDP through a
-Service; ClientIP affinity; DNS from inside a pod (full and short names, headless pod IPs, SRV); an endpoint
-taken out of readiness stops getting traffic; unprogrammed addresses fail here; a Service the proxy cannot
-program gets an Event; a restarted proxy writes the same rules; scaled to one, only the remaining pod answers
-within 2 s. Everything runs on a private service range, node port range and chain prefix, and is removed at the
-end (rules, addresses, route, pods, namespace).
+Service; ClientIP affinity; DNS from inside a pod (full and short names, headless pod IPs, SRV) and the service
+variables; a pod failing its readiness probe, or an endpoint moved to notReadyAddresses, stops getting traffic;
+unprogrammed addresses fail here; a Service the proxy cannot program gets an Event; a restarted proxy writes the
+same rules; scaled to one, only the remaining pod answers within 2 s. Everything runs on a private service
+range, node port range and chain prefix, and is removed at the end (rules, addresses, route, pods, namespace).
 
 Pods name their node (`spec.nodeName`): the session's etcd also holds other modules' nodes (hollow ones among
 them), and these pods must run beside this proxy, on this bridge.
@@ -249,7 +249,7 @@ def env(etcd_url: str, workdir: Path, run_id: str, docker_client: docker.DockerC
     try:
         launch("controllers", "controllers", "--leader-elect", "false", "--controllers",
                "replicaset,endpoints,deployment,namespace,garbagecollector")
-        launch("kubelet", "kubelet", "--node-name", node)
+        launch("kubelet", "kubelet", "--node-name", node, "--cluster-dns", e.dns_ip)
         launch("dns", "proxy.dns", "--node-name", node, "--service-cluster-ip-range", cidr, "--port", "0",
                "--upstream", "127.0.0.1:9", "--healthz-bind-address", "127.0.0.1:0")  # nothing leaves this host
         supervise.wait_for(lambda: node_ready(api, node), 60, f"node {node}", started[-2])
@@ -271,7 +271,7 @@ def env(etcd_url: str, workdir: Path, run_id: str, docker_client: docker.DockerC
 def workload(env: Env) -> Iterator[Obj]:
     """web: a 3-replica Deployment; Services web (ClusterIP), web-np (NodePort), web-aff (ClientIP affinity),
     web-h (headless), udp (no selector, endpoints on the host), manual (no selector, endpoints = two web pods);
-    a client pod whose resolv.conf is what the kubelet should write."""
+    a client pod (its resolv.conf and service variables written by the kubelet, pointed at the cluster DNS)."""
     ns = env.ns
     template = {"metadata": {"labels": {"app": "web"}},
                 "spec": {"terminationGracePeriodSeconds": 1, "nodeName": env.node, "containers": [{
@@ -300,16 +300,10 @@ def workload(env: Env) -> Iterator[Obj]:
         "metadata": {"name": "udp"},
         "subsets": [{"addresses": [{"ip": gateway}], "ports": [{"name": "echo", "port": p, "protocol": "UDP"}]}
                     for p in echo.ports]})
-    resolv = (f"nameserver {env.dns_ip}\\nsearch {ns}.svc.cluster.local svc.cluster.local cluster.local\\n"
-              "options ndots:5\\n")
-    call("POST", env.url(f"/api/v1/namespaces/{ns}/pods"), {
+    call("POST", env.url(f"/api/v1/namespaces/{ns}/pods"), {  # dnsPolicy ClusterFirst: the kubelet's resolv.conf
         "metadata": {"name": "client"},
         "spec": {"terminationGracePeriodSeconds": 1, "nodeName": env.node,
-                 "dnsPolicy": "None", "dnsConfig": {"nameservers": [env.dns_ip], "searches": [
-                     f"{ns}.svc.cluster.local", "svc.cluster.local", "cluster.local"],
-                     "options": [{"name": "ndots", "value": "5"}]},
-                 "containers": [{"name": "main", "image": "busybox:latest", "command": [
-                     "sh", "-c", f"printf '{resolv}' > /etc/resolv.conf; exec sleep 3600"]}]}})
+                 "containers": [{"name": "main", "image": "busybox:latest", "command": ["sleep", "3600"]}]}})
     eventually(lambda: len(ready_endpoints(env, "web")) == 3, 60, 0.3, "3 ready web endpoints")
     eventually(lambda: any(p["metadata"]["name"] == "client" and p["status"].get("phase") == "Running"
                            for p in pods(env, "")), 60, 0.3, "the client pod")
@@ -476,6 +470,8 @@ def test_client_ip_affinity_sticks(env: Env, workload: Obj, proxy: Any) -> None:
 
 def test_dns_from_inside_a_pod(env: Env, workload: Obj, proxy: Any) -> None:
     ns = env.ns
+    code, out = pod_exec(env, "client", "cat /etc/resolv.conf")
+    assert f"nameserver {env.dns_ip}" in out and f"search {ns}.svc.cluster.local svc.cluster.local" in out, out
     code, out = pod_exec(env, "client", f"nslookup web.{ns}.svc.cluster.local")
     assert code == 0 and workload["web"]["clusterIP"] in out, out
     code, out = pod_exec(env, "client", "nslookup web")  # the short name, through the search path
@@ -486,6 +482,12 @@ def test_dns_from_inside_a_pod(env: Env, workload: Obj, proxy: Any) -> None:
     assert code == 0 and f"80 web.{ns}.svc.cluster.local" in out, out
     code, out = pod_exec(env, "client", f"nslookup nothere.{ns}.svc.cluster.local")
     assert code != 0 and "NXDOMAIN" in out, out
+
+
+def test_service_variables_in_a_pod(env: Env, workload: Obj, proxy: Any) -> None:
+    _, out = pod_exec(env, "client", "env")
+    assert f"WEB_SERVICE_HOST={workload['web']['clusterIP']}" in out and "WEB_SERVICE_PORT_HTTP=80" in out, out
+    assert f"WEB_NP_PORT_80_TCP=tcp://{workload['web-np']['clusterIP']}:80" in out, out
 
 
 def test_not_ready_endpoint_gets_no_traffic(env: Env, workload: Obj, proxy: Any) -> None:
@@ -509,6 +511,32 @@ def test_not_ready_endpoint_gets_no_traffic(env: Env, workload: Obj, proxy: Any)
                    "traffic only to the ready endpoint")
     finally:
         call("PUT", url, {**call("GET", url), "subsets": current["subsets"]})
+
+
+def test_a_pod_failing_its_readiness_probe_stops_getting_traffic(env: Env, proxy: Any) -> None:
+    ns, names = env.ns, ["probe-a", "probe-b"]
+    probe = {"exec": {"command": ["test", "-f", "/tmp/ready"]}, "periodSeconds": 1, "failureThreshold": 1}
+    for name in names:
+        call("POST", env.url(f"/api/v1/namespaces/{ns}/pods"), {
+            "metadata": {"name": name, "labels": {"app": "probe"}},
+            "spec": {"terminationGracePeriodSeconds": 1, "nodeName": env.node, "containers": [{
+                "name": "main", "image": "busybox:latest", "readinessProbe": probe,
+                "command": ["sh", "-c", f"touch /tmp/ready; {WEB_COMMAND}"]}]}})
+    svc = call("POST", env.url(f"/api/v1/namespaces/{ns}/services"),
+               svc_body("probe", selector={"app": "probe"}, ports=[{"port": 80, "targetPort": 8080}]))
+    ip = svc["spec"]["clusterIP"]
+    try:
+        eventually(lambda: set(tally(ip, 80, 12)[0]) == set(names), 60, 0.3, "both probe pods to answer")
+        pod_exec(env, "probe-a", "rm /tmp/ready")
+        eventually(lambda: tally(ip, 80, 12) == (collections.Counter({"probe-b": 12}), 0), 10, 0.2,
+                   "traffic only to the pod that is still ready")
+    finally:
+        httpx.delete(env.url(f"/api/v1/namespaces/{ns}/services/probe"))
+        for name in names:
+            httpx.delete(env.url(f"/api/v1/namespaces/{ns}/pods/{name}"))
+        eventually(lambda: not pods(env, "app=probe") and not httpx.get(env.url(
+            f"/api/v1/namespaces/{ns}/pods"), params={"labelSelector": "app=probe"}).json()["items"], 30, 0.3,
+            "the probe pods to be gone")
 
 
 def test_unprogrammed_addresses_fail_here(env: Env, workload: Obj, proxy: Any) -> None:
