@@ -2,8 +2,11 @@
 Docker containers (a sandbox holding the network namespace, app containers joined to it).
 
     main       flags, logging, signals          kubelet    wires the node agent and the pod workers
-    node       Node object, Lease, node status  pods       per-pod sync: start, restart, stop, status
+    node       Node object, Lease, pressure     pods       per-pod sync: init, start, restart, stop, status
     runtime    Docker SDK behind neutral verbs  containers pod spec -> Docker create arguments
-    status     phase, conditions, statuses      backoff    CrashLoopBackOff / ImagePullBackOff delays
-    naming     container names and labels       server     HTTP endpoint: container logs for the apiserver
+    launch     a container's arguments, hooks   volumes    pod directories and volumes on disk
+    status     phase, conditions, statuses      atomicwriter  ..data swaps for API-data volumes
+    probes     probe workers and actions        dns        resolv.conf, /etc/hosts, service variables
+    backoff    CrashLoopBackOff delays          naming     container names and labels
+    server     HTTP endpoint: logs and exec     streaming  the exec channel protocol over WebSockets
 """

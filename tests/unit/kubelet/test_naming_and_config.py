@@ -143,3 +143,54 @@ def test_docker_times_and_image_names() -> None:
     assert split_image("busybox") == ("busybox", "latest")
     assert split_image("localhost:5000/a/b:1.2") == ("localhost:5000/a/b", "1.2")
     assert split_image("localhost:5000/a") == ("localhost:5000/a", "latest")
+
+
+def test_security_context_shares_and_namespaces() -> None:
+    pod = {"metadata": {"name": "p", "namespace": "n", "uid": "u"},
+           "spec": {"shareProcessNamespace": True,
+                    "securityContext": {"runAsUser": 1000, "runAsGroup": 3000, "fsGroup": 2000,
+                                        "supplementalGroups": [4000]},
+                    "containers": []}}
+    container = {"name": "c", "image": "busybox", "securityContext": {
+        "runAsUser": 1001, "readOnlyRootFilesystem": True, "privileged": True, "allowPrivilegeEscalation": False,
+        "capabilities": {"add": ["CAP_NET_ADMIN"], "drop": ["ALL"]}},
+        "resources": {"limits": {"cpu": "500m"}}}
+    kwargs = container_config(pod, container, sandbox_id="sb", pod_ip="10.0.0.2", host_ip="192.0.2.1",
+                              mounts=[{"Type": "bind", "Source": "/a", "Target": "/b", "ReadOnly": True}])
+    assert kwargs["user"] == "1001:3000" and kwargs["group_add"] == ["4000", "2000"]
+    assert kwargs["read_only"] and kwargs["privileged"] and kwargs["security_opt"] == ["no-new-privileges"]
+    assert kwargs["cap_add"] == ["NET_ADMIN"] and kwargs["cap_drop"] == ["ALL"]
+    assert kwargs["cpu_shares"] == 512  # the limit stands in for the missing request
+    assert kwargs["network_mode"] == kwargs["ipc_mode"] == kwargs["pid_mode"] == "container:sb"
+    assert kwargs["mounts"] == [{"Type": "bind", "Source": "/a", "Target": "/b", "ReadOnly": True}]
+    best_effort = container_config(pod, {"name": "c", "image": "busybox"}, sandbox_id="sb", pod_ip="", host_ip="")
+    assert best_effort["cpu_shares"] == 2
+
+
+def test_sandbox_holds_ipc_and_host_network() -> None:
+    pod = {"metadata": {"name": "p", "namespace": "n", "uid": "u"},
+           "spec": {"subdomain": "grp", "containers": [], "securityContext": {
+               "sysctls": [{"name": "net.ipv4.ip_local_port_range", "value": "1024 2048"}]}}}
+    kwargs = sandbox_config(pod)
+    assert kwargs["ipc_mode"] == "shareable" and kwargs["hostname"] == "p"
+    assert kwargs["domainname"] == "grp.n.svc.cluster.local"
+    assert kwargs["sysctls"] == {"net.ipv4.ip_local_port_range": "1024 2048"}
+    host = sandbox_config({**pod, "spec": {"hostNetwork": True, "containers": []}})
+    assert host["network_mode"] == "host" and "hostname" not in host
+
+
+def test_env_with_service_variables_resources_and_prefixes() -> None:
+    container = {"name": "c", "image": "busybox",
+                 "env": [{"name": "WEB_SERVICE_HOST", "value": "mine"},
+                         {"name": "CPU", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu",
+                                                                            "divisor": "1m"}}},
+                         {"name": "MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory"}}},
+                         {"name": "URL", "value": "http://$(WEB_SERVICE_HOST):$(WEB_SERVICE_PORT)"}],
+                 "envFrom": [{"configMapRef": {"name": "cm"}, "prefix": "CM_"},
+                             {"secretRef": {"name": "gone", "optional": True}}]}
+    pod = {"metadata": {"name": "p", "namespace": "n"}, "spec": {"containers": [container]}}
+    env = resolve_env(pod, container, pod_ip="", host_ip="", sources={("configmap", "cm"): {"k": "v"}},
+                      service_env={"WEB_SERVICE_HOST": "10.96.0.5", "WEB_SERVICE_PORT": "80"},
+                      allocatable={"cpu": "2", "memory": "1Gi"})
+    assert env["WEB_SERVICE_HOST"] == "mine" and env["URL"] == "http://mine:80"  # the pod's own env wins
+    assert env["CPU"] == "2000" and env["MEM"] == str(2**30) and env["CM_k"] == "v"

@@ -4,7 +4,9 @@ alone, and the status it writes. (The real Docker path is covered end to end in 
 from __future__ import annotations
 
 import itertools
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from kube import errors
@@ -14,6 +16,7 @@ from kubelet.pods import PodWorkers
 from kubelet.runtime import ImageError, RuntimeContainer
 
 NODE = "n1"
+ROOT = tempfile.TemporaryDirectory(prefix="kubelet-unit-")  # pod directories (hosts, resolv.conf) go here
 
 
 class FakeRuntime:
@@ -95,7 +98,7 @@ class FakeClient:
 def workers(runtime: FakeRuntime, client: FakeClient) -> PodWorkers:
     recorder = EventRecorder(client, "kubelet", NODE)  # type: ignore[arg-type]
     return PodWorkers(client, runtime, recorder, node_name=NODE, node_ip="192.0.2.1",  # type: ignore[arg-type]
-                      backoff_initial=10, backoff_max=40)
+                      backoff_initial=10, backoff_max=40, root_dir=Path(ROOT.name))
 
 
 def pod(policy: str = "Always", image: str = "busybox", pull: str = "IfNotPresent") -> dict[str, Any]:
@@ -212,3 +215,73 @@ async def test_deletion_stops_writes_a_final_status_removes_and_confirms() -> No
     patches = len(client.patches)
     await w.terminate(deleted)
     assert len(client.patches) == patches and len(client.deletes) == 2
+
+
+def init_pod(policy: str = "Always") -> dict[str, Any]:
+    p = pod(policy)
+    p["spec"]["initContainers"] = [{"name": "first", "image": "busybox"}, {"name": "second", "image": "busybox"}]
+    return p
+
+
+async def test_init_containers_run_one_at_a_time_then_the_app() -> None:
+    runtime, client = FakeRuntime(), FakeClient()
+    w = workers(runtime, client)
+    await w.sync_pod(init_pod())
+    assert [c.name for c in runtime.containers.values() if not c.sandbox] == ["first"]
+    status = last_status(client)
+    assert status["phase"] == "Pending"
+    assert status["containerStatuses"][0]["state"]["waiting"]["reason"] == "PodInitializing"
+    assert status["initContainerStatuses"][1]["state"]["waiting"]["reason"] == "PodInitializing"
+    labels = runtime.apps("first")[0].labels
+    assert labels[naming.CONTAINER_TYPE] == "init" and labels[naming.SANDBOX_ID]
+
+    await w.sync_pod(init_pod())  # still running: nothing new
+    assert [c.name for c in runtime.containers.values() if not c.sandbox] == ["first"]
+    runtime.exit(runtime.apps("first")[0].id, 0)
+    await w.sync_pod(init_pod())
+    assert runtime.apps("second")[0].state == "running" and not runtime.apps("main")
+    runtime.exit(runtime.apps("second")[0].id, 0)
+    await w.sync_pod(init_pod())
+    assert runtime.apps("main")[0].state == "running"
+    status = last_status(client)
+    assert status["phase"] == "Running"
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Initialized"] == "True"
+
+    # Initialized stays true once the app ran, even with the init containers' records gone.
+    await w.sync_pod(init_pod())
+    assert len(runtime.apps("main")) == 1
+
+
+async def test_a_failed_init_container_is_retried_or_fails_the_pod() -> None:
+    runtime, client = FakeRuntime(), FakeClient()
+    w = workers(runtime, client)
+    await w.sync_pod(init_pod("Never"))
+    runtime.exit(runtime.apps("first")[0].id, 1)
+    await w.sync_pod(init_pod("Never"))
+    assert last_status(client)["phase"] == "Failed" and not runtime.apps("second")
+
+    runtime, client = FakeRuntime(), FakeClient()
+    w = workers(runtime, client)
+    await w.sync_pod(init_pod("OnFailure"))
+    runtime.exit(runtime.apps("first")[0].id, 1)
+    await w.sync_pod(init_pod("OnFailure"))
+    assert [c.attempt for c in runtime.apps("first")] == [0, 1]  # retried at once, then backs off
+    runtime.exit(runtime.apps("first")[-1].id, 1)
+    await w.sync_pod(init_pod("OnFailure"))
+    first = last_status(client)["initContainerStatuses"][0]
+    assert first["state"]["waiting"]["reason"] == "CrashLoopBackOff" and last_status(client)["phase"] == "Pending"
+
+
+async def test_a_deadline_fails_the_pod_and_stops_it() -> None:
+    runtime, client = FakeRuntime(), FakeClient()
+    w = workers(runtime, client)
+    p = pod()
+    p["status"]["startTime"] = "2020-01-01T00:00:00Z"
+    await w.sync_pod(p)
+    assert last_status(client)["phase"] == "Running"
+    p["status"] = last_status(client)
+    p["spec"]["activeDeadlineSeconds"] = 5  # may be set on a running pod
+    await w.sync_pod(p)
+    status = last_status(client)
+    assert (status["phase"], status["reason"]) == ("Failed", "DeadlineExceeded")
+    assert all(not c.running for c in runtime.containers.values())
