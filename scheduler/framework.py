@@ -120,11 +120,20 @@ class CycleState(dict[str, Any]):
         super().__init__(*args, **kwargs)
         self.skip_filter: set[str] = set()
         self.skip_score: set[str] = set()
+        self.node_names: set[str] | None = None  # a PreFilter's result: only these nodes can fit
+        self.restricted_by: list[str] = []
+
+    def restrict(self, plugin: str, names: set[str]) -> None:
+        """A PreFilter plugin knows the pod fits at most these nodes (kube's PreFilterResult)."""
+        self.node_names = set(names) if self.node_names is None else self.node_names & names
+        self.restricted_by.append(plugin)
 
     def clone(self) -> CycleState:
         out = CycleState({k: (v.clone() if hasattr(v, "clone") else v) for k, v in self.items()})
         out.skip_filter = set(self.skip_filter)
         out.skip_score = set(self.skip_score)
+        out.node_names = self.node_names
+        out.restricted_by = list(self.restricted_by)
         return out
 
 

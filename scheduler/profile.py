@@ -243,14 +243,32 @@ class Profile:
         nominated = pod.nominated_node_name or (self.nominator.node_of(pod.key) if self.nominator else None)
         if nominated:
             node = self.cache.node(nominated)
-            if node is not None and self.run_filters_with_nominated(state, pod, node) is None:
+            if (node is not None and (state.node_names is None or node.name in state.node_names)
+                    and self.run_filters_with_nominated(state, pod, node) is None):
                 return ScheduleResult(node.name, 1, 1, state)
+        total = len(nodes)
+        restricted: dict[str, Status] = {}
+        if state.node_names is not None:
+            if not state.node_names:
+                self._reject_all(pod, Status.unresolvable(
+                    f"node(s) didn't satisfy plugin(s) {_go_list(state.restricted_by)} simultaneously"),
+                    state.restricted_by[0])
+            outside = Status.unresolvable(
+                f"node(s) didn't satisfy plugin(s) {_go_list(state.restricted_by)}").with_plugin(state.restricted_by[0])
+            restricted = {n.name: outside for n in nodes if n.name not in state.node_names}
+            nodes = [n for n in nodes if n.name in state.node_names]
         feasible, statuses = self.find_feasible(state, pod, nodes)
+        statuses.update(restricted)
         if not feasible:
-            raise FitError(pod, len(nodes), statuses,
+            raise FitError(pod, total, statuses,
                            unschedulable_plugins={s.plugin for s in statuses.values() if s.plugin}, state=state)
         if len(feasible) == 1:
             return ScheduleResult(feasible[0].name, len(statuses) + 1, 1, state)
         totals = self.prioritize(state, pod, feasible)
         chosen = self.select_host(feasible, totals)
         return ScheduleResult(chosen.name, len(statuses) + len(feasible), len(feasible), state)
+
+
+def _go_list(names: list[str]) -> str:
+    """How Go prints a sorted []string: [A B]."""
+    return "[" + " ".join(sorted(set(names))) + "]"

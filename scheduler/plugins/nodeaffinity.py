@@ -1,7 +1,9 @@
 """NodeAffinity: spec.nodeSelector (every label must match) and
 requiredDuringSchedulingIgnoredDuringExecution (nodeSelectorTerms ORed; matchExpressions In/NotIn/Exists/
 DoesNotExist/Gt/Lt and matchFields on metadata.name ANDed within a term) filter nodes; preferred terms add their
-weight to the score of the nodes they match (normalised so the best gets 100)."""
+weight to the score of the nodes they match (normalised so the best gets 100). When every required term names
+nodes (matchFields metadata.name In, as DaemonSet pods do), PreFilter narrows the search to those nodes, and the
+others report "node(s) didn't satisfy plugin(s) [NodeAffinity]"."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from scheduler.plugins import names
 from scheduler.plugins.helpers import default_normalize
 
 REASON = "node(s) didn't match Pod's node affinity/selector"
+CONFLICT_REASON = "pod affinity terms conflict"
 
 
 def required_matches(pod: PodInfo, node: NodeInfo) -> bool:
@@ -33,6 +36,11 @@ class NodeAffinity:
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
         if not pod.node_selector and pod.required_node_affinity is None:
             return SKIP
+        names = _named_nodes(pod)
+        if names is not None:
+            if not names:
+                return Status.unresolvable(CONFLICT_REASON)
+            state.restrict(self.name, names)
         return None
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
@@ -47,3 +55,23 @@ class NodeAffinity:
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int],
                         nodes: list[NodeInfo]) -> None:
         default_normalize(scores)
+
+
+def _named_nodes(pod: PodInfo) -> set[str] | None:
+    """The nodes the required terms name through matchFields metadata.name In (terms ORed, fields ANDed), or
+    None when some term does not name nodes (then any node may match)."""
+    required = (((pod.pod.get("spec") or {}).get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution")
+    if not required:
+        return None
+    names: set[str] = set()
+    for term in required.get("nodeSelectorTerms") or ():
+        term_names: set[str] | None = None
+        for field in term.get("matchFields") or ():
+            if field.get("key") == "metadata.name" and field.get("operator") == "In":
+                values = set(field.get("values") or ())
+                term_names = values if term_names is None else term_names & values
+        if term_names is None:
+            return None
+        names |= term_names
+    return names

@@ -378,7 +378,9 @@ async def test_higher_priority_pods_are_scheduled_first(
     assert await eventually(lambda: node_of(api, "urgent", ns), timeout=10) == one
     await asyncio.sleep(1)
     assert all([await node_of(api, f"normal-{i}", ns) is None for i in range(3)])
-    assert "preemption: not eligible due to preemptionPolicy=Never." not in await last_failure(api, "normal-0", ns)
+    assert await last_failure(api, "normal-0", ns) == (
+        "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: "
+        "1 No preemption victims found for incoming pod.")
 
 
 # ---------------------------------------------------------------------------------------------- configuration

@@ -89,3 +89,20 @@ def test_least_allocated_spreads_plain_pods() -> None:
         p = info(pod(f"p{i}", "100m", "100Mi"))
         cache.assume(p, prof.schedule(p).node)
     assert sorted(len(n.pods) for n in cache.node_list()) == [3, 3, 3]
+
+
+def test_node_affinity_naming_nodes_narrows_the_search_like_daemonset_pods() -> None:
+    cache = cluster(node("n1", cpu="1"), node("n2"), node("n3"), pods=[pod("big", "900m", node_name="n1")])
+    pinned = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}]}}}
+    with pytest.raises(FitError) as err:
+        profile(cache).schedule(info(pod("ds", "500m", affinity=pinned)))
+    assert str(err.value) == ("0/3 nodes are available: 1 Insufficient cpu, "
+                              "2 node(s) didn't satisfy plugin(s) [NodeAffinity].")
+    assert profile(cache).schedule(info(pod("small", "50m", affinity=pinned))).node == "n1"
+    conflicting = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]},
+                         {"key": "metadata.name", "operator": "In", "values": ["n2"]}]}]}}}
+    with pytest.raises(FitError) as err:
+        profile(cache).schedule(info(pod("nowhere", affinity=conflicting)))
+    assert str(err.value) == "0/3 nodes are available: pod affinity terms conflict."
