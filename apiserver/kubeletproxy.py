@@ -1,12 +1,12 @@
-"""`pods/{name}/log` and `pods/{name}/exec`: the apiserver asks the pod's kubelet and streams its answer back.
+"""`pods/{name}/log`, `exec` and `attach`: the apiserver asks the pod's kubelet and streams its answer back.
 
 The kubelet is found through its Node object: the InternalIP address and
 `status.daemonEndpoints.kubeletEndpoint.Port`. Requests carry the cluster's kubelet token (a shared secret
 given to the apiserver with --kubelet-token-file and to kubelets with the same flag), so only the apiserver
 can read logs from a kubelet. The kubelet's contract: `GET /containerLogs/{namespace}/{pod}/{container}`
 with the query parameters of the log subresource, answering text/plain (streamed when following); and
-`/exec/{namespace}/{pod}/{container}?command=...` as a WebSocket in the channel protocol
-(`v5.channel.k8s.io`), whose frames are relayed both ways unchanged. A request to exec without a WebSocket
+`/exec/{namespace}/{pod}/{container}?command=...` (and `/attach/...`) as a WebSocket in the channel
+protocol (`v5.channel.k8s.io`), whose frames are relayed both ways unchanged. A request without a WebSocket
 upgrade (kubectl's SPDY fallback) is answered with the same validation errors, then a 400.
 """
 
@@ -135,15 +135,17 @@ class KubeletProxy:
 
     # ------------------------------------------------------------------ exec
 
-    async def _exec_target(self, registry: Any, namespace: str, name: str, params: Any) -> tuple[str, str]:
-        """(kubelet WebSocket URL, container) of an exec request, after the checks Kubernetes makes first."""
+    async def _exec_target(self, registry: Any, namespace: str, name: str, params: Any,
+                           kind: str = "exec") -> tuple[str, str]:
+        """(kubelet WebSocket URL, container) of an exec or attach request, after the checks Kubernetes makes
+        first."""
         pod = await registry.get(PODS, namespace, name)
         container = _container_for(pod, params.get("container"))
         phase = (pod.get("status") or {}).get("phase")
         if phase in ("Succeeded", "Failed"):
-            raise errors.BadRequest(f"cannot exec into a container in a completed pod; current phase is {phase}")
+            raise errors.BadRequest(f"cannot {kind} into a container in a completed pod; current phase is {phase}")
         commands = params.getlist("command")
-        if not commands:
+        if not commands and kind == "exec":
             raise errors.BadRequest("you must specify at least 1 command")
         node = pod["spec"].get("nodeName")
         if not node:
@@ -151,22 +153,23 @@ class KubeletProxy:
         base = await self._kubelet_url(registry, node)
         query = [("command", c) for c in commands]
         query += [(k, params[k]) for k in ("stdin", "stdout", "stderr", "tty") if params.get(k) is not None]
-        return f"ws{base[4:]}/exec/{namespace}/{name}/{container}?{urlencode(query)}", container
+        return f"ws{base[4:]}/{kind}/{namespace}/{name}/{container}?{urlencode(query)}", container
 
-    async def exec_without_upgrade(self, request: Request, registry: Any, namespace: str, name: str) -> Response:
-        """exec over plain HTTP or SPDY (kubectl falls back to it when the WebSocket was refused): the same
-        checks, so the user sees why, then 400: only WebSockets are served."""
-        await self._exec_target(registry, namespace, name, request.query_params)
-        raise errors.BadRequest("exec needs a WebSocket upgrade (subprotocol v5.channel.k8s.io); SPDY is not "
+    async def exec_without_upgrade(self, request: Request, registry: Any, namespace: str, name: str,
+                                   kind: str = "exec") -> Response:
+        """exec or attach over plain HTTP or SPDY (kubectl falls back to it when the WebSocket was refused):
+        the same checks, so the user sees why, then 400: only WebSockets are served."""
+        await self._exec_target(registry, namespace, name, request.query_params, kind)
+        raise errors.BadRequest(f"{kind} needs a WebSocket upgrade (subprotocol v5.channel.k8s.io); SPDY is not "
                                 "supported by this apiserver")
 
-    async def exec(self, websocket: WebSocket, registry: Any, namespace: str, name: str) -> None:
-        """Relay a `kubectl exec` WebSocket to the pod's kubelet, frame by frame, both ways."""
+    async def exec(self, websocket: WebSocket, registry: Any, namespace: str, name: str, kind: str = "exec") -> None:
+        """Relay a `kubectl exec` (or attach) WebSocket to the pod's kubelet, frame by frame, both ways."""
         offered = [p for p in websocket.scope.get("subprotocols") or [] if p in EXEC_PROTOCOLS]
         try:
             if not offered:
-                raise errors.BadRequest(f"exec needs the WebSocket subprotocol {' or '.join(EXEC_PROTOCOLS)}")
-            url, _ = await self._exec_target(registry, namespace, name, websocket.query_params)
+                raise errors.BadRequest(f"{kind} needs the WebSocket subprotocol {' or '.join(EXEC_PROTOCOLS)}")
+            url, _ = await self._exec_target(registry, namespace, name, websocket.query_params, kind)
         except errors.ApiError as exc:
             await _deny(websocket, exc.code, exc.to_status())
             return

@@ -262,18 +262,28 @@ async def _stream(events: AsyncIterator[dict[str, Any]], timeout: float | None, 
 
 
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-_EXEC = "/api/v1/namespaces/{namespace}/pods/{name}/exec"
-
-
-@router.websocket(_EXEC)
+@router.websocket("/api/v1/namespaces/{namespace}/pods/{name}/exec")
 async def pod_exec(websocket: WebSocket, namespace: str, name: str) -> None:
     """pods/exec as kubectl asks for it: a WebSocket relayed to the pod's kubelet."""
     await websocket.app.state.kubelet.exec(websocket, websocket.app.state.registry, namespace, name)
 
 
-@router.api_route(_EXEC, methods=["GET", "POST"], include_in_schema=False)
+@router.websocket("/api/v1/namespaces/{namespace}/pods/{name}/attach")
+async def pod_attach(websocket: WebSocket, namespace: str, name: str) -> None:
+    await websocket.app.state.kubelet.exec(websocket, websocket.app.state.registry, namespace, name, "attach")
+
+
+@router.api_route("/api/v1/namespaces/{namespace}/pods/{name}/exec", methods=["GET", "POST"],
+                  include_in_schema=False)
 async def pod_exec_without_upgrade(request: Request, namespace: str, name: str) -> Response:
     return await request.app.state.kubelet.exec_without_upgrade(request, _registry(request), namespace, name)
+
+
+@router.api_route("/api/v1/namespaces/{namespace}/pods/{name}/attach", methods=["GET", "POST"],
+                  include_in_schema=False)
+async def pod_attach_without_upgrade(request: Request, namespace: str, name: str) -> Response:
+    return await request.app.state.kubelet.exec_without_upgrade(request, _registry(request), namespace, name,
+                                                                "attach")
 
 
 @router.api_route("/api/{version}/{rest:path}", methods=_METHODS, include_in_schema=False)

@@ -204,6 +204,7 @@ def container_config(
         "ipc_mode": "host" if spec.get("hostIPC") else f"container:{sandbox_id}",
         "tty": bool(container.get("tty")) or None,
         "stdin_open": bool(container.get("stdin")) or None,
+        "stdin_once": bool(container.get("stdin") and container.get("stdinOnce")) or None,
         "mounts": mounts or None,
     }
     if spec.get("hostPID"):

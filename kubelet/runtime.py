@@ -208,6 +208,8 @@ class ContainerRuntime(Protocol):
     async def exec_run(self, container_id: str, cmd: list[str], timeout: float) -> tuple[int | None, bytes]: ...
     async def exec_exit_code(self, exec_id: str, wait: float = 2.0) -> int | None: ...
     async def exec_resize(self, exec_id: str, height: int, width: int) -> None: ...
+    async def attach(self, container_id: str, *, stdin: bool, tty: bool) -> ExecSession: ...
+    async def resize(self, container_id: str, height: int, width: int) -> None: ...
 
 
 class DockerRuntime:
@@ -320,21 +322,26 @@ class DockerRuntime:
                      "mounts", "cap_add", "cap_drop", "privileged", "read_only", "security_opt", "group_add",
                      "ipc_mode", "pid_mode", "sysctls", "tmpfs", "cpu_period", "cpu_quota"}
         host = {k: v for k, v in kwargs.items() if k in host_keys and v is not None}
-        config = {k: v for k, v in kwargs.items() if k not in host_keys and v is not None}
+        stdin_once = bool(kwargs.get("stdin_once"))
+        config = {k: v for k, v in kwargs.items() if k not in host_keys and k != "stdin_once" and v is not None}
+        config.setdefault("command", None)
         try:
-            created = self.api.create_container(
-                image, name=name, labels=labels, detach=True,
-                host_config=self.api.create_host_config(**host), **config,
-            )
+            body = self.api.create_container_config(
+                image, labels=labels, detach=True, host_config=self.api.create_host_config(**host), **config)
+        except (docker.errors.DockerException, TypeError, ValueError) as exc:
+            raise RuntimeFailure(f"invalid container configuration: {exc}") from exc
+        if stdin_once:  # the SDK has no argument for it: its stdin closes when the attached client leaves
+            body["StdinOnce"] = True
+        try:
+            created = self.api.create_container_from_config(body, name)
         except docker.errors.APIError as exc:
-            if exc.status_code == 409:  # a leftover of an interrupted attempt with the same name
-                self._remove(name, True)
-                created = self.api.create_container(
-                    image, name=name, labels=labels, detach=True,
-                    host_config=self.api.create_host_config(**host), **config,
-                )
-            else:
+            if exc.status_code != 409:
                 raise RuntimeFailure(str(exc.explanation or exc)) from exc
+            self._remove(name, True)  # a leftover of an interrupted attempt with the same name
+            try:
+                created = self.api.create_container_from_config(body, name)
+            except docker.errors.APIError as again:
+                raise RuntimeFailure(str(again.explanation or again)) from again
         return str(created["Id"])
 
     async def start(self, container_id: str) -> None:
@@ -444,20 +451,33 @@ class DockerRuntime:
         except docker.errors.APIError as exc:
             raise RuntimeFailure(str(exc.explanation or exc)) from exc
         exec_id = created["Id"]
+        body = json.dumps({"Detach": False, "Tty": tty}).encode()
+        reader, writer = await self._hijack(f"/exec/{exec_id}/start", body, "exec start")
+        return ExecSession(exec_id, reader, writer, tty)
+
+    async def attach(self, container_id: str, *, stdin: bool, tty: bool) -> ExecSession:
+        """Attach to a running container's main process (`kubectl attach`, `kubectl run -it`); the session
+        ends when the process does. Its `exec_id` is empty."""
+        query = f"stream=1&stdout=1&stderr=1&stdin={int(stdin)}"
+        reader, writer = await self._hijack(f"/containers/{container_id}/attach?{query}", b"", "attach")
+        return ExecSession("", reader, writer, tty)
+
+    async def _hijack(self, path: str, body: bytes, what: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """POST `path` on a connection of its own and take the connection over once the engine upgrades it
+        (the raw stream follows at once, so nothing may sit in an HTTP client's read buffer)."""
         try:
             reader, writer = await self._open_engine()
         except OSError as exc:
             raise RuntimeFailure(f"cannot reach the Docker engine: {exc}") from exc
-        body = json.dumps({"Detach": False, "Tty": tty}).encode()
         writer.write(
-            f"POST /v{self.api.api_version}/exec/{exec_id}/start HTTP/1.1\r\nHost: docker\r\n"
+            f"POST /v{self.api.api_version}{path} HTTP/1.1\r\nHost: docker\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
             "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n".encode() + body)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError) as exc:
             writer.close()
-            raise RuntimeFailure(f"exec start failed: {exc}") from exc
+            raise RuntimeFailure(f"{what} failed: {exc}") from exc
         status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
         parts = status_line.split(" ", 2)
         code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
@@ -466,8 +486,8 @@ class DockerRuntime:
             writer.close()
             with contextlib.suppress(ValueError, IndexError):
                 detail = json.loads(detail[detail.index("{"):]).get("message", detail)
-            raise RuntimeFailure(f"exec start failed: {detail.strip() or status_line}")
-        return ExecSession(exec_id, reader, writer, tty)
+            raise RuntimeFailure(f"{what} failed: {detail.strip() or status_line}")
+        return reader, writer
 
     async def exec_exit_code(self, exec_id: str, wait: float = 2.0) -> int | None:
         """The exit code of a finished exec (its output ended); None if it is still running after `wait`."""
@@ -487,6 +507,11 @@ class DockerRuntime:
     async def exec_resize(self, exec_id: str, height: int, width: int) -> None:
         with contextlib.suppress(docker.errors.APIError):
             await asyncio.to_thread(self.api.exec_resize, exec_id, height=height, width=width)
+
+    async def resize(self, container_id: str, height: int, width: int) -> None:
+        """The TTY size of a container's main process (attach)."""
+        with contextlib.suppress(docker.errors.APIError):
+            await asyncio.to_thread(self.api.resize, container_id, height=height, width=width)
 
     async def exec_run(self, container_id: str, cmd: list[str], timeout: float) -> tuple[int | None, bytes]:
         """Run `cmd` to completion (probes, hooks): (exit code, stdout+stderr, at most 10 KiB). TimeoutError

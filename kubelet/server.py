@@ -4,6 +4,7 @@ as Kubernetes' apiserver calls a kubelet's port 10250.
     GET /containerLogs/{namespace}/{pod}/{container}
         ?follow&previous&timestamps&tailLines&sinceSeconds&sinceTime&limitBytes   -> text/plain, streamed
     GET /exec/{namespace}/{pod}/{container}?command=..&command=..&stdin&stdout&stderr&tty
+    GET /attach/{namespace}/{pod}/{container}?stdin&stdout&stderr&tty
         WebSocket (v5.channel.k8s.io or v4.channel.k8s.io, see `kubelet.streaming`)
     GET /healthz                                                                -> ok
 
@@ -129,6 +130,7 @@ class KubeletServer:
         self.app = Starlette(routes=[
             Route("/containerLogs/{namespace}/{pod}/{container}", self.container_logs),
             WebSocketRoute("/exec/{namespace}/{pod}/{container}", self.exec),
+            WebSocketRoute("/attach/{namespace}/{pod}/{container}", self.attach),
             Route("/healthz", lambda _: PlainTextResponse("ok")),
         ])
 
@@ -195,7 +197,7 @@ class KubeletServer:
 
     # ------------------------------------------------------------------ exec
 
-    async def _exec_target(self, namespace: str, pod_name: str, name: str) -> RuntimeContainer:
+    async def _exec_target(self, namespace: str, pod_name: str, name: str) -> tuple[RuntimeContainer, Obj]:
         pod = self.find_pod(namespace, pod_name)
         if pod is None:
             raise LogError(404, f'pods "{pod_name}" not found')
@@ -208,10 +210,19 @@ class KubeletServer:
             key=lambda c: c.attempt, reverse=True)
         if not instances or not instances[0].running:
             raise LogError(400, f'container {name} is not running in pod {pod_name}')
-        return instances[0]
+        spec = next(c for c in [*pod["spec"].get("initContainers", []), *pod["spec"].get("containers", [])]
+                    if c["name"] == name)
+        return instances[0], spec
 
     async def exec(self, websocket: WebSocket) -> None:
         """`kubectl exec` (through the apiserver): a docker exec bridged to the channel protocol."""
+        await self._stream(websocket, attach=False)
+
+    async def attach(self, websocket: WebSocket) -> None:
+        """`kubectl attach` / `kubectl run -it`: the container's own process bridged to the channel protocol."""
+        await self._stream(websocket, attach=True)
+
+    async def _stream(self, websocket: WebSocket, attach: bool) -> None:
         if not self._authorized(websocket):
             await _deny(websocket, 401, "Unauthorized")
             return
@@ -225,10 +236,14 @@ class KubeletServer:
         flags = {k: params.get(k, "").lower() in ("true", "1") for k in ("stdin", "stdout", "stderr", "tty")}
         namespace, pod_name, name = (websocket.path_params[k] for k in ("namespace", "pod", "container"))
         try:
-            if not command:
+            if not command and not attach:
                 raise LogError(400, "you must specify at least 1 command")
-            target = await self._exec_target(namespace, pod_name, name)
-            session = await self.runtime.exec_start(target.id, command, stdin=flags["stdin"], tty=flags["tty"])
+            target, spec = await self._exec_target(namespace, pod_name, name)
+            if attach:  # the stream is a terminal's exactly when the container was made with one
+                session = await self.runtime.attach(target.id, stdin=flags["stdin"] and bool(spec.get("stdin")),
+                                                    tty=bool(spec.get("tty")))
+            else:
+                session = await self.runtime.exec_start(target.id, command, stdin=flags["stdin"], tty=flags["tty"])
         except LogError as exc:
             await _deny(websocket, exc.status, exc.message)
             return
@@ -253,12 +268,17 @@ class KubeletServer:
         runtime = self.runtime
 
         async def exit_code() -> int | None:
-            return await runtime.exec_exit_code(session.exec_id)
+            return 0 if attach else await runtime.exec_exit_code(session.exec_id)
+
+        async def resize(height: int, width: int) -> None:
+            if attach:
+                await runtime.resize(target.id, height, width)
+            else:
+                await runtime.exec_resize(session.exec_id, height, width)
 
         try:
-            await streaming.bridge(session, websocket.send_bytes, receive,
-                                   lambda h, w: runtime.exec_resize(session.exec_id, h, w), exit_code,
-                                   protocol, flags["stdin"])
+            await streaming.bridge(session, websocket.send_bytes, receive, resize, exit_code, protocol,
+                                   flags["stdin"])
             await websocket.close(1000)
         except (WebSocketDisconnect, RuntimeError, OSError) as exc:
             log.debug("exec session in %s/%s/%s ended early: %s", namespace, pod_name, name, exc)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pty
+import select
 import subprocess
 import time
 from pathlib import Path
@@ -49,6 +51,35 @@ def kubectl(config: Path, *args: str, stdin: str | None = None, timeout: float =
                           env={**os.environ, "KUBECONFIG": str(config)})
 
 
+def interactive(config: Path, args: list[str], keys: bytes, timeout: float = 20) -> tuple[int, bytes]:
+    """Run kubectl on a pseudo-terminal (as `-it` wants), type `keys`, collect what it shows until it exits."""
+    main_fd, child_fd = pty.openpty()
+    proc = subprocess.Popen([kubectl_binary(), *args], stdin=child_fd, stdout=child_fd, stderr=child_fd,
+                            env={**os.environ, "KUBECONFIG": str(config)}, close_fds=True)
+    os.close(child_fd)
+    output = bytearray()
+    deadline = time.monotonic() + timeout
+    typed = False
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([main_fd], [], [], 0.2)
+            if ready:
+                try:
+                    output += os.read(main_fd, 4096)
+                except OSError:
+                    break
+            if not typed and (b"#" in output or time.monotonic() > deadline - timeout + 3):
+                os.write(main_fd, keys)  # after the shell's prompt
+                typed = True
+        proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(main_fd)
+    return proc.returncode, bytes(output)
+
+
 @pytest.fixture
 def kubeconfig_file(kubelet_apiserver: str, workdir: Path) -> Path:
     return kubeconfig.merge_context("kubelet-pods", kubelet_apiserver, path=workdir / "kubeconfig-kubelet-pods")
@@ -73,6 +104,18 @@ async def test_kubectl_exec_and_logs_follow(node: Node, kubeconfig_file: Path) -
     assert piped.stdout == "HELLO STDIN\ndone\n"
     wrong = await asyncio.to_thread(kubectl, kubeconfig_file, "exec", "shell", "-c", "nope", *ns, "--", "true")
     assert wrong.returncode != 0 and "nope" in wrong.stderr
+    code, output = await asyncio.to_thread(interactive, kubeconfig_file, ["exec", "-it", "shell", "-c", "main", *ns,
+                                                                          "--", "sh"], b"echo $((6*7)); tty; exit 5\n")
+    assert code == 5, output
+    assert b"42" in output and b"/dev/pts/" in output  # a terminal inside, and the exit code outside
+
+    # kubectl run -i: the pod is made, then attached to; its own process reads what kubectl sends.
+    overrides = f'{{"apiVersion": "v1", "spec": {{"nodeName": "{node.name}", "terminationGracePeriodSeconds": 1}}}}'
+    ran = await asyncio.to_thread(kubectl, kubeconfig_file, "run", "once", "--image=busybox", "--restart=Never",
+                                  "--image-pull-policy=IfNotPresent", "-i", "--rm", f"--overrides={overrides}",
+                                  *ns, "--", "sh", "-c", "read line; echo got $line", stdin="hello\n", timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert "got hello" in ran.stdout
 
     proc = subprocess.Popen([kubectl_binary(), "logs", "-f", "shell", "-c", "talk", *ns], stdout=subprocess.PIPE,
                             text=True, env={**os.environ, "KUBECONFIG": str(kubeconfig_file)})
