@@ -1,4 +1,5 @@
-"""`pods/{name}/log`, `exec` and `attach`: the apiserver asks the pod's kubelet and streams its answer back.
+"""`pods/{name}/log`, `exec`, `attach` and `portforward`: the apiserver asks the pod's kubelet and streams its
+answer back.
 
 The kubelet is found through its Node object: the InternalIP address and
 `status.daemonEndpoints.kubeletEndpoint.Port`. Requests carry the cluster's kubelet token (a shared secret
@@ -6,7 +7,8 @@ given to the apiserver with --kubelet-token-file and to kubelets with the same f
 can read logs from a kubelet. The kubelet's contract: `GET /containerLogs/{namespace}/{pod}/{container}`
 with the query parameters of the log subresource, answering text/plain (streamed when following); and
 `/exec/{namespace}/{pod}/{container}?command=...` (and `/attach/...`) as a WebSocket in the channel
-protocol (`v5.channel.k8s.io`), whose frames are relayed both ways unchanged. A request without a WebSocket
+protocol (`v5.channel.k8s.io`), and `/portForward/{namespace}/{pod}` (SPDY tunnelled in a WebSocket,
+`SPDY/3.1+portforward.k8s.io`), whose frames are relayed both ways unchanged. A request without a WebSocket
 upgrade (kubectl's SPDY fallback) is answered with the same validation errors, then a 400.
 """
 
@@ -23,6 +25,8 @@ from urllib.parse import urlencode
 import httpx
 import websockets.asyncio.client
 import websockets.exceptions
+import websockets.headers
+import websockets.server
 from fastapi import Request, WebSocket
 from fastapi.responses import Response, StreamingResponse
 from starlette.websockets import WebSocketDisconnect
@@ -30,12 +34,30 @@ from starlette.websockets import WebSocketDisconnect
 from kube import errors
 from kube.resources import NODES, PODS
 
-__all__ = ["EXEC_PROTOCOLS", "LOG_PARAMS", "KubeletProxy"]
+__all__ = ["EXEC_PROTOCOLS", "LOG_PARAMS", "PORTFORWARD_PROTOCOL", "KubeletProxy"]
 
 log = logging.getLogger("apiserver.kubeletproxy")
 
 #: WebSocket subprotocols of exec the kubelet speaks (kubectl 1.30+ offers v5 first)
 EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+#: kubectl port-forward's WebSocket subprotocol: SPDY frames tunnelled in binary messages
+PORTFORWARD_PROTOCOL = "SPDY/3.1+portforward.k8s.io"
+#: the same, as the kubelet is asked for it ("/" and "+" are not allowed in a subprotocol token)
+KUBELET_PORTFORWARD_PROTOCOL = "portforward.k8s.io"
+
+
+def _lenient_parse_subprotocol(header: str) -> list[Any]:
+    """Sec-WebSocket-Protocol values as listed, even when not RFC 6455 tokens: kubectl offers
+    `SPDY/3.1+portforward.k8s.io`, which the `websockets` library (under uvicorn) would refuse with a 400
+    before the request reaches us."""
+    try:
+        return list(_strict_parse_subprotocol(header))
+    except websockets.exceptions.InvalidHeader:
+        return [part.strip() for part in header.split(",") if part.strip()]
+
+
+_strict_parse_subprotocol = websockets.headers.parse_subprotocol
+websockets.server.parse_subprotocol = _lenient_parse_subprotocol  # type: ignore[assignment]
 
 Obj = dict[str, Any]
 
@@ -173,6 +195,25 @@ class KubeletProxy:
         except errors.ApiError as exc:
             await _deny(websocket, exc.code, exc.to_status())
             return
+        await self._relay(websocket, url, offered)
+
+    async def port_forward(self, websocket: WebSocket, registry: Any, namespace: str, name: str) -> None:
+        """Relay a `kubectl port-forward` WebSocket (SPDY inside) to the pod's kubelet."""
+        try:
+            if PORTFORWARD_PROTOCOL not in (websocket.scope.get("subprotocols") or []):
+                raise errors.BadRequest(f"port-forward needs the WebSocket subprotocol {PORTFORWARD_PROTOCOL}")
+            pod = await registry.get(PODS, namespace, name)
+            phase = (pod.get("status") or {}).get("phase")
+            if phase != "Running":
+                raise errors.BadRequest(f"pod {name} is not running (phase {phase})")
+            base = await self._kubelet_url(registry, pod["spec"].get("nodeName") or "")
+        except errors.ApiError as exc:
+            await _deny(websocket, exc.code, exc.to_status())
+            return
+        await self._relay(websocket, f"ws{base[4:]}/portForward/{namespace}/{name}", [KUBELET_PORTFORWARD_PROTOCOL],
+                          accept_as=PORTFORWARD_PROTOCOL)
+
+    async def _relay(self, websocket: WebSocket, url: str, offered: list[str], accept_as: str | None = None) -> None:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
             upstream = await websockets.asyncio.client.connect(
@@ -188,7 +229,7 @@ class KubeletProxy:
             await _deny(websocket, 503, errors.ServiceUnavailable(
                 f"the kubelet of the pod's node cannot be reached: {exc}").to_status())
             return
-        await websocket.accept(subprotocol=upstream.subprotocol)
+        await websocket.accept(subprotocol=accept_as or upstream.subprotocol)
 
         async def to_kubelet() -> None:
             while True:

@@ -273,6 +273,11 @@ async def pod_attach(websocket: WebSocket, namespace: str, name: str) -> None:
     await websocket.app.state.kubelet.exec(websocket, websocket.app.state.registry, namespace, name, "attach")
 
 
+@router.websocket("/api/v1/namespaces/{namespace}/pods/{name}/portforward")
+async def pod_port_forward(websocket: WebSocket, namespace: str, name: str) -> None:
+    await websocket.app.state.kubelet.port_forward(websocket, websocket.app.state.registry, namespace, name)
+
+
 @router.api_route("/api/v1/namespaces/{namespace}/pods/{name}/exec", methods=["GET", "POST"],
                   include_in_schema=False)
 async def pod_exec_without_upgrade(request: Request, namespace: str, name: str) -> Response:

@@ -104,6 +104,7 @@ class PodWorkers:
         self._terminating: dict[str, asyncio.Task[None]] = {}  # pod uid -> its termination
         self._killing: set[str] = set()  # container ids being killed after a failed liveness/startup probe
         self._api_cache: dict[tuple[str, str, str], tuple[float, Obj | None]] = {}
+        self._wakeups: dict[str, float] = {}  # pod key -> monotonic time of its earliest pending timed sync
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.informer.add_handler(Handler(self._enqueue, lambda _old, new: self._enqueue(new), self._enqueue))
@@ -168,6 +169,8 @@ class PodWorkers:
             now = time.monotonic()
             for key in [k for k, (t, _) in self._api_cache.items() if now - t > 60]:
                 del self._api_cache[key]
+            for key in [k for k, due in self._wakeups.items() if due < now]:
+                del self._wakeups[key]
             await asyncio.sleep(self.sync_interval)
 
     async def remove_orphans(self) -> None:
@@ -194,6 +197,17 @@ class PodWorkers:
         for table in (self._last_pull_failure, self._reported):
             for key in [k for k in table if k.startswith(uid + "/")]:
                 del table[key]
+
+    def _wake(self, key: str, delay: float) -> None:
+        """Sync `key` after `delay` seconds, unless a timed sync at least as early is pending already: a
+        back-off or deadline seen at every resync must not pile up timers."""
+        due = time.monotonic() + delay
+        pending = self._wakeups.get(key)
+        now = time.monotonic()
+        if pending is not None and now < pending <= due + 0.01:
+            return
+        self._wakeups[key] = due
+        self.queue.add_after(key, delay)
 
     async def _fetch(self, rt: ResourceType, namespace: str, name: str) -> Obj | None:
         """A ConfigMap, Secret, claim or volume for a pod, None if it does not exist. Answers are kept for a
@@ -290,7 +304,7 @@ class PodWorkers:
             return math.inf
         left = timeutil.parse(started).timestamp() + int(deadline) - time.time()
         if left > 0:
-            self.queue.add_after(object_key(pod), left + 0.05)
+            self._wake(object_key(pod), left + 0.05)
         return left
 
     async def _deadline_exceeded(self, pod: Obj, containers: list[RuntimeContainer]) -> None:
@@ -367,7 +381,7 @@ class PodWorkers:
                 if self._reported.get(key) != str(exc):
                     log.info("pod %s: %s", object_key(pod), exc)
                 self._report_once(pod, key, str(exc), "Warning", "FailedMount", str(exc))
-                self.queue.add_after(object_key(pod), min(self.sync_interval, 2.0))
+                self._wake(object_key(pod), min(self.sync_interval, 2.0))
                 return changed, initialized
             if sandbox is None:
                 attempt = sandboxes[0].attempt + 1 if sandboxes else 0
@@ -442,7 +456,7 @@ class PodWorkers:
             delay = go_duration(self.crash_backoff.get(key))
             waiting[name] = Waiting(
                 "CrashLoopBackOff", f"back-off {delay} restarting failed container={name} pod={pod_ref(pod)}")
-            self.queue.add_after(object_key(pod), remaining + 0.05)
+            self._wake(object_key(pod), remaining + 0.05)
             self._report_once(pod, f"{key}/BackOff", latest.id, "Warning", "BackOff",
                               f"Back-off restarting failed container {name} in pod {pod_ref(pod)}", spec)
             return None
@@ -522,7 +536,7 @@ class PodWorkers:
         if not local and remaining > 0:
             message = f'Back-off pulling image "{image}"'
             waiting[name] = Waiting("ImagePullBackOff", message)
-            self.queue.add_after(object_key(pod), remaining + 0.05)
+            self._wake(object_key(pod), remaining + 0.05)
             self._report_once(pod, f"{key}/ImagePullBackOff", str(self.pull_backoff.get(key)), "Normal",
                               "BackOff", message, spec)
             return False
@@ -539,7 +553,7 @@ class PodWorkers:
             self._last_pull_failure[key] = time.time()
             self.pull_backoff.next(key, self._last_pull_failure[key])
             waiting[name] = Waiting("ErrImagePull", str(exc))
-            self.queue.add_after(object_key(pod), self.pull_backoff.get(key) + 0.05)
+            self._wake(object_key(pod), self.pull_backoff.get(key) + 0.05)
             self._record(pod, "Warning", "Failed", f'Failed to pull image "{image}": {exc}', spec)
             self._record(pod, "Warning", "Failed", "Error: ErrImagePull", spec)
             return False

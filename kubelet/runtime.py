@@ -71,6 +71,7 @@ class RuntimeContainer:
     ip: str = ""  # the sandbox's bridge IP
     ipc_mode: str = ""  # HostConfig.IpcMode: app containers join a sandbox's IPC namespace only if "shareable"
     network_mode: str = ""
+    pid: int = 0  # the main process (of a sandbox: whose network namespace port-forward enters)
     labels: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -174,6 +175,7 @@ def _from_inspect(info: dict[str, Any]) -> RuntimeContainer:
         ip=ip,
         ipc_mode=str((info.get("HostConfig") or {}).get("IpcMode") or ""),
         network_mode=str((info.get("HostConfig") or {}).get("NetworkMode") or ""),
+        pid=int(state.get("Pid") or 0),
         labels=labels,
     )
 

@@ -6,6 +6,8 @@ as Kubernetes' apiserver calls a kubelet's port 10250.
     GET /exec/{namespace}/{pod}/{container}?command=..&command=..&stdin&stdout&stderr&tty
     GET /attach/{namespace}/{pod}/{container}?stdin&stdout&stderr&tty
         WebSocket (v5.channel.k8s.io or v4.channel.k8s.io, see `kubelet.streaming`)
+    GET /portForward/{namespace}/{pod}
+        WebSocket (SPDY/3.1+portforward.k8s.io, see `kubelet.portforward`)
     GET /healthz                                                                -> ok
 
 When the kubelet has a token (`--kubelet-token-file`, the one the apiserver was given), every request
@@ -32,7 +34,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kube import timeutil
-from kubelet import streaming
+from kubelet import portforward, streaming
 from kubelet.runtime import ContainerRuntime, RuntimeContainer, RuntimeFailure
 
 __all__ = ["KubeletServer", "bind_socket", "pick_container"]
@@ -131,6 +133,7 @@ class KubeletServer:
             Route("/containerLogs/{namespace}/{pod}/{container}", self.container_logs),
             WebSocketRoute("/exec/{namespace}/{pod}/{container}", self.exec),
             WebSocketRoute("/attach/{namespace}/{pod}/{container}", self.attach),
+            WebSocketRoute("/portForward/{namespace}/{pod}", self.port_forward),
             Route("/healthz", lambda _: PlainTextResponse("ok")),
         ])
 
@@ -284,6 +287,51 @@ class KubeletServer:
             log.debug("exec session in %s/%s/%s ended early: %s", namespace, pod_name, name, exc)
         finally:
             session.close()
+
+
+    async def port_forward(self, websocket: WebSocket) -> None:
+        """`kubectl port-forward`: SPDY streams in a WebSocket, each pair one connection to a pod port."""
+        if not self._authorized(websocket):
+            await _deny(websocket, 401, "Unauthorized")
+            return
+        offered = websocket.scope.get("subprotocols") or []
+        protocol = next((p for p in (portforward.TOKEN_PROTOCOL, portforward.PROTOCOL) if p in offered), None)
+        if protocol is None:
+            await _deny(websocket, 400, f"port-forward needs a WebSocket with subprotocol {portforward.PROTOCOL}")
+            return
+        namespace, pod_name = websocket.path_params["namespace"], websocket.path_params["pod"]
+        pod = self.find_pod(namespace, pod_name)
+        if pod is None:
+            await _deny(websocket, 404, f'pods "{pod_name}" not found')
+            return
+        sandbox = next((c for c in await self.runtime.list_containers(self.node_name, pod["metadata"]["uid"])
+                        if c.sandbox and c.running), None)
+        if sandbox is None:
+            await _deny(websocket, 400, f"pod {pod_name} is not running")
+            return
+        netns = None if pod["spec"].get("hostNetwork") else sandbox.pid or None
+        await websocket.accept(subprotocol=protocol)
+        forwarder = portforward.PortForwarder(websocket.send_bytes, netns, f"{namespace}/{pod_name}")
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                data = message.get("bytes")
+                if data is None and message.get("text") is not None:
+                    data = message["text"].encode()
+                if data:
+                    await forwarder.session.feed(data)
+                if forwarder.session.gone.is_set():
+                    break
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            log.debug("port-forward to %s/%s ended: %s", namespace, pod_name, exc)
+        except Exception:
+            log.exception("port-forward to %s/%s failed", namespace, pod_name)
+        finally:
+            await forwarder.close()
+            with contextlib.suppress(Exception):
+                await websocket.close(1000)
 
 
 async def _deny(websocket: WebSocket, status: int, message: str) -> None:

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import os
 import pty
+import re
 import select
 import subprocess
 import time
@@ -110,7 +113,7 @@ async def test_kubectl_exec_and_logs_follow(node: Node, kubeconfig_file: Path) -
     assert b"42" in output and b"/dev/pts/" in output  # a terminal inside, and the exit code outside
 
     # kubectl run -i: the pod is made, then attached to; its own process reads what kubectl sends.
-    overrides = f'{{"apiVersion": "v1", "spec": {{"nodeName": "{node.name}", "terminationGracePeriodSeconds": 1}}}}'
+    overrides = json.dumps({"apiVersion": "v1", "spec": {"nodeName": node.name, "terminationGracePeriodSeconds": 1}})
     ran = await asyncio.to_thread(kubectl, kubeconfig_file, "run", "once", "--image=busybox", "--restart=Never",
                                   "--image-pull-policy=IfNotPresent", "-i", "--rm", f"--overrides={overrides}",
                                   *ns, "--", "sh", "-c", "read line; echo got $line", stdin="hello\n", timeout=60)
@@ -519,3 +522,29 @@ async def test_security_context_and_host_ports(node: Node) -> None:
 
     privileged_failures = await wait_until(refused, 20, "the privileged container refused with a clear event")
     assert privileged_failures[0]["involvedObject"]["fieldPath"] == "spec.containers{main}"
+
+
+async def test_kubectl_port_forward_reaches_the_pods_localhost(node: Node, kubeconfig_file: Path) -> None:
+    # httpd listens on the pod's 127.0.0.1 only: reachable through port-forward, not through the pod IP.
+    web = app("web", "mkdir -p /www; echo forwarded > /www/index.html; head -c 3000000 /dev/urandom > /www/big; "
+                     "exec httpd -f -p 127.0.0.1:8080 -h /www")
+    await node.run_pod("local", web)
+    await node.wait_pod("local", lambda p: phase(p) == "Running" and statuses(p)["web"]["ready"], "Running")
+    _, digest = sh(node, "local", "web", "md5sum /www/big")
+    proc = subprocess.Popen([kubectl_binary(), "port-forward", "pod/local", ":8080", "-n", node.namespace],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "KUBECONFIG": str(kubeconfig_file)})
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 15)
+        match = re.search(r"127\.0\.0\.1:(\d+) -> 8080", line)
+        assert match, line
+        local = f"http://127.0.0.1:{match.group(1)}"
+        async with httpx.AsyncClient(timeout=10, trust_env=False) as http:
+            assert (await http.get(f"{local}/")).text == "forwarded\n"
+            big = await http.get(f"{local}/big")
+            assert hashlib.md5(big.content).hexdigest() == digest.split()[0]
+            assert (await http.get(f"{local}/")).text == "forwarded\n"  # a second connection on the session
+    finally:
+        proc.kill()
+        proc.wait()
