@@ -16,7 +16,7 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +93,15 @@ async def hollow(api: ApiClient, run_id: str):
 
 
 @pytest.fixture
-async def ns(api: ApiClient, run_id: str, request: pytest.FixtureRequest) -> str:
+async def ns(api: ApiClient, run_id: str, request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A namespace for the test's pods; they are deleted afterwards, so no pod still pending from one test can
+    land on the next test's nodes (no namespace controller runs here)."""
     name = f"{request.node.name.removeprefix('test_').replace('_', '-')[:40]}-{run_id}".strip("-")
     await api.create(NAMESPACES, {"metadata": {"name": name}})
-    return name
+    yield name
+    for p in (await api.list(PODS, name))["items"]:
+        with contextlib.suppress(errors.NotFound):
+            await api.delete(PODS, p["metadata"]["name"], name, grace_period_seconds=0)
 
 
 async def node_of(api: ApiClient, name: str, ns: str) -> str | None:
