@@ -40,25 +40,27 @@ class EventSink:
         self.max_queued = max_queued
         self.writers = writers
         self.remembered = remembered
-        self._queue: asyncio.Queue[tuple[float, Obj, str, str, str, str, str]] | None = None
+        self._queue: asyncio.Queue[tuple[float, Obj, str, str, str, str, str, str]] | None = None
         self._seen: OrderedDict[tuple[str, str, str, str], tuple[str, str, int, str]] = OrderedDict()
         self.dropped = 0
         self.written = 0
 
-    def _q(self) -> asyncio.Queue[tuple[float, Obj, str, str, str, str, str]]:
+    def _q(self) -> asyncio.Queue[tuple[float, Obj, str, str, str, str, str, str]]:
         if self._queue is None:
             self._queue = asyncio.Queue()
         return self._queue
 
     def record(self, obj: Obj, event_type: str, reason: str, message: str, action: str = "",
-               related: str = "") -> None:
+               related: str = "", component: str = "") -> None:
+        """Queue an Event; `component` is the reporting profile (kube-scheduler reports as the schedulerName)."""
         queue = self._q()
         if queue.qsize() >= self.max_queued:
             self.dropped += 1
             if self.dropped % 1000 == 1:
                 log.warning("event queue full: dropped %d events so far", self.dropped)
             return
-        queue.put_nowait((time.monotonic(), obj, event_type, reason, message, action, related))
+        queue.put_nowait((time.monotonic(), obj, event_type, reason, message, action, related,
+                          component or self.component))
 
     async def run(self) -> None:
         await asyncio.gather(*(self._writer() for _ in range(self.writers)))
@@ -84,7 +86,8 @@ class EventSink:
             finally:
                 queue.task_done()
 
-    async def _write(self, obj: Obj, event_type: str, reason: str, message: str, action: str, related: str) -> None:
+    async def _write(self, obj: Obj, event_type: str, reason: str, message: str, action: str, related: str,
+                     component: str) -> None:
         meta = obj.get("metadata") or {}
         namespace = meta.get("namespace") or "default"
         now = timeutil.now()
@@ -117,8 +120,8 @@ class EventSink:
             "reason": reason,
             "message": message,
             "type": event_type,
-            "source": {"component": self.component},
-            "reportingComponent": self.component,
+            "source": {"component": component},
+            "reportingComponent": component,
             "reportingInstance": self.instance,
             "firstTimestamp": now,
             "lastTimestamp": now,

@@ -372,7 +372,8 @@ class Scheduler:
             log.warning("binding %s to %s failed: %s", key, node, exc)
             self.metrics["bind_errors"] += 1
             self.events.record(pod, "Warning", "FailedScheduling",
-                               f'running Bind plugin "DefaultBinder": {exc}', action="Scheduling")
+                               f'running Bind plugin "DefaultBinder": {exc}', action="Scheduling",
+                               component=assumed.scheduler_name)
             self.queue.add_backoff(qpi)
             self.queue.move_all(Event.ASSIGNED_POD_DELETE)
             return
@@ -383,7 +384,7 @@ class Scheduler:
         self.metrics["scheduled"] += 1
         log.debug("bound %s to %s", key, node)
         self.events.record(pod, "Normal", "Scheduled", f"Successfully assigned {ns}/{name} to {node}",
-                           action="Binding")
+                           action="Binding", component=assumed.scheduler_name)
 
     async def _failed(self, qpi: QueuedPodInfo, cycle: int, message: str, nominated: str | None) -> None:
         pod = qpi.pod.pod
@@ -394,7 +395,8 @@ class Scheduler:
             return
         except errors.ApiError as exc:
             log.warning("updating the status of %s: %s", qpi.key, exc)
-        self.events.record(pod, "Warning", "FailedScheduling", message, action="Scheduling")
+        self.events.record(pod, "Warning", "FailedScheduling", message, action="Scheduling",
+                           component=qpi.pod.scheduler_name)
         self.queue.add_unschedulable(qpi, cycle)
 
     async def _set_unschedulable(self, pod: Obj, message: str, nominated: str | None) -> None:
@@ -439,7 +441,7 @@ class Scheduler:
                 log.warning("preempting %s: %s", victim.key, exc)
                 return
             self.events.record(victim.pod, "Normal", "Preempted", f"Preempted by pod {pod.uid} on node {node}",
-                               action="Preempting", related=pod.key)
+                               action="Preempting", related=pod.key, component=pod.scheduler_name)
 
         async def clear(other: PodInfo) -> None:
             self.nominator.delete(other.key)

@@ -5,7 +5,8 @@ MostAllocated (bin packing), over weighted resources, counting kube-scheduler's 
 for containers that request nothing.
 
 NodeResourcesBalancedAllocation scores how even the node's cpu and memory fractions would be after placement
-(1 - their standard deviation), from actual requests.
+(1 - their standard deviation), from actual requests; best-effort pods (no requests) skip it, as in recent
+kube-scheduler, so they do not pile up on one node.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
-from scheduler.framework import MAX_NODE_SCORE, CycleState, Event, Handle, NodeInfo, PodInfo, Status
+from scheduler.framework import MAX_NODE_SCORE, SKIP, CycleState, Event, Handle, NodeInfo, PodInfo, Status
 from scheduler.plugins import names
 
 DEFAULT_RESOURCES = ({"name": "cpu", "weight": 1}, {"name": "memory", "weight": 1})
@@ -126,6 +127,9 @@ class BalancedAllocation:
     def __init__(self, args: dict[str, Any] | None = None, handle: Handle | None = None) -> None:
         self.resources = [r for r, _ in _resources(args)]
         self.default = self.resources == ["cpu", "memory"]
+
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
+        return None if any(pod.requests.get(r) for r in self.resources) else SKIP
 
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         if not self.default:

@@ -415,6 +415,12 @@ async def test_profiles_from_a_config_file_and_scheduler_names(
     await api.create(PODS, pod("elsewhere", schedulerName="nobody-runs-this"), ns)
     packed = [await node_of(api, f"packed-{i}", ns) for i in range(4)]
     assert len(set(packed)) == 1 and packed[0] in nodes
+
+    async def scheduled_by() -> str | None:
+        items = (await api.list(EVENTS, ns, field_selector="involvedObject.name=packed-0"))["items"]
+        return next((e["source"]["component"] for e in items if e["reason"] == "Scheduled"), None)
+
+    assert await eventually(scheduled_by) == "bin-packer"  # events come from the profile, as in kube-scheduler
     await asyncio.sleep(1)
     assert await node_of(api, "elsewhere", ns) is None
     assert await failed_events(api, "elsewhere", ns) == []

@@ -96,3 +96,5 @@ def test_balanced_allocation() -> None:
     assert plugin.score_nodes(CycleState(), p, [n]) == [80]
     even = info(pod("q", "300m", "300Mi"))
     assert plugin.score(CycleState(), even, n) == 100
+    assert plugin.pre_score(CycleState(), even, [n]) is None
+    assert plugin.pre_score(CycleState(), info(pod("best-effort")), [n]).code.name == "SKIP"
