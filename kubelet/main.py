@@ -83,7 +83,28 @@ async def run(args: argparse.Namespace) -> None:
     except docker.errors.DockerException as exc:
         await client.close()
         raise SystemExit(f"kubelet: cannot reach the Docker engine: {exc}") from None
-    kubelet = Kubelet(
+    try:
+        kubelet = make_kubelet(args, client, runtime, system_reserved, kube_reserved, dns_servers)
+    except OSError as exc:  # the root dir cannot be made
+        runtime.close()
+        await client.close()
+        raise SystemExit(f"kubelet: {exc}") from None
+    task = asyncio.create_task(kubelet.run())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        logging.getLogger("kubelet").info("kubelet stopped; pod containers keep running")
+    finally:
+        runtime.close()
+        await client.close()
+
+
+def make_kubelet(args: argparse.Namespace, client: ApiClient, runtime: DockerRuntime, system_reserved: dict[str, str],
+                 kube_reserved: dict[str, str], dns_servers: list[str]) -> Kubelet:
+    return Kubelet(
         client, runtime,
         node_name=args.node_name or sanitize_node_name(socket.gethostname()),
         node_ip=args.node_ip or detect_node_ip(),
@@ -102,17 +123,6 @@ async def run(args: argparse.Namespace) -> None:
         kube_reserved=kube_reserved,
         eviction_hard=args.eviction_hard,
     )
-    task = asyncio.create_task(kubelet.run())
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
-    try:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        logging.getLogger("kubelet").info("kubelet stopped; pod containers keep running")
-    finally:
-        runtime.close()
-        await client.close()
 
 
 def main(argv: list[str] | None = None) -> None:

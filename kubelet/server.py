@@ -147,7 +147,7 @@ class KubeletServer:
         if self._socket is None:
             self.bind()
         config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="off", log_level="warning")
-        log.info("serving container logs on %s:%d%s", self.address, self.port,
+        log.info("serving logs, exec, attach and port-forward on %s:%d%s", self.address, self.port,
                  " (token required)" if self.token else "")
         await _Server(config).serve(sockets=[self._socket])  # type: ignore[list-item]
 

@@ -151,6 +151,7 @@ async def node(api: ApiClient, run_id: str, docker_client: docker.DockerClient, 
         return daemons("kubelet", "--apiserver", kubelet_apiserver, "--node-name", name, "--node-ip", "127.0.0.1",
                        "--port", "0", "--kubelet-token-file", str(token_file), *FAST,
                        "--root-dir", str(workdir / "kubelet-root"), "--cluster-dns", CLUSTER_DNS,
+                       "--system-reserved", "cpu=100m,memory=100Mi",
                        name=f"kubelet-{name}-{os.urandom(2).hex()}")
 
     handle = Node(name, namespace, api, docker_client, start)
@@ -182,6 +183,10 @@ async def test_node_registers_ready_with_capacity_labels_and_a_renewed_lease(nod
     assert status["capacity"]["pods"] == "110"
     assert status["capacity"]["memory"].endswith("Ki") and int(status["capacity"]["memory"][:-2]) > 0
     assert set(status["allocatable"]) >= {"cpu", "memory", "pods"}
+    # capacity minus --system-reserved (100m, 100Mi) and the hard eviction threshold (100Mi of memory)
+    assert status["allocatable"]["cpu"] == f"{os.cpu_count() * 1000 - 100}m"  # type: ignore[operator]
+    memory = int(status["capacity"]["memory"][:-2]) - 200 * 1024
+    assert status["allocatable"]["memory"] == f"{memory}Ki"
     labels = got["metadata"]["labels"]
     assert labels["kubernetes.io/hostname"] == node.name
     assert labels["kubernetes.io/os"] == "linux"
