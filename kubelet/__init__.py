@@ -8,5 +8,6 @@ Docker containers (a sandbox holding the network namespace, app containers joine
     status     phase, conditions, statuses      atomicwriter  ..data swaps for API-data volumes
     probes     probe workers and actions        dns        resolv.conf, /etc/hosts, service variables
     backoff    CrashLoopBackOff delays          naming     container names and labels
-    server     HTTP endpoint: logs and exec     streaming  the exec channel protocol over WebSockets
+    server     logs, exec, attach, port-forward streaming  the exec channel protocol over WebSockets
+    portforward  SPDY streams for port-forward
 """

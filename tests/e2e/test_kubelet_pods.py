@@ -2,8 +2,9 @@
 """The kubelet's pod features against a real apiserver and Docker: init containers, volumes (emptyDir,
 configMap/secret with live updates, downwardAPI, hostPath, subPath), probes (liveness, readiness,
 startup), lifecycle hooks and grace periods, OOMKilled and termination messages, activeDeadlineSeconds,
-DNS files and service variables, security context, and `kubectl exec` / `kubectl logs -f` through the
-apiserver with the kubelet token.
+DNS files and service variables, security context and host ports, and `kubectl exec` (also `-it` on a pty),
+`kubectl run -i` (attach), `kubectl logs -f` and `kubectl port-forward` through the apiserver with the
+kubelet token.
 
 Uses the `node` fixture of tests/e2e/test_kubelet.py (its own kubelet and namespace per test, fast intervals).
 """

@@ -285,3 +285,23 @@ async def test_a_deadline_fails_the_pod_and_stops_it() -> None:
     status = last_status(client)
     assert (status["phase"], status["reason"]) == ("Failed", "DeadlineExceeded")
     assert all(not c.running for c in runtime.containers.values())
+
+
+async def test_a_sidecar_starts_first_keeps_running_and_does_not_hold_the_pod() -> None:
+    runtime, client = FakeRuntime(), FakeClient()
+    w = workers(runtime, client)
+    p = pod("Never")
+    p["spec"]["initContainers"] = [{"name": "proxy", "image": "busybox", "restartPolicy": "Always"}]
+    await w.sync_pod(p)
+    assert runtime.apps("proxy")[0].state == "running" and not runtime.apps("main")
+    await w.sync_pod(p)  # the sidecar has started: the app follows, the sidecar stays
+    assert runtime.apps("main")[0].state == "running" and runtime.apps("proxy")[0].state == "running"
+    runtime.exit(runtime.apps("proxy")[0].id, 1)
+    await w.sync_pod(p)
+    assert [c.state for c in runtime.apps("proxy")] == ["exited", "running"]  # restarted despite Never
+    runtime.exit(runtime.apps("main")[0].id, 0)
+    await w.sync_pod(p)
+    status = last_status(client)
+    assert status["phase"] == "Succeeded"  # the app is done; the sidecar does not keep the pod alive
+    await w.sync_pod({**p, "status": status})
+    assert not any(c.running for c in runtime.containers.values())  # and it is stopped with the pod
