@@ -725,6 +725,9 @@ class PodWorkers:
         statuses = await self._statuses(pod, spec.get("containers") or [], history, waiting)
         init_statuses = await self._statuses(pod, spec.get("initContainers") or [], history, waiting,
                                              Waiting("PodInitializing"))
+        for init_spec, st in zip(spec.get("initContainers") or [], init_statuses, strict=True):
+            if not is_sidecar(init_spec) and (st["state"].get("terminated") or {}).get("exitCode") == 0:
+                st["ready"] = True  # an init container that did its job counts as ready, as on Kubernetes
         written = self._written.get(uid)
         basis = {**pod, "status": {**(pod.get("status") or {}), **written}} if written else pod
         status = build_pod_status(basis, statuses, pod_ip=self._pod_ip(pod, sandbox), host_ip=self.node_ip,
