@@ -109,6 +109,9 @@ class Event(enum.StrEnum):
     ASSIGNED_POD_LABEL = "AssignedPodLabelChange"
     ASSIGNED_POD_SCALE_DOWN = "AssignedPodScaleDown"
     NAMESPACE_LABEL = "NamespaceLabelChange"
+    PVC_CHANGE = "PersistentVolumeClaimChange"
+    PV_CHANGE = "PersistentVolumeChange"
+    STORAGE_CLASS_CHANGE = "StorageClassChange"
     FORCE = "UnschedulableTimeout"  # the periodic flush: every plugin is interested
 
 
@@ -306,6 +309,7 @@ class PodInfo:
     """A pod parsed once for scheduling. Rebuilt when the pod object changes; never mutated afterwards."""
 
     __slots__ = (
+        "claims",
         "has_affinity",
         "host_ports",
         "images",
@@ -380,6 +384,8 @@ class PodInfo:
         self.host_ports: list[tuple[str, str, int]] = [
             (p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", int(p["hostPort"]))
             for c in spec.get("containers") or () for p in c.get("ports") or () if p.get("hostPort")]
+        self.claims: list[str] = [v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes") or ()
+                                  if (v.get("persistentVolumeClaim") or {}).get("claimName")]
         self.images = [normalized_image_name(c["image"])
                        for c in [*(spec.get("initContainers") or ()), *(spec.get("containers") or ())]
                        if c.get("image")]
@@ -623,15 +629,20 @@ class FitError(Exception):
 
 class Handle:
     """What plugins may read besides the pod and node at hand: the whole cache, namespace labels (for
-    namespaceSelector) and the selector of the Services/ReplicaSets/StatefulSets that own a pod (for the default
-    topology spreading). The scheduler fills these in from its informers; tests pass plain functions."""
+    namespaceSelector), the selector of the Services/ReplicaSets/StatefulSets that own a pod (for the default
+    topology spreading), and other objects by resource plural and key (claims, volumes, storage classes). The
+    scheduler fills these in from its informers; tests pass plain functions."""
 
     def __init__(
         self,
         cache: Cache,
         namespace_labels: Callable[[str], dict[str, str]] | None = None,
         default_selector: Callable[[PodInfo], klabels.Selector | None] | None = None,
+        lookup: Callable[[str, str], Obj | None] | None = None,
+        lister: Callable[[str], list[Obj]] | None = None,
     ) -> None:
         self.cache = cache
         self.namespace_labels = namespace_labels or (lambda _ns: {})
         self.default_selector = default_selector or (lambda _pod: None)
+        self.lookup = lookup or (lambda _plural, _key: None)
+        self.list = lister or (lambda _plural: [])

@@ -29,7 +29,18 @@ from kube import errors, timeutil
 from kube import labels as klabels
 from kube.client import ApiClient
 from kube.informer import Handler, Informer, object_key
-from kube.resources import NAMESPACES, NODES, PODS, REPLICASETS, SERVICES, STATEFULSETS, by_plural
+from kube.resources import (
+    NAMESPACES,
+    NODES,
+    PERSISTENTVOLUMECLAIMS,
+    PERSISTENTVOLUMES,
+    PODS,
+    REPLICASETS,
+    SERVICES,
+    STATEFULSETS,
+    STORAGECLASSES,
+    by_plural,
+)
 from scheduler.cache import Cache
 from scheduler.config import SchedulerConfig, build_profiles, default_config
 from scheduler.events import EventSink
@@ -111,10 +122,15 @@ class Scheduler:
         self.replicasets = Informer(client, REPLICASETS)
         self.statefulsets = Informer(client, STATEFULSETS)
         self.priority_classes = Informer(client, PRIORITYCLASSES)
+        self.claims = Informer(client, PERSISTENTVOLUMECLAIMS)
+        self.volumes = Informer(client, PERSISTENTVOLUMES)
+        self.storage_classes = Informer(client, STORAGECLASSES)
         self.services.add_indexer("namespace", lambda o: [o["metadata"].get("namespace") or ""])
         self.informers = [self.pods, self.nodes, self.namespaces, self.services, self.replicasets,
-                          self.statefulsets, self.priority_classes]
-        handle = Handle(self.cache, self._namespace_labels, self._default_selector)
+                          self.statefulsets, self.priority_classes, self.claims, self.volumes, self.storage_classes]
+        by_resource = {i.resource.plural: i for i in self.informers}
+        handle = Handle(self.cache, self._namespace_labels, self._default_selector,
+                        lambda plural, key: by_resource[plural].get(key), lambda plural: by_resource[plural].list())
         self.profiles: dict[str, Profile] = build_profiles(self.config, handle, self.nominator)
         interest: dict[Event, set[str]] = {}
         for profile in self.profiles.values():
@@ -135,6 +151,10 @@ class Scheduler:
         self.namespaces.add_handler(Handler(None, self._on_namespace_update, None))
         self.priority_classes.add_handler(Handler(self._on_pc_change, lambda _o, n: self._on_pc_change(n),
                                                   self._on_pc_change))
+        for informer, event in ((self.claims, Event.PVC_CHANGE), (self.volumes, Event.PV_CHANGE),
+                                (self.storage_classes, Event.STORAGE_CLASS_CHANGE)):
+            informer.add_handler(Handler(lambda _o, e=event: self.queue.move_all(e),
+                                         lambda _o, _n, e=event: self.queue.move_all(e), None))
 
     # ------------------------------------------------------------------ lookups for plugins
 

@@ -28,6 +28,7 @@ from scheduler.plugins.noderesources import BalancedAllocation, NodeResourcesFit
 from scheduler.plugins.nodeunschedulable import NodeReady, NodeUnschedulable
 from scheduler.plugins.podtopologyspread import PodTopologySpread
 from scheduler.plugins.tainttoleration import TaintToleration
+from scheduler.plugins.volumebinding import VolumeBinding
 
 __all__ = ["DEFAULT_FILTERS", "DEFAULT_SCORES", "REGISTRY", "names"]
 
@@ -43,6 +44,7 @@ REGISTRY: dict[str, Any] = {
     names.POD_TOPOLOGY_SPREAD: PodTopologySpread,
     names.INTER_POD_AFFINITY: InterPodAffinity,
     names.IMAGE_LOCALITY: ImageLocality,
+    names.VOLUME_BINDING: VolumeBinding,
 }
 
 # The default profile, in kube-scheduler's order. Filters run in this order and stop at the first failure, so
@@ -55,6 +57,7 @@ DEFAULT_FILTERS: tuple[str, ...] = (
     names.NODE_AFFINITY,
     names.NODE_PORTS,
     names.NODE_RESOURCES_FIT,
+    names.VOLUME_BINDING,
     names.POD_TOPOLOGY_SPREAD,
     names.INTER_POD_AFFINITY,
 )
