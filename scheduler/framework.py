@@ -122,7 +122,6 @@ class CycleState(dict[str, Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.skip_filter: set[str] = set()
-        self.skip_score: set[str] = set()
         self.node_names: set[str] | None = None  # a PreFilter's result: only these nodes can fit
         self.restricted_by: list[str] = []
 
@@ -134,7 +133,6 @@ class CycleState(dict[str, Any]):
     def clone(self) -> CycleState:
         out = CycleState({k: (v.clone() if hasattr(v, "clone") else v) for k, v in self.items()})
         out.skip_filter = set(self.skip_filter)
-        out.skip_score = set(self.skip_score)
         out.node_names = self.node_names
         out.restricted_by = list(self.restricted_by)
         return out

@@ -74,13 +74,6 @@ class Profile:
         self.rand = rand
         self.next_start = 0
 
-    @property
-    def plugin_names(self) -> set[str]:
-        names = {p.name for p in self.filters} | {p.name for p, _ in self.scorers}
-        if self.post_filter is not None:
-            names.add(self.post_filter.name)
-        return names
-
     # ------------------------------------------------------------------ filter
 
     def run_pre_filters(self, pod: PodInfo) -> CycleState:
