@@ -162,7 +162,8 @@ def up(
         launch("scheduler", [*supervise.python_module("scheduler"), "--apiserver", apiserver])
         launch("controller-manager", [*supervise.python_module("controllers"), "--apiserver", apiserver])
         d = launch("kubelet", [*supervise.python_module("kubelet"), "--apiserver", apiserver, "--node-name", node,
-                               "--kubelet-token-file", str(token_file), "--cluster-dns", _nth_ip(cidr, 10)])
+                               "--kubelet-token-file", str(token_file), "--cluster-dns", _nth_ip(cidr, 10),
+                               "--root-dir", str(home / "kubelet")])
         supervise.wait_for(lambda: _node_ready(apiserver, node), timeout, f"node {node} to be Ready", d)
         launch("proxy", [*supervise.python_module("proxy"), "--apiserver", apiserver, "--node-name", node,
                          "--service-cluster-ip-range", cidr, "--chain-prefix", prefix, "--cleanup-on-exit",
