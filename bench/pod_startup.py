@@ -1,4 +1,5 @@
-"""Pod startup: N pods created at once, time from create to Running, kubelite vs raw Docker.
+"""Pod startup: N pods created at once, time from create to Running, kubelite vs raw Docker (with and without
+the pause sandbox, whose cost is the difference).
 
 kubelite: a fresh etcd, apiserver, scheduler and kubelet (real processes); N Pods POSTed concurrently,
 Running observed through a watch. Baseline, in the same run: the same N pods made directly through the
@@ -45,13 +46,17 @@ def percentile(values: list[float], p: float) -> float:
 
 # ---------------------------------------------------------------- baseline: raw Docker SDK
 
-def raw_round(client: docker.DockerClient, n: int, tag: str) -> tuple[float, list[float]]:
+def raw_round(client: docker.DockerClient, n: int, tag: str, sandbox: bool = True) -> tuple[float, list[float]]:
+    """N pods straight through the SDK; `sandbox=False` starts the app container alone (the sandbox's cost
+    is the difference)."""
     def one(i: int) -> float:
         t0 = time.perf_counter()
-        sandbox = client.containers.run(PAUSE, detach=True, name=f"bench-raw-{tag}-{i}-pause",
-                                        labels={LABEL: tag})
+        network: dict = {}
+        if sandbox:
+            pause = client.containers.run(PAUSE, detach=True, name=f"bench-raw-{tag}-{i}-pause", labels={LABEL: tag})
+            network = {"network_mode": f"container:{pause.id}"}
         client.containers.run(APP, ["sleep", "3600"], detach=True, name=f"bench-raw-{tag}-{i}-app",
-                              network_mode=f"container:{sandbox.id}", labels={LABEL: tag})
+                              labels={LABEL: tag}, **network)
         return time.perf_counter() - t0
 
     start = time.perf_counter()
@@ -155,17 +160,22 @@ def main() -> None:
     args = parser.parse_args()
 
     client = docker.from_env(timeout=120)
-    raw_walls, raw_lat = [], []
+    raw_walls, raw_lat, bare_walls, bare_lat = [], [], [], []
     for r in range(args.rounds):
         wall, lat = raw_round(client, args.pods, f"{secrets.token_hex(2)}{r}")
         raw_walls.append(wall)
         raw_lat += lat
+        wall, lat = raw_round(client, args.pods, f"{secrets.token_hex(2)}{r}b", sandbox=False)
+        bare_walls.append(wall)
+        bare_lat += lat
     with tempfile.TemporaryDirectory(prefix="kubelite-bench-") as tmp:
         kl_walls, kl_lat = asyncio.run(run_kubelite(args.pods, args.rounds, Path(tmp)))
 
     figures = {
         "pods": args.pods,
         "rounds": args.rounds,
+        "raw_no_sandbox_wall_median_s": round(statistics.median(bare_walls), 3),
+        "raw_no_sandbox_latency_p50_s": round(percentile(bare_lat, 50), 3),
         "raw_wall_median_s": round(statistics.median(raw_walls), 3),
         "raw_latency_p50_s": round(percentile(raw_lat, 50), 3),
         "raw_latency_p99_s": round(percentile(raw_lat, 99), 3),
@@ -175,13 +185,18 @@ def main() -> None:
     }
     figures["wall_ratio"] = round(figures["kubelite_wall_median_s"] / figures["raw_wall_median_s"], 2)
     figures["p99_ratio"] = round(figures["kubelite_latency_p99_s"] / figures["raw_latency_p99_s"], 2)
+    figures["sandbox_cost_wall_ratio"] = round(
+        figures["raw_wall_median_s"] / figures["raw_no_sandbox_wall_median_s"], 2)
     print(f"{args.pods} pods at once, {args.rounds} rounds (medians; latency = create -> Running)")
     print(f"{'':<22}{'wall':>10}{'p50':>10}{'p99':>10}")
+    print(f"{'raw, no sandbox':<22}{figures['raw_no_sandbox_wall_median_s']:>9.2f}s"
+          f"{figures['raw_no_sandbox_latency_p50_s']:>9.2f}s")
     print(f"{'raw Docker SDK':<22}{figures['raw_wall_median_s']:>9.2f}s{figures['raw_latency_p50_s']:>9.2f}s"
           f"{figures['raw_latency_p99_s']:>9.2f}s")
     print(f"{'kubelite':<22}{figures['kubelite_wall_median_s']:>9.2f}s{figures['kubelite_latency_p50_s']:>9.2f}s"
           f"{figures['kubelite_latency_p99_s']:>9.2f}s")
     print(f"{'ratio':<22}{figures['wall_ratio']:>9.2f}x{'':>10}{figures['p99_ratio']:>9.2f}x")
+    print(f"the sandbox costs {figures['sandbox_cost_wall_ratio']:.2f}x the wall time of app containers alone")
     print(json.dumps(figures))
 
 
