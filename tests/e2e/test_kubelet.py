@@ -530,3 +530,36 @@ async def test_container_logs_through_the_apiserver_and_kubectl(node: Node, kube
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 2 and all(line.startswith("line ") for line in lines)
+
+
+async def test_kill_9_with_twenty_pods_keeps_exactly_their_containers(node: Node) -> None:
+    """Issue 4's acceptance: 20 running pods, the kubelet killed and restarted: the same 20 pods' containers
+    (sandbox + app each), none duplicated, none restarted, every status still Running."""
+    names = [f"many-{i}" for i in range(20)]
+    for name in names:
+        await node.run_pod(name, sleeper())
+    for name in names:
+        await node.wait_pod(name, lambda p: phase(p) == "Running" and statuses(p)["main"]["ready"], "Running",
+                            timeout=90)
+    before = sorted(c.id for c in node.containers())
+    assert len(before) == 40
+
+    assert node.daemon is not None
+    os.kill(node.daemon.pid, signal.SIGKILL)
+    supervise.wait_for(lambda: not supervise.running(node.daemon), 10, "the kubelet to die")
+    node.daemon = node.start()
+    supervise.wait_for(lambda: "pod cache synced" in node.daemon.log.read_text(), 30,
+                       "the new kubelet to sync", node.daemon)
+    await asyncio.sleep(4)  # several resyncs: time enough for a duplicate to appear, were one to be made
+
+    after = node.containers()
+    assert sorted(c.id for c in after) == before
+    assert all(c.status == "running" for c in after)
+    per_pod: dict[str, int] = {}
+    for c in after:
+        per_pod[c.labels["io.kubelite.pod.name"]] = per_pod.get(c.labels["io.kubelite.pod.name"], 0) + 1
+    assert per_pod == dict.fromkeys(names, 2)
+    for name in names:
+        pod = await node.pod(name)
+        assert pod is not None and phase(pod) == "Running"
+        assert statuses(pod)["main"]["restartCount"] == 0
