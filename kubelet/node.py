@@ -189,14 +189,10 @@ def machine_facts(max_pods: int, storage_path: str = "/") -> tuple[Obj, Obj]:
     }
     with contextlib.suppress(OSError):
         capacity["ephemeral-storage"] = f"{shutil.disk_usage(storage_path).total // 1024}Ki"
-    machine_id = ""
-    try:
-        with open("/etc/machine-id") as f:
-            machine_id = f.read().strip()
-    except OSError:
-        pass
     info = {
-        "machineID": machine_id,
+        "machineID": _read_first("/etc/machine-id"),
+        "systemUUID": _read_first("/sys/class/dmi/id/product_uuid", "/etc/machine-id"),
+        "bootID": _read_first("/proc/sys/kernel/random/boot_id"),
         "kernelVersion": platform.release(),
         "osImage": _os_image(),
         "kubeletVersion": KUBELET_VERSION,
@@ -204,6 +200,14 @@ def machine_facts(max_pods: int, storage_path: str = "/") -> tuple[Obj, Obj]:
         "architecture": _arch(),
     }
     return capacity, info
+
+
+def _read_first(*paths: str) -> str:
+    """The stripped content of the first readable file (machine identity files), or ""."""
+    for path in paths:
+        with contextlib.suppress(OSError), open(path) as f:
+            return f.read().strip()
+    return ""
 
 
 def _condition(ctype: str, ok: bool, reason: str, message: str, old: list[Obj], now: str) -> Obj:

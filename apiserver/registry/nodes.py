@@ -13,9 +13,22 @@ Obj = dict[str, Any]
 EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
 
+#: NodeSystemInfo's fields: Go writes every one of them (no omitempty), and typed clients (the official
+#: Python client among them) require them all as strings once nodeInfo is there.
+NODE_INFO_FIELDS = ("machineID", "systemUUID", "bootID", "kernelVersion", "osImage", "containerRuntimeVersion",
+                    "kubeletVersion", "kubeProxyVersion", "operatingSystem", "architecture")
+
+
 class NodeStrategy(Strategy):
     model = Node
     status_subresource = True
+
+    def decode(self, obj: Obj, field_validation: str = "Warn") -> tuple[Obj, list[str]]:
+        decoded, warnings = super().decode(obj, field_validation)
+        status = decoded.get("status")
+        if isinstance(status, dict):
+            status["nodeInfo"] = {**dict.fromkeys(NODE_INFO_FIELDS, ""), **(status.get("nodeInfo") or {})}
+        return decoded, warnings
 
     def prepare_for_create(self, obj: Obj) -> None:
         pass  # a kubelet registers its node with its status (capacity, addresses) in one write
