@@ -222,6 +222,14 @@ class DockerRuntime:
         self.api = self.client.api
         self._events_stream: Any = None
         self._events_stop = threading.Event()
+        # Containers Docker reported an "oom" event for. Docker may process a container's exit before its
+        # OOM notification and then never set State.OOMKilled; the event still says what happened.
+        self._oom_seen: set[str] = set()
+
+    def _noting_oom(self, container: RuntimeContainer) -> RuntimeContainer:
+        if container.id in self._oom_seen:
+            container.oom_killed = True
+        return container
 
     def _streaming_client(self) -> docker.APIClient:
         """A client of its own for one long stream (logs, events): no read timeout, and a socket that is
@@ -265,7 +273,7 @@ class DockerRuntime:
                     for s in summaries]
         for summary in summaries:
             try:
-                out.append(_from_inspect(self.api.inspect_container(summary["Id"])))
+                out.append(self._noting_oom(_from_inspect(self.api.inspect_container(summary["Id"]))))
             except docker.errors.NotFound:
                 continue  # removed between the list and the inspect
             except (docker.errors.DockerException, requests.RequestException) as exc:
@@ -274,7 +282,7 @@ class DockerRuntime:
 
     async def inspect(self, container_id: str) -> RuntimeContainer | None:
         try:
-            return _from_inspect(await asyncio.to_thread(self.api.inspect_container, container_id))
+            return self._noting_oom(_from_inspect(await asyncio.to_thread(self.api.inspect_container, container_id)))
         except docker.errors.NotFound:
             return None
         except (docker.errors.DockerException, requests.RequestException) as exc:
@@ -547,6 +555,12 @@ class DockerRuntime:
                             return
                         since = int(event.get("time") or 0) or since  # resume here after a reconnect
                         attrs = (event.get("Actor") or {}).get("Attributes") or {}
+                        action = str(event.get("Action") or event.get("status") or "")
+                        container_id = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
+                        if action == "oom":
+                            self._oom_seen.add(container_id)
+                        elif action == "destroy":
+                            self._oom_seen.discard(container_id)
                         on_event(str(event.get("Action") or event.get("status") or ""), attrs)
                 except Exception as exc:  # the engine restarted, the socket closed: reconnect
                     if self._events_stop.is_set():
