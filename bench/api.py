@@ -29,25 +29,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import bounded, percentile
 from cli import supervise
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
-
-
-async def bounded(n: int, concurrency: int, job) -> float:
-    """Run job(i) for i < n with at most `concurrency` in flight; the achieved rate per second."""
-    queue = iter(range(n))
-
-    async def worker() -> None:
-        for i in queue:
-            await job(i)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return n / (time.perf_counter() - start)
 
 
 async def raw_etcd(port: int, n: int, concurrency: int) -> tuple[float, float]:
@@ -146,15 +129,10 @@ async def watch_latency(url: str, ns: str, watchers: int, events: int) -> list[f
 async def measure(args: argparse.Namespace, work: Path) -> dict:
     logs = work / "logs"
     started = []
-    etcd_port, peer = supervise.free_port(), supervise.free_port()
-    etcd = f"http://127.0.0.1:{etcd_port}"
     try:
-        started.append(supervise.start("etcd", [
-            supervise.etcd_binary(), "--data-dir", str(work / "etcd"), "--listen-client-urls", etcd,
-            "--advertise-client-urls", etcd, "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-cluster", f"default=http://127.0.0.1:{peer}"], logs))
-        supervise.wait_http(f"{etcd}/health", 30, started[-1])
+        etcd, daemon = supervise.start_etcd("etcd", work / "etcd", logs)
+        started.append(daemon)
+        etcd_port = int(etcd.rsplit(":", 1)[1])
 
         bare_port = supervise.free_port()
         started.append(supervise.start("bare", [sys.executable, str(Path(__file__).parent / "bare_app.py"),
@@ -187,9 +165,9 @@ async def measure(args: argparse.Namespace, work: Path) -> dict:
         "raw_etcd_puts_per_s": round(raw_puts), "raw_etcd_gets_per_s": round(raw_gets),
         "bare_fastapi_put_per_s": round(bare_creates),
         "apiserver_creates_per_s": round(creates), "apiserver_gets_per_s": round(gets or 0),
-        "list_ms_p50": round(statistics.median(lists) * 1000, 1), "list_ms_p99": round(pct(lists, 99) * 1000, 1),
-        "watch_delivery_ms_p50": round(pct(delivery, 50) * 1000, 2),
-        "watch_delivery_ms_p99": round(pct(delivery, 99) * 1000, 2),
+        "list_ms_p50": round(statistics.median(lists) * 1000, 1), "list_ms_p99": round(percentile(lists, 99) * 1000, 1),
+        "watch_delivery_ms_p50": round(percentile(delivery, 50) * 1000, 2),
+        "watch_delivery_ms_p99": round(percentile(delivery, 99) * 1000, 2),
         "creates_vs_bare_ratio": round(creates / bare_creates, 2),
         "creates_vs_raw_etcd_ratio": round(creates / raw_puts, 2),
         "gets_vs_raw_etcd_ratio": round((gets or 0) / raw_gets, 2),

@@ -25,10 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import percentile
 from cli import supervise
 from kube.client import ApiClient
 from kube.resources import NAMESPACES, PODS
@@ -36,12 +36,6 @@ from kube.resources import NAMESPACES, PODS
 PAUSE = "kubelite/pause:3.9"
 APP = "busybox:latest"
 LABEL = "io.kubelite.bench"
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
 
 
 # ---------------------------------------------------------------- baseline: raw Docker SDK
@@ -112,17 +106,11 @@ async def kubelite_round(api: ApiClient, ns: str, n: int, tag: str) -> tuple[flo
 async def run_kubelite(n: int, rounds: int, workdir: Path) -> tuple[list[float], list[float]]:
     logs = workdir / "logs"
     started: list[supervise.Daemon] = []
-    client_port, peer = supervise.free_port(), supervise.free_port()
-    etcd = f"http://127.0.0.1:{client_port}"
     api_url = f"http://127.0.0.1:{supervise.free_port()}"
     node = f"bench-{secrets.token_hex(3)}"
     try:
-        started.append(supervise.start("etcd", [
-            supervise.etcd_binary(), "--data-dir", str(workdir / "etcd"), "--listen-client-urls", etcd,
-            "--advertise-client-urls", etcd, "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-cluster", f"default=http://127.0.0.1:{peer}"], logs))
-        supervise.wait_http(f"{etcd}/health", 30, started[-1])
+        etcd, daemon = supervise.start_etcd("etcd", workdir / "etcd", logs)
+        started.append(daemon)
         started.append(supervise.start("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd,
                                                      "--port", api_url.rsplit(":", 1)[1]], logs))
         supervise.wait_http(f"{api_url}/readyz", 30, started[-1])
@@ -130,7 +118,7 @@ async def run_kubelite(n: int, rounds: int, workdir: Path) -> tuple[list[float],
                                        logs))
         started.append(supervise.start("kubelet", [*supervise.python_module("kubelet"), "--apiserver", api_url,
                                                    "--node-name", node], logs))
-        supervise.wait_for(lambda: _ready(api_url, node), 60, f"node {node}", started[-1])
+        supervise.wait_for(lambda: supervise.node_ready(api_url, node), 60, f"node {node}", started[-1])
         walls, latencies = [], []
         async with ApiClient(api_url) as api:
             await api.create(NAMESPACES, {"metadata": {"name": "bench"}})
@@ -145,12 +133,6 @@ async def run_kubelite(n: int, rounds: int, workdir: Path) -> tuple[list[float],
         client = docker.from_env()
         for c in client.containers.list(all=True, filters={"label": f"io.kubelite.node.name={node}"}):
             c.remove(force=True)
-
-
-def _ready(api_url: str, node: str) -> bool:
-    resp = httpx.get(f"{api_url}/api/v1/nodes/{node}", timeout=2)
-    return resp.status_code == 200 and any(
-        c["type"] == "Ready" and c["status"] == "True" for c in resp.json()["status"].get("conditions", []))
 
 
 def main() -> None:

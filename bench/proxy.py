@@ -27,22 +27,17 @@ import time
 from pathlib import Path
 
 import docker
-import httpx
 import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import percentile
 from cli import supervise
 from kube.client import ApiClient
 from kube.resources import NAMESPACES, PODS, SERVICES
 
 REQUEST = b"GET / HTTP/1.0\r\nHost: bench\r\n\r\n"
 WEB = "mkdir -p /www && echo $HOSTNAME > /www/index.html && exec httpd -f -p 8080 -h /www"
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
 
 
 async def one_request(ip: str, port: int) -> float:
@@ -91,29 +86,17 @@ async def wait_answering(ip: str, port: int, timeout: float = 30) -> None:
             await asyncio.sleep(0.2)
 
 
-def _ready(api_url: str, node: str) -> bool:
-    resp = httpx.get(f"{api_url}/api/v1/nodes/{node}", timeout=2)
-    return resp.status_code == 200 and any(
-        c["type"] == "Ready" and c["status"] == "True" for c in resp.json()["status"].get("conditions", []))
-
-
 async def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
     logs = workdir / "logs"
     tag = secrets.token_hex(3)
     node, prefix = f"bench-{tag}", f"KLB{tag.upper()}"
     cidr = f"10.{100 + int(tag[:2], 16) % 12}.{int(tag[2:4], 16)}.0/24"
     started: list[supervise.Daemon] = []
-    client_port, peer = supervise.free_port(), supervise.free_port()
-    etcd = f"http://127.0.0.1:{client_port}"
     api_url = f"http://127.0.0.1:{supervise.free_port()}"
     figures: dict[str, float] = {}
     try:
-        started.append(supervise.start("etcd", [
-            supervise.etcd_binary(), "--data-dir", str(workdir / "etcd"), "--listen-client-urls", etcd,
-            "--advertise-client-urls", etcd, "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-cluster", f"default=http://127.0.0.1:{peer}"], logs))
-        supervise.wait_http(f"{etcd}/health", 30, started[-1])
+        etcd, daemon = supervise.start_etcd("etcd", workdir / "etcd", logs)
+        started.append(daemon)
         started.append(supervise.start("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd,
                                                      "--port", api_url.rsplit(":", 1)[1],
                                                      "--service-cluster-ip-range", cidr], logs))
@@ -123,7 +106,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
                                                        "endpoints"], logs))
         started.append(supervise.start("kubelet", [*supervise.python_module("kubelet"), "--apiserver", api_url,
                                                    "--node-name", node], logs))
-        supervise.wait_for(lambda: _ready(api_url, node), 60, f"node {node}", started[-1])
+        supervise.wait_for(lambda: supervise.node_ready(api_url, node), 60, f"node {node}", started[-1])
         async with ApiClient(api_url) as api:
             await api.create(NAMESPACES, {"metadata": {"name": "bench"}})
             await api.create(PODS, {"metadata": {"name": "web", "labels": {"app": "web"}}, "spec": {

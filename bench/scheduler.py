@@ -37,25 +37,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import bounded, percentile
 from cli import supervise
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
-
-
-async def bounded(n: int, concurrency: int, job) -> float:
-    """Run job(i) for i < n with at most `concurrency` in flight; the achieved rate per second."""
-    queue = iter(range(n))
-
-    async def worker() -> None:
-        for i in queue:
-            await job(i)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return n / (time.perf_counter() - start)
 
 
 def node(i: int) -> dict:
@@ -169,9 +152,9 @@ async def measured(http: aiohttp.ClientSession, args: argparse.Namespace,
         "pods_per_s": args.pods / (last - first),
         "scheduler_only_per_s": args.pods / max(last - min(bound.values()), 1e-9),
         "create_per_s_while_scheduling": create_rate,
-        "latency_p50_ms": pct(latencies, 50) * 1000,
-        "latency_p99_ms": pct(latencies, 99) * 1000,
-        "watch_lag_p50_ms": pct(watch_lags, 50) * 1000,
+        "latency_p50_ms": percentile(latencies, 50) * 1000,
+        "latency_p99_ms": percentile(latencies, 99) * 1000,
+        "watch_lag_p50_ms": percentile(watch_lags, 50) * 1000,
         "nodes_used": len(per_node),
         "max_pods_per_node": max(per_node.values()),
         "min_pods_per_node": min(per_node.get(f"hollow-{i:05d}", 0) for i in range(args.nodes)),
@@ -229,15 +212,9 @@ async def metric(url: str, name: str) -> float:
 async def measure(args: argparse.Namespace, work: Path) -> dict:
     logs = work / "logs"
     started: list[supervise.Daemon] = []
-    etcd_port, peer = supervise.free_port(), supervise.free_port()
-    etcd = f"http://127.0.0.1:{etcd_port}"
     try:
-        started.append(supervise.start("etcd", [
-            supervise.etcd_binary(), "--data-dir", str(work / "etcd"), "--listen-client-urls", etcd,
-            "--advertise-client-urls", etcd, "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-cluster", f"default=http://127.0.0.1:{peer}", "--quota-backend-bytes", str(8 * 2**30)], logs))
-        supervise.wait_http(f"{etcd}/health", 30, started[-1])
+        etcd, daemon = supervise.start_etcd("etcd", work / "etcd", logs, "--quota-backend-bytes", str(8 * 2**30))
+        started.append(daemon)
         api_port = supervise.free_port()
         started.append(supervise.start("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd,
                                                      "--port", str(api_port)], logs))

@@ -95,14 +95,6 @@ def _has_image(client: Any, image: str) -> bool:
         return False
 
 
-def _node_ready(apiserver: str, node: str) -> bool:
-    resp = httpx.get(f"{apiserver}/api/v1/nodes/{node}", timeout=2)
-    if resp.status_code != 200:
-        return False
-    conditions = (resp.json().get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
-
 def up(
     home: HomeOption = Path("~/.kubelite"),
     etcd: Annotated[str | None, typer.Option("--etcd", help="use this running etcd instead of starting one")] = None,
@@ -148,12 +140,7 @@ def up(
             if supervise.port_in_use(etcd_port):
                 raise RuntimeError(f"port {etcd_port} is in use; pass --etcd-port or --etcd URL")
             etcd = f"http://127.0.0.1:{etcd_port}"
-            peer = supervise.free_port()
-            d = launch("etcd", [supervise.etcd_binary(), "--name", "kubelite", "--data-dir", str(home / "etcd"),
-                                "--listen-client-urls", etcd, "--advertise-client-urls", etcd,
-                                "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-                                "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-                                "--initial-cluster", f"kubelite=http://127.0.0.1:{peer}"])
+            d = launch("etcd", supervise.etcd_argv("kubelite", home / "etcd", etcd))
             supervise.wait_http(f"{etcd}/health", timeout, d)
         state["etcd"] = etcd
         d = launch("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd, "--port", str(port),
@@ -164,7 +151,7 @@ def up(
         d = launch("kubelet", [*supervise.python_module("kubelet"), "--apiserver", apiserver, "--node-name", node,
                                "--kubelet-token-file", str(token_file), "--cluster-dns", _nth_ip(cidr, 10),
                                "--root-dir", str(home / "kubelet")])
-        supervise.wait_for(lambda: _node_ready(apiserver, node), timeout, f"node {node} to be Ready", d)
+        supervise.wait_for(lambda: supervise.node_ready(apiserver, node), timeout, f"node {node} to be Ready", d)
         launch("proxy", [*supervise.python_module("proxy"), "--apiserver", apiserver, "--node-name", node,
                          "--service-cluster-ip-range", cidr, "--chain-prefix", prefix, "--cleanup-on-exit",
                          "--healthz-bind-address", "127.0.0.1:0"])

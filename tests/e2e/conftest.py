@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import docker
-import httpx
 import pytest
 
 from cli import supervise
@@ -34,17 +33,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def etcd_url(workdir: Path) -> Iterator[str]:
-    client, peer = supervise.free_port(), supervise.free_port()
-    url = f"http://127.0.0.1:{client}"
-    daemon = supervise.start("etcd", [
-        supervise.etcd_binary(), "--name", "test", "--data-dir", str(workdir / "etcd"),
-        "--listen-client-urls", url, "--advertise-client-urls", url,
-        "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-        "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-        "--initial-cluster", f"test=http://127.0.0.1:{peer}",
-    ], workdir / "logs")
+    url, daemon = supervise.start_etcd("etcd", workdir / "etcd", workdir / "logs")
     try:
-        supervise.wait_http(f"{url}/health", 30, daemon)
         yield url
     finally:
         supervise.stop(daemon)
@@ -106,11 +96,3 @@ def daemons(workdir: Path, apiserver_url: str) -> Iterator[Callable[..., supervi
     yield start
     for daemon in reversed(started):
         supervise.stop(daemon)
-
-
-def node_ready(apiserver: str, node: str) -> bool:
-    resp = httpx.get(f"{apiserver}/api/v1/nodes/{node}", timeout=2)
-    if resp.status_code != 200:
-        return False
-    conditions = (resp.json().get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)

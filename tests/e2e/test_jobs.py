@@ -30,7 +30,6 @@ from cli import supervise
 from kube import errors, timeutil
 from kube.client import ApiClient
 from kube.resources import CRONJOBS, EVENTS, JOBS, NAMESPACES, NODES, PODS
-from tests.e2e.conftest import node_ready
 from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -470,7 +469,7 @@ async def test_real_busybox_pods_through_a_kubelet(api: ApiClient, ns: str, cont
     node = f"jobnode-{run_id}"
     kubelet = daemons("kubelet", "--node-name", node, "--heartbeat-interval", "1", "--sync-interval", "1",
                       name=f"kubelet-{node}")
-    supervise.wait_for(lambda: node_ready(api.server, node), 30, f"node {node} Ready", kubelet)
+    supervise.wait_for(lambda: supervise.node_ready(api.server, node), 30, f"node {node} Ready", kubelet)
     controllers()
     try:
         ok = job_body("real-ok", completions=2, parallelism=2)

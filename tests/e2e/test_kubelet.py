@@ -31,7 +31,7 @@ from cli import supervise
 from kube import errors
 from kube.client import ApiClient, kubeconfig
 from kube.resources import CONFIGMAPS, EVENTS, LEASES, NAMESPACES, NODES, PODS, SECRETS
-from tests.e2e.conftest import node_ready, start_apiserver
+from tests.e2e.conftest import start_apiserver
 
 pytestmark = pytest.mark.e2e
 
@@ -156,7 +156,7 @@ async def node(api: ApiClient, run_id: str, docker_client: docker.DockerClient, 
 
     handle = Node(name, namespace, api, docker_client, start)
     handle.daemon = start()
-    supervise.wait_for(lambda: node_ready(api.server, name), 30, f"node {name} Ready", handle.daemon)
+    supervise.wait_for(lambda: supervise.node_ready(api.server, name), 30, f"node {name} Ready", handle.daemon)
     try:
         yield handle
     finally:

@@ -26,7 +26,7 @@ from cli import supervise
 from kube import errors
 from kube.client import ApiClient
 from kube.resources import EVENTS, LEASES, NAMESPACES, NODES, PODS, SERVICES, by_plural
-from tests.e2e.conftest import node_ready, start_apiserver
+from tests.e2e.conftest import start_apiserver
 from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -38,16 +38,9 @@ Obj = dict[str, Any]
 @pytest.fixture(scope="module")
 def apiserver_url(workdir: Path) -> Iterator[str]:
     """A private etcd and apiserver for this module (overrides the session one for `api` and `daemons`)."""
-    client, peer = supervise.free_port(), supervise.free_port()
-    url = f"http://127.0.0.1:{client}"
     logs = workdir / "logs"
-    etcd = supervise.start("etcd-scheduler-tests", [
-        supervise.etcd_binary(), "--name", "sched", "--data-dir", str(workdir / "etcd-scheduler-tests"),
-        "--listen-client-urls", url, "--advertise-client-urls", url,
-        "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-        "--initial-cluster", f"sched=http://127.0.0.1:{peer}"], logs)
+    url, etcd = supervise.start_etcd("etcd-scheduler-tests", workdir / "etcd-scheduler-tests", logs)
     try:
-        supervise.wait_http(f"{url}/health", 30, etcd)
         api_url, apiserver = start_apiserver(url, logs, name="apiserver-scheduler-tests")
         try:
             yield api_url
@@ -488,7 +481,7 @@ async def test_real_kubelets_on_one_engine_run_an_apps_replicas_spread(
                 for n in names]
     try:
         for n, kubelet in zip(names, kubelets, strict=True):
-            await asyncio.to_thread(supervise.wait_for, lambda n=n: node_ready(api.server, n), 60,
+            await asyncio.to_thread(supervise.wait_for, lambda n=n: supervise.node_ready(api.server, n), 60,
                                     f"node {n} Ready", kubelet)
         await api.create(SERVICES, {"metadata": {"name": "web"},
                                     "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}, ns)

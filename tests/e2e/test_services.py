@@ -31,7 +31,7 @@ import httpx
 import pytest
 
 from cli import supervise
-from tests.e2e.conftest import node_ready, start_apiserver
+from tests.e2e.conftest import start_apiserver
 
 pytestmark = pytest.mark.e2e
 
@@ -252,7 +252,7 @@ def env(etcd_url: str, workdir: Path, run_id: str, docker_client: docker.DockerC
         launch("kubelet", "kubelet", "--node-name", node, "--cluster-dns", e.dns_ip)
         launch("dns", "proxy.dns", "--node-name", node, "--service-cluster-ip-range", cidr, "--port", "0",
                "--upstream", "127.0.0.1:9", "--healthz-bind-address", "127.0.0.1:0")  # nothing leaves this host
-        supervise.wait_for(lambda: node_ready(api, node), 60, f"node {node}", started[-2])
+        supervise.wait_for(lambda: supervise.node_ready(api, node), 60, f"node {node}", started[-2])
         call("POST", e.url("/api/v1/namespaces"), {"metadata": {"name": e.ns}})
         yield e
     finally:

@@ -57,7 +57,6 @@ from kube.resources import (
     SERVICES,
     STATEFULSETS,
 )
-from tests.e2e.conftest import node_ready
 from tests.e2e.test_kubectl import kubectl_binary
 from tests.e2e.waiting import eventually
 
@@ -114,7 +113,7 @@ class Cluster:
     def start_kubelet(self, node: str) -> supervise.Daemon:
         daemon = self._start("kubelet", "--node-name", node, "--root-dir", str(self.root), *KUBELET_FLAGS)
         self.kubelets[node] = daemon
-        supervise.wait_for(lambda: node_ready(self.server, node), 60, f"node {node} Ready", daemon)
+        supervise.wait_for(lambda: supervise.node_ready(self.server, node), 60, f"node {node} Ready", daemon)
         return daemon
 
     def start_manager(self) -> supervise.Daemon:
@@ -447,7 +446,7 @@ async def test_dead_kubelet_node_goes_unknown_pods_move_and_it_comes_back(api: A
     async def back() -> bool:
         node = await api.get(NODES, victim)
         keys = [t["key"] for t in (node.get("spec") or {}).get("taints") or []]
-        return node_ready(cluster.server, victim) and UNREACHABLE not in keys and POOL in keys
+        return supervise.node_ready(cluster.server, victim) and UNREACHABLE not in keys and POOL in keys
 
     await eventually(back, 30, "the node Ready and untainted")
 
