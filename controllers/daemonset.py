@@ -464,7 +464,7 @@ class DaemonSetController(PodOwnerController):
         self.expectations.expect_creations(key, len(placeable))
         self.expectations.expect_deletions(key, [object_key(p) for p in delete])
         results = await asyncio.gather(*(self._create(key, ds, template, node) for node in placeable),
-                                       *(self._delete(key, ds, pod) for pod in delete), return_exceptions=True)
+                                       *(self.delete_pod(key, ds, pod) for pod in delete), return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             raise failures[0]
@@ -480,18 +480,6 @@ class DaemonSetController(PodOwnerController):
             await self.recorder.record(ds, "Warning", "FailedCreate", f"Error creating: {exc}")
             raise
         await self.recorder.record(ds, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
-
-    async def _delete(self, key: str, ds: Obj, pod: Obj) -> None:
-        meta = pod["metadata"]
-        try:
-            await self.client.delete(PODS, meta["name"], meta["namespace"], preconditions={"uid": meta["uid"]})
-        except errors.NotFound:
-            self.expectations.deletion_observed(key, object_key(pod))
-            return
-        except errors.ApiError:
-            self.expectations.deletion_observed(key, object_key(pod))
-            raise
-        await self.recorder.record(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {meta['name']}")
 
     async def _update_status(self, ds: Obj, nodes: list[Obj], by_node: dict[str, list[Obj]], collisions: int,
                              hash_: str, observed: bool) -> None:

@@ -14,7 +14,7 @@ from controllers import podutil
 from controllers.base import Controller, controller_of
 from controllers.context import ControllerContext
 from controllers.expectations import Expectations
-from kube import labels
+from kube import errors, labels
 from kube.informer import Handler, object_key
 from kube.resources import PODS
 
@@ -68,6 +68,20 @@ class PodOwnerController(Controller):
                 delay = ((owner or {}).get("spec") or {}).get("minReadySeconds") or 0
                 if delay:  # becomes available minReadySeconds later: look again then
                     self.queue.add_after(key, delay + 0.5)
+
+    async def delete_pod(self, key: str, owner: Obj, pod: Obj) -> None:
+        """Delete one of `owner`'s pods (guarded by its uid), counting it against the owner's expectations
+        at once when the delete did not happen, since no watch event will."""
+        meta = pod["metadata"]
+        try:
+            await self.client.delete(PODS, meta["name"], meta["namespace"], preconditions={"uid": meta["uid"]})
+        except errors.NotFound:
+            self.expectations.deletion_observed(key, object_key(pod))
+            return
+        except errors.ApiError:
+            self.expectations.deletion_observed(key, object_key(pod))
+            raise
+        await self.recorder.record(owner, "Normal", "SuccessfulDelete", f"Deleted pod: {meta['name']}")
 
     def _pod_deleted(self, pod: Obj) -> None:
         for key in self.owners_of(pod):

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from controllers import podutil
 from controllers.claim import claim
 from controllers.podowner import PodOwnerController
-from kube import errors, timeutil
+from kube import timeutil
 from kube.informer import object_key
 from kube.resources import PODS, REPLICASETS, ResourceType
 
@@ -57,7 +57,7 @@ class ReplicaSetController(PodOwnerController):
         if diff > 0:
             victims = sorted(active, key=podutil.deletion_rank)[:min(diff, BURST)]
             self.expectations.expect_deletions(key, [object_key(p) for p in victims])
-            await asyncio.gather(*(self._delete(key, rs, p) for p in victims))
+            await asyncio.gather(*(self.delete_pod(key, rs, p) for p in victims))
         return None
 
     async def _create(self, key: str, rs: Obj, count: int) -> str | None:
@@ -83,18 +83,6 @@ class ReplicaSetController(PodOwnerController):
             batch *= 2
         await self.recorder.record(rs, "Normal", "SuccessfulCreate", f"Created {count} pod(s)")
         return None
-
-    async def _delete(self, key: str, rs: Obj, pod: Obj) -> None:
-        meta = pod["metadata"]
-        try:
-            await self.client.delete(PODS, meta["name"], meta["namespace"], preconditions={"uid": meta["uid"]})
-        except errors.NotFound:
-            self.expectations.deletion_observed(key, object_key(pod))
-            return
-        except errors.ApiError:
-            self.expectations.deletion_observed(key, object_key(pod))
-            raise
-        await self.recorder.record(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {meta['name']}")
 
     async def _update_status(self, rs: Obj, owned: list[Obj], active: list[Obj], failure: str | None) -> None:
         template_labels = ((rs["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}

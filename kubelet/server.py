@@ -167,8 +167,8 @@ class KubeletServer:
         except RuntimeFailure as exc:
             return PlainTextResponse(str(exc), status_code=500)
 
-    async def _container_logs(self, request: Request) -> Response:
-        namespace, pod_name, name = (request.path_params[k] for k in ("namespace", "pod", "container"))
+    async def _instances(self, namespace: str, pod_name: str, name: str) -> tuple[Obj, list[RuntimeContainer]]:
+        """The pod and the containers made for its container `name`, newest attempt first."""
         pod = self.find_pod(namespace, pod_name)
         if pod is None:
             raise LogError(404, f'pods "{pod_name}" not found')
@@ -179,6 +179,11 @@ class KubeletServer:
             (c for c in await self.runtime.list_containers(self.node_name, pod["metadata"]["uid"])
              if not c.sandbox and c.name == name),
             key=lambda c: c.attempt, reverse=True)
+        return pod, instances
+
+    async def _container_logs(self, request: Request) -> Response:
+        namespace, pod_name, name = (request.path_params[k] for k in ("namespace", "pod", "container"))
+        pod, instances = await self._instances(namespace, pod_name, name)
         target = pick_container(pod, name, instances, _flag(request, "previous"))
 
         since: float | None = None
@@ -201,16 +206,7 @@ class KubeletServer:
     # ------------------------------------------------------------------ exec
 
     async def _exec_target(self, namespace: str, pod_name: str, name: str) -> tuple[RuntimeContainer, Obj]:
-        pod = self.find_pod(namespace, pod_name)
-        if pod is None:
-            raise LogError(404, f'pods "{pod_name}" not found')
-        names = [c["name"] for c in [*pod["spec"].get("initContainers", []), *pod["spec"].get("containers", [])]]
-        if name not in names:
-            raise LogError(400, f"container {name} is not valid for pod {pod_name}")
-        instances = sorted(
-            (c for c in await self.runtime.list_containers(self.node_name, pod["metadata"]["uid"])
-             if not c.sandbox and c.name == name),
-            key=lambda c: c.attempt, reverse=True)
+        pod, instances = await self._instances(namespace, pod_name, name)
         if not instances or not instances[0].running:
             raise LogError(400, f'container {name} is not running in pod {pod_name}')
         spec = next(c for c in [*pod["spec"].get("initContainers", []), *pod["spec"].get("containers", [])]
