@@ -255,7 +255,7 @@ class Registry:
         if subresource == "status":
             new = strategy.prepare_for_status_update(new, current)
         elif subresource == "finalize":
-            new = strategy.prepare_for_finalize(new, current)  # type: ignore[attr-defined]
+            new = strategy.prepare_for_finalize(new, current)
         else:
             strategy.prepare_for_update(new, current)
         meta, old_meta = new["metadata"], current["metadata"]

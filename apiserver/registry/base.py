@@ -85,6 +85,10 @@ class Strategy:
     def validate_update(self, new: Obj, old: Obj) -> list[errors.Cause]:
         return self.validate(new)
 
+    def prepare_for_finalize(self, new: Obj, old: Obj) -> Obj:
+        """The object stored by a `finalize` write; only namespaces have that subresource."""
+        raise errors.MethodNotAllowed(f"{self.resource.plural} have no finalize subresource")
+
     def holds_deletion(self, obj: Obj) -> bool:
         """Whether something besides metadata.finalizers keeps a deleted object (a namespace's spec)."""
         return False
