@@ -17,6 +17,7 @@ command -v docker >/dev/null 2>&1 || need_apt+=(docker.io)
 { [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd && ! ldd /bin/busybox >/dev/null 2>&1; } \
   || need_apt+=(busybox-static)
 command -v iptables >/dev/null 2>&1 || need_apt+=(iptables)
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)  # the proxy adds Service addresses and routes with `ip`
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     say "missing ${need_apt[*]}; install them (Debian: apt-get install ${need_apt[*]}) and run again" >&2
