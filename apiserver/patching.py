@@ -97,6 +97,9 @@ def strategic_merge_patch(target: Any, patch: Any, field: str = "") -> Any:
             continue
         if key.startswith("$deleteFromPrimitiveList/"):
             name = key.split("/", 1)[1]
+            if not isinstance(value, list):
+                raise errors.BadRequest(f"invalid patch: the value of {key} must be a list, got "
+                                        f"{type(value).__name__}")
             result[name] = [x for x in result.get(name) or [] if x not in value]
             continue
         if value is None:
@@ -141,7 +144,15 @@ def _strip_directives(value: Any) -> Any:
 
 
 def apply_patch(target: dict[str, Any], patch: Any, content_type: str) -> dict[str, Any]:
-    kind = content_type.split(";")[0].strip()
+    """The patched object; BadRequest (never an unexpected exception) for a patch that cannot apply."""
+    try:
+        return _apply(target, patch, content_type.split(";")[0].strip())
+    except (TypeError, AttributeError, ValueError, KeyError, IndexError) as exc:
+        # A patch of the wrong shape for the object (a list where a map is, a number as a directive...).
+        raise errors.BadRequest(f"the patch could not be applied: {type(exc).__name__}: {exc}") from None
+
+
+def _apply(target: dict[str, Any], patch: Any, kind: str) -> dict[str, Any]:
     if kind == MERGE:
         result = merge_patch(target, patch)
     elif kind == JSON:

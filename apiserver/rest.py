@@ -1,13 +1,16 @@
 """The verbs of the generic REST registry: get, list, create, update, patch, delete, watch, and the
 `status` and `binding` subresources, for every resource type through its Strategy.
 
-Nothing here knows HTTP: handlers get decoded input and return objects or raise `kube.errors.ApiError`.
+Nothing here knows HTTP or any kind: handlers get decoded input and typed options and return objects or
+raise `kube.errors.ApiError`. What is special about a kind lives in its Strategy or an admission plugin.
+Every write runs the same pipeline — decode, mutating admission, validation, validating admission, then
+ONE storage write — so a refused request has changed nothing; a dry run takes the same path over a
+storage that does not write (`apiserver.dryrun`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import secrets
@@ -15,86 +18,71 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from apiserver import admission, patching
+from apiserver import patching
+from apiserver.admission import Attributes, Chain, default_chain
+from apiserver.dryrun import DryRunStorage
+from apiserver.params import ContinueToken, DeleteOptions, ListOptions, WriteOptions
 from apiserver.registry import strategy_for
 from apiserver.registry.base import SYSTEM_METADATA, spec_changed
 from apiserver.storage import EtcdStorage
 from apiserver.watchcache import CacheEvent, WatchCache, translate
-from kube import errors, fields, labels, timeutil
-from kube.resources import NAMESPACES, PODS, ResourceType
+from kube import errors, timeutil
+from kube.resources import NAMESPACES, ResourceType
 
-__all__ = ["ListOptions", "Registry"]
+__all__ = ["ListOptions", "Registry", "WriteOptions"]
 
 Obj = dict[str, Any]
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generateName alphabet: no vowels, no look-alikes
-
-
-class ListOptions:
-    def __init__(
-        self,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        limit: int = 0,
-        continue_token: str | None = None,
-        resource_version: str | None = None,
-    ) -> None:
-        try:
-            self.labels = labels.parse(label_selector)
-        except ValueError as exc:
-            raise errors.BadRequest(f"unable to parse requirement: {exc}") from exc
-        try:
-            self.fields = fields.parse(field_selector)
-        except ValueError as exc:
-            raise errors.BadRequest(str(exc)) from exc
-        if limit < 0:
-            raise errors.BadRequest("limit must be non-negative")
-        self.limit = limit
-        self.continue_token = continue_token
-        self.resource_version = resource_version
-
-    def matches(self, obj: Obj) -> bool:
-        return self.labels.matches((obj.get("metadata") or {}).get("labels")) and self.fields.matches(obj)
-
-
-def _encode_continue(revision: int, next_key: bytes) -> str:
-    raw = json.dumps({"rv": revision, "start": next_key.decode()}).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _decode_continue(token: str) -> tuple[int, bytes]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return int(data["rv"]), data["start"].encode()
-    except (ValueError, KeyError, TypeError) as exc:
-        raise errors.BadRequest(f"invalid continue token: {exc}") from exc
+#: how long a read waits for a resourceVersion this apiserver has not seen yet, as Kubernetes' watch cache
+FRESHNESS_WAIT_SECONDS = 3.0
 
 
 class Registry:
-    """Resource operations over etcd, with one watch cache per resource type."""
+    """Resource operations over etcd, with one watch cache per resource type and an admission chain."""
 
     def __init__(self, storage: EtcdStorage, resources: list[ResourceType], watch_cache_size: int = 10_000,
-                 toleration_seconds: tuple[int, int] = (300, 300)) -> None:
+                 admission: Chain | None = None) -> None:
         self.storage = storage
-        self.toleration_seconds = toleration_seconds  # (not-ready, unreachable) for DefaultTolerationSeconds
+        self.dry_storage = DryRunStorage(storage)
         self.caches = {r: WatchCache(storage, r.plural, watch_cache_size) for r in resources}
-        self.namespaces = admission.NamespaceIndex(self)
+        self.admission = admission if admission is not None else default_chain()
 
     async def start(self) -> None:
         for cache in self.caches.values():
             await cache.start()
-        await self.namespaces.start()
+        await self.admission.start(self)
 
     async def stop(self) -> None:
-        await self.namespaces.stop()
+        await self.admission.stop()
         for cache in self.caches.values():
             await cache.stop()
 
     def _key(self, rt: ResourceType, namespace: str | None, name: str) -> str:
         return self.storage.key(rt.plural, namespace if rt.namespaced else None, name)
 
+    def _storage(self, dry_run: bool) -> EtcdStorage:
+        return self.dry_storage if dry_run else self.storage  # type: ignore[return-value]  # same interface
+
+    def _committed(self, rt: ResourceType, stored: Obj, dry_run: bool) -> None:
+        if not dry_run:
+            self.admission.observe(rt, stored)
+
+    async def require_revision(self, revision: int) -> None:
+        """A resourceVersion newer than etcd's own is waited for briefly (another apiserver may have just
+        written it), then answered 504 "Too large resource version", as Kubernetes does."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FRESHNESS_WAIT_SECONDS
+        while (current := await self.storage.revision()) < revision:
+            if loop.time() >= deadline:
+                raise errors.Timeout.too_large_resource_version(revision, current)
+            await asyncio.sleep(0.1)
+
     # ------------------------------------------------------------------ reads
 
-    async def get(self, rt: ResourceType, namespace: str | None, name: str) -> Obj:
+    async def get(self, rt: ResourceType, namespace: str | None, name: str,
+                  resource_version: int | None = None) -> Obj:
+        if resource_version:
+            await self.require_revision(resource_version)
         obj = await self.storage.get(self._key(rt, namespace, name))
         if obj is None:
             raise errors.NotFound.for_object(rt.plural, name, rt.group)
@@ -103,80 +91,108 @@ class Registry:
     async def list(self, rt: ResourceType, namespace: str | None, opts: ListOptions) -> Obj:
         prefix = self.storage.prefix(rt.plural, namespace if rt.namespaced else None)
         name = opts.fields.exact("metadata.name")
-        revision, start = (0, None)
-        if opts.continue_token:
-            revision, start = _decode_continue(opts.continue_token)
+        revision, start = 0, None
+        token = opts.continuation()
+        if token is not None:
+            revision, start = token.revision, (prefix + token.start).encode()
+        elif opts.revision and opts.resource_version_match == "Exact":
+            revision = opts.revision
+        elif opts.revision:
+            await self.require_revision(opts.revision)
         items: list[Obj] = []
         next_key: bytes | None = None
-        if name is not None and (not rt.namespaced or namespace):
-            # A field selector on the name (kubectl's WatchList and `get NAME -w`) is one key read.
-            obj = await self.storage.get(self._key(rt, namespace, name))
-            items = [obj] if obj is not None and opts.matches(obj) else []
-            revision = await self.storage.revision()
-        else:
-            while True:
-                want = opts.limit - len(items) if opts.limit else 0
-                page = await self.storage.list(prefix, revision=revision or None, limit=want, start=start)
-                revision = page.revision
-                for obj in page.items:
-                    if opts.limit and len(items) == opts.limit:
-                        next_key = self._key(rt, obj["metadata"].get("namespace"), obj["metadata"]["name"]).encode()
-                        break
-                    if opts.matches(obj):
-                        items.append(obj)
-                else:
-                    if page.next_key is not None and len(items) < opts.limit:
-                        start = page.next_key
-                        continue
-                    next_key = page.next_key
-                break
+        try:
+            if name is not None and (not rt.namespaced or namespace) and not revision:
+                # A field selector on the name (kubectl's WatchList and `get NAME -w`) is one key read.
+                obj = await self.storage.get(self._key(rt, namespace, name))
+                items = [obj] if obj is not None and opts.matches(obj) else []
+                revision = await self.storage.revision()
+            else:
+                revision, next_key = await self._list_pages(rt, prefix, opts, revision, start, items)
+        except errors.Gone:
+            if token is None:
+                raise
+            raise errors.Gone("The provided continue parameter is too old to display a consistent list result. "
+                              "You can start a new list without the continue parameter.") from None
+        except errors.Timeout:
+            if token is None:
+                raise
+            raise errors.BadRequest("continue key is not valid: its resourceVersion is newer than the "
+                                    "store's") from None
         meta: Obj = {"resourceVersion": str(revision)}
         if next_key is not None:
-            meta["continue"] = _encode_continue(revision, next_key)
+            start_key = next_key.decode()[len(prefix):]
+            meta["continue"] = ContinueToken(revision, start_key, opts.selectors_digest()).encode()
         return {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta, "items": items}
+
+    async def _list_pages(self, rt: ResourceType, prefix: str, opts: ListOptions, revision: int, start: bytes | None,
+                          items: list[Obj]) -> tuple[int, bytes | None]:
+        """Fill `items` with up to opts.limit matches from etcd pages; the revision read at and the key
+        where the next page starts (None at the end)."""
+        while True:
+            want = opts.limit - len(items) if opts.limit else 0
+            page = await self.storage.list(prefix, revision=revision or None, limit=want, start=start)
+            revision = page.revision
+            for obj in page.items:
+                if opts.limit and len(items) == opts.limit:
+                    meta = obj["metadata"]
+                    return revision, self._key(rt, meta.get("namespace"), meta["name"]).encode()
+                if opts.matches(obj):
+                    items.append(obj)
+            if page.next_key is not None and len(items) < opts.limit:
+                start = page.next_key
+                continue
+            return revision, page.next_key
 
     # ------------------------------------------------------------------ create
 
     async def create(
-        self, rt: ResourceType, namespace: str | None, body: Obj, field_validation: str = "Warn"
+        self, rt: ResourceType, namespace: str | None, body: Obj, options: WriteOptions | None = None,
+        duplicates: list[str] | None = None,
     ) -> tuple[Obj, list[str]]:
+        opts = options or WriteOptions()
         strategy = strategy_for(rt)
-        obj, warnings = self._decode(rt, body, namespace, field_validation)
+        obj, warnings = self._decode(rt, body, namespace, opts.field_validation, duplicates=duplicates)
         meta = obj["metadata"]
         if meta.get("resourceVersion"):
             raise errors.BadRequest("resourceVersion should not be set on objects to be created")
         generate = not meta.get("name") and meta.get("generateName")
         if generate:
             meta["name"] = meta["generateName"] + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
-        if rt is PODS:
-            admission.add_default_tolerations(obj, *self.toleration_seconds)
         meta["uid"] = str(uuid.uuid4())  # before validation: a Job's generated selector is made from it
+        attrs = Attributes("CREATE", rt, meta.get("namespace"), meta.get("name") or "", obj, dry_run=opts.dry_run)
+        await self.admission.admit(attrs)
         strategy.check(strategy.validate(obj), obj)
-        if rt.namespaced:
-            await self.namespaces.check(rt, meta["namespace"])
+        await self.admission.validate(attrs)
         meta["creationTimestamp"] = timeutil.now()
         meta["generation"] = 1
         for key in ("deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(key, None)
         strategy.prepare_for_create(obj)
-        await _hook(strategy, "before_create", obj, self.storage)
+        storage = self._storage(opts.dry_run)
+        await _hook(strategy, "before_create", obj, storage)
         try:
             for attempt in range(5):
                 try:
-                    return await self.storage.create(self._key(rt, namespace, meta["name"]), obj), warnings
+                    stored = await storage.create(self._key(rt, namespace, meta["name"]), obj)
+                    break
                 except errors.AlreadyExists:
                     if not generate or attempt == 4:
                         raise errors.AlreadyExists.for_object(rt.plural, meta["name"], rt.group) from None
                     meta["name"] = meta["generateName"] + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
-            raise AssertionError("unreachable")
         except BaseException:
-            await _hook(strategy, "create_failed", obj, self.storage)
+            await _hook(strategy, "create_failed", obj, storage)
             raise
+        self._committed(rt, stored, opts.dry_run)
+        return stored, warnings
 
     def _decode(self, rt: ResourceType, body: Obj, namespace: str | None, field_validation: str,
-                name: str | None = None) -> tuple[Obj, list[str]]:
+                name: str | None = None, duplicates: list[str] | None = None) -> tuple[Obj, list[str]]:
         if not isinstance(body, dict):
             raise errors.BadRequest("the request body must be a JSON or YAML object")
+        if duplicates and field_validation == "Strict":
+            raise errors.BadRequest("strict decoding error: " + ", ".join(f'json: duplicate field "{d}"'
+                                                                          for d in duplicates))
         kind, api_version = body.get("kind"), body.get("apiVersion")
         if kind and kind != rt.kind:
             raise errors.BadRequest(f"the kind of the provided object ({kind}) does not match the resource "
@@ -204,29 +220,33 @@ class Registry:
         obj, warnings = strategy_for(rt).decode({**body, "metadata": meta}, field_validation)
         obj["kind"], obj["apiVersion"] = rt.kind, rt.api_version
         obj.setdefault("metadata", {})
+        if duplicates and field_validation == "Warn":
+            warnings = [*(f'duplicate field "{d}"' for d in duplicates), *warnings]
         return obj, warnings
 
     # ------------------------------------------------------------------ update
 
     async def update(
-        self, rt: ResourceType, namespace: str | None, name: str, body: Obj, field_validation: str = "Warn",
-        subresource: str | None = None,
+        self, rt: ResourceType, namespace: str | None, name: str, body: Obj, options: WriteOptions | None = None,
+        subresource: str | None = None, duplicates: list[str] | None = None,
     ) -> tuple[Obj, list[str]]:
         """PUT: replace the object (or its status), compare-and-swap on the body's resourceVersion if set."""
-        new, warnings = self._decode(rt, body, namespace, field_validation, name)
+        opts = options or WriteOptions()
+        new, warnings = self._decode(rt, body, namespace, opts.field_validation, name, duplicates)
         expected = new["metadata"].get("resourceVersion")
 
         async def mutate(current: Obj) -> Obj:
             if expected and expected != current["metadata"]["resourceVersion"]:
                 raise errors.Conflict.stale(rt.plural, name, rt.group)
-            return self._prepare_update(rt, new, current, subresource)
+            return await self._prepare_update(rt, json.loads(json.dumps(new)), current, subresource, opts)
 
-        return await self._guaranteed_update(rt, namespace, name, mutate), warnings
+        return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), warnings
 
     async def patch(
         self, rt: ResourceType, namespace: str | None, name: str, patch: Any, content_type: str,
-        field_validation: str = "Warn", subresource: str | None = None,
+        options: WriteOptions | None = None, subresource: str | None = None,
     ) -> tuple[Obj, list[str]]:
+        opts = options or WriteOptions()
         warnings: list[str] = []
 
         async def mutate(current: Obj) -> Obj:
@@ -234,23 +254,25 @@ class Registry:
             expected = (patched.get("metadata") or {}).get("resourceVersion")
             if expected and expected != current["metadata"]["resourceVersion"]:
                 raise errors.Conflict.stale(rt.plural, name, rt.group)
-            new, found = self._decode(rt, patched, namespace, field_validation, name)
+            new, found = self._decode(rt, patched, namespace, opts.field_validation, name)
             warnings[:] = found
-            return self._prepare_update(rt, new, current, subresource)
+            return await self._prepare_update(rt, new, current, subresource, opts)
 
-        return await self._guaranteed_update(rt, namespace, name, mutate), warnings
+        return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), warnings
 
     async def update_with(self, rt: ResourceType, namespace: str | None, name: str,
-                          change: Callable[[Obj], Obj]) -> tuple[Obj, list[str]]:
+                          change: Callable[[Obj], Obj], options: WriteOptions | None = None) -> tuple[Obj, list[str]]:
         """A server-side read-modify-write (e.g. the scale subresource): `change` gets a copy of the stored
         object and returns the new one, which is validated like any update; retried on conflicts."""
+        opts = options or WriteOptions()
 
         async def mutate(current: Obj) -> Obj:
-            return self._prepare_update(rt, change(json.loads(json.dumps(current))), current, None)
+            return await self._prepare_update(rt, change(json.loads(json.dumps(current))), current, None, opts)
 
-        return await self._guaranteed_update(rt, namespace, name, mutate), []
+        return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), []
 
-    def _prepare_update(self, rt: ResourceType, new: Obj, current: Obj, subresource: str | None) -> Obj:
+    async def _prepare_update(self, rt: ResourceType, new: Obj, current: Obj, subresource: str | None,
+                              opts: WriteOptions) -> Obj:
         strategy = strategy_for(rt)
         if subresource == "status":
             new = strategy.prepare_for_status_update(new, current)
@@ -276,25 +298,31 @@ class Registry:
                     f'{sorted(added)}', name=meta["name"], kind=rt.plural)
         if subresource != "status" and spec_changed(new, current):
             meta["generation"] = int(old_meta.get("generation") or 1) + 1
+        attrs = Attributes("UPDATE", rt, meta.get("namespace"), meta["name"], new, current, subresource,
+                           opts.dry_run)
+        await self.admission.admit(attrs)
         strategy.check(strategy.validate_update(new, current), new)
+        await self.admission.validate(attrs)
         return new
 
     async def _guaranteed_update(
-        self, rt: ResourceType, namespace: str | None, name: str, mutate: Callable[[Obj], Any]
+        self, rt: ResourceType, namespace: str | None, name: str, mutate: Callable[[Obj], Any],
+        dry_run: bool = False,
     ) -> Obj:
         key = self._key(rt, namespace, name)
         strategy = strategy_for(rt)
+        storage = self._storage(dry_run)
         seen: list[Obj] = []
 
         async def mutate_with_hooks(current: Obj) -> Any:
             new = await mutate(current)
             seen[:] = [current]
             if new is not None:
-                await _hook(strategy, "before_update", new, current, self.storage)
+                await _hook(strategy, "before_update", new, current, storage)
             return new
 
         try:
-            stored = await self.storage.guaranteed_update(key, mutate_with_hooks)
+            stored = await storage.guaranteed_update(key, mutate_with_hooks)
         except errors.NotFound:
             raise errors.NotFound.for_object(rt.plural, name, rt.group) from None
         except errors.Conflict as exc:
@@ -302,52 +330,48 @@ class Registry:
                 raise errors.Conflict.stale(rt.plural, name, rt.group) from None
             raise
         if seen and stored is not seen[0]:
-            await _hook(strategy, "after_update", stored, seen[0], self.storage)
-        if rt is NAMESPACES:
-            self.namespaces.observe(stored)
+            await _hook(strategy, "after_update", stored, seen[0], storage)
+        self._committed(rt, stored, dry_run)
         meta = stored["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and not meta.get(
             "deletionGracePeriodSeconds"
-        ) and not strategy_for(rt).holds_deletion(stored):
-            await self._remove(key, stored, rt)
+        ) and not strategy.holds_deletion(stored):
+            await self._remove(key, stored, rt, dry_run)
         return stored
 
     # ------------------------------------------------------------------ delete
 
     async def delete(
-        self, rt: ResourceType, namespace: str | None, name: str, options: Obj | None = None
+        self, rt: ResourceType, namespace: str | None, name: str, options: DeleteOptions | None = None
     ) -> tuple[Obj, bool]:
         """Delete now, or mark with a deletionTimestamp when finalizers or a grace period hold it back.
 
         Returns the object and whether it is gone from storage."""
-        options = options or {}
-        preconditions = options.get("preconditions") or {}
-        policy = options.get("propagationPolicy")
-        if policy is None and options.get("orphanDependents") is not None:  # the deprecated spelling
-            policy = "Orphan" if options["orphanDependents"] else "Background"
-        if policy not in (None, "Orphan", "Background", "Foreground"):
-            raise errors.BadRequest(f"propagationPolicy {policy!r} is not one of Orphan, Background, Foreground")
+        opts = options or DeleteOptions()
         strategy = strategy_for(rt)
+        storage = self._storage(opts.dry_run)
         key = self._key(rt, namespace, name)
         for _ in range(16):
             current = await self.storage.get(key)
             if current is None:
                 raise errors.NotFound.for_object(rt.plural, name, rt.group)
             meta = current["metadata"]
-            if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
+            if opts.precondition_uid and opts.precondition_uid != meta.get("uid"):
                 raise errors.Conflict(
-                    f'Precondition failed: UID in precondition: {preconditions["uid"]}, UID in object meta: '
+                    f"Precondition failed: UID in precondition: {opts.precondition_uid}, UID in object meta: "
                     f'{meta.get("uid")}', name=name, kind=rt.plural)
-            if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != meta["resourceVersion"]:
+            if opts.precondition_resource_version and opts.precondition_resource_version != meta["resourceVersion"]:
                 raise errors.Conflict.stale(rt.plural, name, rt.group)
-            grace = strategy.graceful_delete_seconds(current, options.get("gracePeriodSeconds"))
+            await self.admission.validate(Attributes("DELETE", rt, namespace, name, None, current,
+                                                     dry_run=opts.dry_run))
+            grace = strategy.graceful_delete_seconds(current, opts.grace_period_seconds)
             finalizers = list(meta.get("finalizers") or [])
-            gc_finalizer = _GC_FINALIZERS.get(policy or "")
+            gc_finalizer = _GC_FINALIZERS.get(opts.propagation_policy or "")
             if gc_finalizer and gc_finalizer not in finalizers:
                 finalizers = [f for f in finalizers if f not in _GC_FINALIZERS.values()] + [gc_finalizer]
             if not finalizers and grace == 0 and not strategy.holds_deletion(current):
                 try:
-                    await self._remove(key, current, rt)
+                    await self._remove(key, current, rt, opts.dry_run)
                 except errors.Conflict:
                     continue
                 return current, True
@@ -365,21 +389,20 @@ class Registry:
             if mmeta == meta:
                 return current, False
             try:
-                stored = await self.storage.update(key, marked, int(meta["resourceVersion"]))
+                stored = await storage.update(key, marked, int(meta["resourceVersion"]))
             except errors.Conflict:
                 continue
-            if rt is NAMESPACES:
-                self.namespaces.observe(stored)
+            self._committed(rt, stored, opts.dry_run)
             return stored, False
         raise errors.Conflict(f"too many concurrent writers to {rt.plural} {name!r}")
 
-    async def _remove(self, key: str, current: Obj, rt: ResourceType | None = None) -> None:
-        await self.storage.delete(key, int(current["metadata"]["resourceVersion"]))
-        if rt is not None:
-            await _hook(strategy_for(rt), "after_delete", current, self.storage)
+    async def _remove(self, key: str, current: Obj, rt: ResourceType, dry_run: bool = False) -> None:
+        storage = self._storage(dry_run)
+        await storage.delete(key, int(current["metadata"]["resourceVersion"]))
+        await _hook(strategy_for(rt), "after_delete", current, storage)
 
     async def delete_collection(
-        self, rt: ResourceType, namespace: str | None, opts: ListOptions, options: Obj | None
+        self, rt: ResourceType, namespace: str | None, opts: ListOptions, options: DeleteOptions | None
     ) -> Obj:
         listed = await self.list(rt, namespace, opts)
         for obj in listed["items"]:
@@ -389,14 +412,19 @@ class Registry:
 
     # ------------------------------------------------------------------ pods/binding
 
-    async def bind(self, namespace: str, name: str, body: Obj) -> Obj:
-        target = (body or {}).get("target") or {}
-        node = target.get("name")
-        if not node:
+    async def bind(self, rt: ResourceType, namespace: str, name: str, body: Obj,
+                   options: WriteOptions | None = None) -> Obj:
+        opts = options or WriteOptions()
+        if not isinstance(body, dict):
+            raise errors.BadRequest("the body of pods/binding must be a Binding")
+        target = body.get("target")
+        node = target.get("name") if isinstance(target, dict) else None
+        if not node or not isinstance(node, str):
             raise errors.Invalid.for_object("Binding", name, [{"reason": "FieldValueRequired",
                                                                "field": "target.name",
                                                                "message": "Required value"}])
-        uid = ((body or {}).get("metadata") or {}).get("uid")
+        meta = body.get("metadata")
+        uid = meta.get("uid") if isinstance(meta, dict) else None
 
         async def mutate(pod: Obj) -> Obj:
             if uid and pod["metadata"].get("uid") != uid:
@@ -416,14 +444,14 @@ class Registry:
             status["conditions"] = conditions
             return pod
 
-        await self._guaranteed_update(PODS, namespace, name, mutate)
+        await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run)
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
     # ------------------------------------------------------------------ watch
 
     async def watch(
         self, rt: ResourceType, namespace: str | None, opts: ListOptions, *,
-        send_initial_events: bool = False, allow_bookmarks: bool = False, bookmark_interval: float = 30.0,
+        bookmark_interval: float = 30.0,
     ) -> AsyncIterator[Obj]:
         """Watch events as dicts {type, object}. Synthetic ADDED for existing objects when the watch starts
         from "" / "0" (or with sendInitialEvents), then live events from the watch cache."""
@@ -434,18 +462,15 @@ class Registry:
                 return False
             return opts.matches(obj)
 
-        rv = opts.resource_version
         initial: list[Obj] = []
-        if send_initial_events or not rv or rv == "0":
-            listed = await self.list(rt, namespace, ListOptions(
-                field_selector=None, label_selector=None, resource_version=None))
+        if opts.send_initial_events or not opts.revision:
+            listed = await self.list(rt, namespace, ListOptions())
             since = int(listed["metadata"]["resourceVersion"])
             initial = [o for o in listed["items"] if matches(o)]
         else:
-            try:
-                since = int(rv)
-            except ValueError:
-                raise errors.BadRequest(f"invalid resourceVersion {rv!r}") from None
+            since = opts.revision
+            if since > cache.revision:
+                await self.require_revision(since)
         if since < cache.oldest:
             # Older than the cache's window: serve this watcher from etcd directly (410 if compacted).
             async for event in self._watch_etcd(rt, since, matches):
@@ -455,12 +480,12 @@ class Registry:
         try:
             for obj in initial:
                 yield {"type": "ADDED", "object": obj}
-            if send_initial_events:
+            if opts.send_initial_events:
                 yield _bookmark(rt, since, initial_end=True)
             last = since
             while True:
                 try:
-                    event = await asyncio.wait_for(sub.queue.get(), bookmark_interval) if allow_bookmarks \
+                    event = await asyncio.wait_for(sub.queue.get(), bookmark_interval) if opts.allow_bookmarks \
                         else await sub.queue.get()
                 except TimeoutError:
                     last = max(last, cache.revision)  # the queue is drained: all up to here was sent
@@ -494,6 +519,7 @@ async def _hook(strategy: Any, name: str, *args: Any) -> None:
     Service's ClusterIP and NodePort allocations): `before_create(obj, storage)` (may change obj or raise
     Invalid), `create_failed(obj, storage)`, `before_update(new, old, storage)` (inside the compare-and-swap
     retry loop, so it must be idempotent), `after_update(stored, previous, storage)`, `after_delete(obj, storage)`.
+    The storage is the dry-run one for a dry run, so allocations are computed and not taken.
     """
     hook = getattr(strategy, name, None)
     if hook is not None:

@@ -1,7 +1,11 @@
 """HTTP routing for resources: turns `/api/v1/namespaces/ns/pods/name/status` into a verb on the registry.
 
-One generic router driven by the resource table, as Kubernetes' own apiserver installs its REST storage;
-request bodies are JSON or YAML, replies JSON, watches newline-delimited JSON over a chunked stream.
+One generic router driven by the resource table, as Kubernetes' own apiserver installs its REST storage.
+Each request is taken apart completely before the registry runs: the path (from the real, decoded path,
+every segment kept: an empty or whitespace name is a name, never the collection), the query (typed by
+`apiserver.params`), the body (`apiserver.decoding`). Subresources are handlers registered by name; which
+resource has which is declared in the resource table. Replies are JSON; watches newline-delimited JSON
+over a chunked stream.
 """
 
 from __future__ import annotations
@@ -9,26 +13,36 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import Response, StreamingResponse
 
-from apiserver import protobuf, subresources, tables
-from apiserver.rest import ListOptions, Registry
+from apiserver import decoding, patching, protobuf, subresources, tables
+from apiserver.params import (
+    DeleteOptions,
+    ListOptions,
+    WriteOptions,
+    parse_delete_options,
+    parse_resource_version,
+    parse_write_options,
+)
+from apiserver.rest import Registry
 from kube import errors
-from kube.resources import NAMESPACES, PODS, ResourceType, by_plural
+from kube.resources import ResourceType, by_plural
 
-__all__ = ["RequestInfo", "parse_path", "router"]
+__all__ = ["RequestInfo", "json_response", "parse_path", "router", "warning_header"]
 
 log = logging.getLogger("apiserver.routes")
 router = APIRouter()
 
-JSON_TYPES = ("application/json", "")
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+_BODY_TYPES = (*decoding.JSON_TYPES, *decoding.YAML_TYPES, protobuf.CONTENT_TYPE)
+_PATCH_TYPES = (patching.JSON, patching.MERGE, patching.STRATEGIC, patching.APPLY)
+#: Kubernetes' limits on one warning and on all of a response's warnings (k8s.io/apiserver/pkg/warning)
+_WARNING_MAX_CHARS = 4096
+_WARNINGS_MAX_CHARS = 65536
 
 
 @dataclass
@@ -39,15 +53,23 @@ class RequestInfo:
     subresource: str | None
 
 
+def _not_found(what: str) -> errors.NotFound:
+    return errors.NotFound(f"the server could not find the requested resource ({what})")
+
+
 def parse_path(group: str, version: str, rest: str) -> RequestInfo:
-    parts = [p for p in rest.split("/") if p]
+    """`rest` is everything after `/api/v1/` or `/apis/G/V/`, percent-decoded. Every segment counts: an
+    empty one (a trailing or doubled slash) matches nothing, so no name can turn into the collection."""
+    parts = rest.split("/")
+    if any(p == "" for p in parts):
+        raise _not_found(rest)
     namespace = None
     if len(parts) >= 3 and parts[0] == "namespaces":
         candidate = by_plural(group, version, parts[2])
         if candidate is not None and candidate.namespaced:
             namespace, parts = parts[1], parts[2:]
-    if not parts or len(parts) > 3:
-        raise errors.NotFound(f"the server could not find the requested resource ({'/'.join(parts)})")
+    if len(parts) > 3:
+        raise _not_found("/".join(parts))
     resource = by_plural(group, version, parts[0])
     if resource is None:
         raise errors.NotFound(
@@ -56,56 +78,58 @@ def parse_path(group: str, version: str, rest: str) -> RequestInfo:
         )
     name = parts[1] if len(parts) > 1 else None
     sub = parts[2] if len(parts) > 2 else None
+    if name in (".", "..") or namespace in (".", ".."):
+        raise _not_found("/".join(parts))
     if sub is not None and sub not in resource.subresources:
-        raise errors.NotFound(f"the server could not find the requested resource ({resource.plural}/{sub})")
+        raise _not_found(f"{resource.plural}/{sub}")
     if not resource.namespaced and namespace:
         raise errors.NotFound(f"{resource.plural} are not namespaced")
     return RequestInfo(resource, namespace, name, sub)
 
 
+def warning_header(warnings: list[str]) -> str:
+    """The Warning header (RFC 7234 code 299) for `warnings`: each text quoted with every non-ASCII or
+    control character escaped, so any field name a client sent encodes, and cut to Kubernetes' sizes."""
+    out: list[str] = []
+    total = 0
+    for text in dict.fromkeys(warnings):  # de-duplicated, in order
+        if len(text) > _WARNING_MAX_CHARS:
+            text = text[:_WARNING_MAX_CHARS] + "..."
+        value = "299 - " + json.dumps(text, ensure_ascii=True)
+        total += len(value)
+        if total > _WARNINGS_MAX_CHARS:
+            break
+        out.append(value)
+    return ", ".join(out)
+
+
 def json_response(body: Any, status: int = 200, warnings: list[str] | None = None) -> Response:
-    headers = {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)} if warnings else None
+    headers = {"Warning": warning_header(warnings)} if warnings else None
     return Response(json.dumps(body, separators=(",", ":")), status_code=status,
                     media_type="application/json", headers=headers)
 
 
-async def read_body(request: Request, allow_empty: bool = False) -> Any:
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def read_body(request: Request, allow_empty: bool = False, accepted: tuple[str, ...] = _BODY_TYPES) -> Any:
+    return (await _read(request, allow_empty, accepted)).value
+
+
+async def _read(request: Request, allow_empty: bool = False,
+                accepted: tuple[str, ...] = _BODY_TYPES) -> decoding.Decoded:
     raw = await request.body()
     if not raw.strip():
         if allow_empty:
-            return None
+            return decoding.Decoded(None, [])
         raise errors.BadRequest("the request body is empty")
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == protobuf.CONTENT_TYPE:
-        return protobuf.decode(raw)
-    try:
-        if content_type in YAML_TYPES or content_type == "application/apply-patch+yaml":
-            return yaml.safe_load(raw)
-        return json.loads(raw)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise errors.BadRequest(f"the request body could not be decoded: {exc}") from exc
-
-
-def _list_options(request: Request) -> ListOptions:
-    q = request.query_params
-    try:
-        limit = int(q.get("limit") or 0)
-    except ValueError:
-        raise errors.BadRequest(f"limit must be an integer, got {q.get('limit')!r}") from None
-    return ListOptions(
-        label_selector=q.get("labelSelector"),
-        field_selector=q.get("fieldSelector"),
-        limit=limit,
-        continue_token=q.get("continue"),
-        resource_version=q.get("resourceVersion"),
-    )
-
-
-def _field_validation(request: Request) -> str:
-    value = request.query_params.get("fieldValidation") or "Warn"
-    if value not in ("Ignore", "Warn", "Strict"):
-        raise errors.BadRequest(f"fieldValidation must be one of Ignore, Warn, Strict; got {value!r}")
-    return value
+    content_type = _media_type(request)
+    if content_type not in accepted:
+        raise errors.UnsupportedMediaType(
+            f"the body of the request was in an unknown format - accepted media types include: "
+            f"{', '.join(t for t in accepted if t)}")
+    return decoding.decode_body(raw, content_type)
 
 
 def _include_object(request: Request) -> str:
@@ -119,87 +143,110 @@ def _registry(request: Request) -> Registry:
     return request.app.state.registry
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").lower() in ("true", "1")
+def _write_options(request: Request, kind: str, apply: bool = False) -> WriteOptions:
+    return parse_write_options(request.query_params, request.query_params.getlist("dryRun"), kind, apply)
 
 
-async def _delete_options(request: Request) -> dict[str, Any]:
-    body = await read_body(request, allow_empty=True) or {}
-    if not isinstance(body, dict):
-        raise errors.BadRequest("DeleteOptions must be an object")
-    q = request.query_params
-    if q.get("gracePeriodSeconds") is not None:
-        try:
-            body["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
-        except ValueError:
-            raise errors.BadRequest("gracePeriodSeconds must be an integer") from None
-    if q.get("propagationPolicy"):
-        body["propagationPolicy"] = q["propagationPolicy"]
-    return body
+async def _delete_options(request: Request) -> DeleteOptions:
+    body = (await _read(request, allow_empty=True, accepted=(*decoding.JSON_TYPES, *decoding.YAML_TYPES,
+                                                           protobuf.CONTENT_TYPE))).value
+    return parse_delete_options(body, request.query_params, request.query_params.getlist("dryRun"))
 
 
-async def handle(request: Request, group: str, version: str, rest: str) -> Response:
-    info = parse_path(group, version, rest)
+@dataclass
+class Call:
+    """One resource request, taken apart: what every handler gets."""
+
+    request: Request
+    registry: Registry
+    resource: ResourceType
+    namespace: str | None
+    name: str
+    subresource: str | None
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
+def _only(method: str, call: Call) -> None:
+    if call.method != method:
+        raise errors.MethodNotAllowed(f"only {method} is supported on {call.resource.plural}/{call.subresource}")
+
+
+async def handle(request: Request, group: str, version: str) -> Response:
+    info = parse_path(group, version, _rest_of_path(request, group, version))
     registry = _registry(request)
     rt, ns, name, sub = info.resource, info.namespace, info.name, info.subresource
     method = request.method
     if rt.namespaced and name is not None and ns is None:
-        raise errors.NotFound(f"the server could not find the requested resource ({rt.plural}/{name})")
-    if method in ("POST", "PUT") and rt.namespaced and ns is None and rt is not NAMESPACES:
+        raise _not_found(f"{rt.plural}/{name}")
+    if method in ("POST", "PUT") and rt.namespaced and ns is None and name is None:
         raise errors.BadRequest(f"{rt.plural} must be created in a namespace: use .../namespaces/NS/{rt.plural}")
-
     if name is None:
-        if method == "GET":
-            opts = _list_options(request)
-            if _truthy(request.query_params.get("watch")):
-                return _watch_response(request, registry, rt, ns, opts)
-            listed = await registry.list(rt, ns, opts)
-            if tables.wants_table(request.headers.get("accept")):
-                meta = listed["metadata"]
-                return json_response(tables.table(rt, listed["items"], meta["resourceVersion"], meta.get("continue"),
-                                                  _include_object(request)))
-            return json_response(listed)
-        if method == "POST":
-            obj, warnings = await registry.create(rt, ns, await read_body(request), _field_validation(request))
-            return json_response(obj, 201, warnings)
-        if method == "DELETE":
-            opts = _list_options(request)
-            return json_response(await registry.delete_collection(rt, ns, opts, await _delete_options(request)))
-        raise errors.MethodNotAllowed(f"{method} is not supported on {rt.plural}")
+        return await _collection(request, registry, rt, ns)
+    call = Call(request, registry, rt, ns, name, sub)
+    return await SUBRESOURCES.get(sub or "", _object)(call)
 
-    if sub == "binding":
-        if method != "POST" or rt is not PODS:
-            raise errors.MethodNotAllowed("only POST is supported on pods/binding")
-        return json_response(await registry.bind(ns or "", name, await read_body(request)), 201)
-    if sub == "scale" and sub in rt.subresources:
-        return await _scale(request, registry, rt, ns, name)
-    if sub == "eviction" and rt is PODS:
-        if method != "POST":
-            raise errors.MethodNotAllowed("only POST is supported on pods/eviction")
-        return json_response(await subresources.evict(registry, ns or "", name, await read_body(request)), 201)
-    if sub == "log" and rt is PODS:
-        if method != "GET":
-            raise errors.MethodNotAllowed("only GET is supported on pods/log")
-        return await request.app.state.kubelet.logs(request, registry, ns or "", name)
-    if sub == "finalize" and rt is NAMESPACES and method != "PUT":
-        raise errors.MethodNotAllowed("only PUT is supported on namespaces/finalize")
-    if sub not in (None, "status", "finalize"):
-        raise errors.NotFound(f"the server could not find the requested resource ({rt.plural}/{sub})")
 
+def _rest_of_path(request: Request, group: str, version: str) -> str:
+    """What follows the group-version in the real (decoded) path: route parameters stop at a newline."""
+    path: str = request.scope["path"]
+    prefix = f"/apis/{group}/{version}/" if group else f"/api/{version}/"
+    if not path.startswith(prefix):
+        raise _not_found(path)
+    return path[len(prefix):]
+
+
+async def _collection(request: Request, registry: Registry, rt: ResourceType, ns: str | None) -> Response:
+    method = request.method
     if method == "GET":
-        obj = await registry.get(rt, ns, name)
+        opts = ListOptions.from_query(request.query_params)
+        if opts.watch:
+            return await _watch_response(request, registry, rt, ns, opts)
+        listed = await registry.list(rt, ns, opts)
+        if tables.wants_table(request.headers.get("accept")):
+            meta = listed["metadata"]
+            return json_response(tables.table(rt, listed["items"], meta["resourceVersion"], meta.get("continue"),
+                                              _include_object(request)))
+        return json_response(listed)
+    if method == "POST":
+        options = _write_options(request, "CreateOptions")
+        body = await _read(request)
+        obj, warnings = await registry.create(rt, ns, body.value, options, body.duplicates)
+        return json_response(obj, 201, warnings)
+    if method == "DELETE":
+        opts = ListOptions.from_query(request.query_params)
+        return json_response(await registry.delete_collection(rt, ns, opts, await _delete_options(request)))
+    raise errors.MethodNotAllowed(f"{method} is not supported on {rt.plural}")
+
+
+async def _object(call: Call) -> Response:
+    """The object itself, and the subresources that are a view of it (status, finalize)."""
+    request, registry, rt, ns, name, sub = (call.request, call.registry, call.resource, call.namespace,
+                                            call.name, call.subresource)
+    method = request.method
+    if method == "GET":
+        rv = parse_resource_version(request.query_params.get("resourceVersion"))
+        obj = await registry.get(rt, ns, name, rv)
         if sub is None and tables.wants_table(request.headers.get("accept")):
             return json_response(tables.table(rt, [obj], obj["metadata"].get("resourceVersion"),
                                               include_object=_include_object(request)))
         return json_response(obj)
     if method == "PUT":
-        obj, warnings = await registry.update(rt, ns, name, await read_body(request), _field_validation(request),
-                                              subresource=sub)
+        options = _write_options(request, "UpdateOptions")
+        body = await _read(request)
+        obj, warnings = await registry.update(rt, ns, name, body.value, options, subresource=sub,
+                                              duplicates=body.duplicates)
         return json_response(obj, 200, warnings)
     if method == "PATCH":
-        content_type = request.headers.get("content-type", "application/merge-patch+json")
-        obj, warnings = await registry.patch(rt, ns, name, await read_body(request), content_type,
-                                             _field_validation(request), subresource=sub)
+        content_type = _media_type(request) or patching.MERGE
+        options = _write_options(request, "PatchOptions", apply=content_type == patching.APPLY)
+        patch = await read_body(request, accepted=_PATCH_TYPES)
+        obj, warnings = await registry.patch(rt, ns, name, patch, content_type, options, subresource=sub)
         return json_response(obj, 200, warnings)
     if method == "DELETE" and sub is None:
         obj, gone = await registry.delete(rt, ns, name, await _delete_options(request))
@@ -207,36 +254,70 @@ async def handle(request: Request, group: str, version: str, rest: str) -> Respo
     raise errors.MethodNotAllowed(f"{method} is not supported on {rt.plural}{'/' + sub if sub else ''}")
 
 
-async def _scale(request: Request, registry: Registry, rt: ResourceType, ns: str | None, name: str) -> Response:
+async def _finalize(call: Call) -> Response:
+    _only("PUT", call)
+    return await _object(call)
+
+
+async def _binding(call: Call) -> Response:
+    _only("POST", call)
+    options = _write_options(call.request, "CreateOptions")
+    body = await read_body(call.request)
+    return json_response(await call.registry.bind(call.resource, call.namespace or "", call.name, body, options),
+                         201)
+
+
+async def _scale(call: Call) -> Response:
+    request, registry, rt, ns, name = call.request, call.registry, call.resource, call.namespace, call.name
     if request.method == "GET":
         return json_response(await subresources.get_scale(registry, rt, ns, name))
     if request.method == "PUT":
-        return json_response(await subresources.update_scale(registry, rt, ns, name, await read_body(request)))
-    if request.method == "PATCH":
-        content_type = request.headers.get("content-type", "application/merge-patch+json")
+        options = _write_options(request, "UpdateOptions")
         return json_response(await subresources.update_scale(registry, rt, ns, name, await read_body(request),
-                                                             content_type))
+                                                             None, options))
+    if request.method == "PATCH":
+        content_type = _media_type(request) or patching.MERGE
+        options = _write_options(request, "PatchOptions", apply=content_type == patching.APPLY)
+        body = await read_body(request, accepted=_PATCH_TYPES)
+        return json_response(await subresources.update_scale(registry, rt, ns, name, body, content_type, options))
     raise errors.MethodNotAllowed(f"{request.method} is not supported on {rt.plural}/scale")
 
 
-def _watch_response(request: Request, registry: Registry, rt: ResourceType, ns: str | None,
-                    opts: ListOptions) -> Response:
-    q = request.query_params
-    try:
-        timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
-    except ValueError:
-        raise errors.BadRequest("timeoutSeconds must be a number") from None
-    send_initial = _truthy(q.get("sendInitialEvents"))
-    if send_initial and q.get("resourceVersionMatch") not in (None, "NotOlderThan"):
-        raise errors.BadRequest("sendInitialEvents requires resourceVersionMatch=NotOlderThan")
+async def _eviction(call: Call) -> Response:
+    _only("POST", call)
+    body = await read_body(call.request)
+    dry_run = call.request.query_params.getlist("dryRun")
+    return json_response(await subresources.evict(call.registry, call.namespace or "", call.name, body, dry_run),
+                         201)
+
+
+async def _log(call: Call) -> Response:
+    _only("GET", call)
+    return await call.request.app.state.kubelet.logs(call.request, call.registry, call.namespace or "", call.name)
+
+
+#: subresource name -> its handler; kube.resources declares which resource serves which.
+SUBRESOURCES: dict[str, Handler] = {
+    "status": _object,
+    "finalize": _finalize,
+    "binding": _binding,
+    "scale": _scale,
+    "eviction": _eviction,
+    "log": _log,
+}
+
+
+async def _watch_response(request: Request, registry: Registry, rt: ResourceType, ns: str | None,
+                          opts: ListOptions) -> Response:
+    # Checked before the stream starts, so a resourceVersion the store has not reached is a 504 reply.
+    if opts.revision and not opts.send_initial_events:
+        await registry.require_revision(opts.revision)
     # A resourceVersion too old for the watch cache arrives as an ERROR event (410) in the stream, as
     # Kubernetes sends it; clients re-list.
-    events = registry.watch(rt, ns, opts, send_initial_events=send_initial,
-                            allow_bookmarks=_truthy(q.get("allowWatchBookmarks")),
-                            bookmark_interval=request.app.state.bookmark_interval)
+    events = registry.watch(rt, ns, opts, bookmark_interval=request.app.state.bookmark_interval)
     as_table = tables.wants_table(request.headers.get("accept"))
-    return StreamingResponse(_stream(events, timeout, rt if as_table else None, _include_object(request)),
-                             media_type="application/json")
+    return StreamingResponse(_stream(events, opts.timeout_seconds, rt if as_table else None,
+                                     _include_object(request)), media_type="application/json")
 
 
 async def _stream(events: AsyncIterator[dict[str, Any]], timeout: float | None, table_of: ResourceType | None = None,
@@ -244,7 +325,7 @@ async def _stream(events: AsyncIterator[dict[str, Any]], timeout: float | None, 
     """Encode events; for a Table watch each object becomes a one-row Table (headers on the first only)."""
     first = True
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout or None):
             async for event in events:
                 if table_of is not None and event["type"] != "BOOKMARK":
                     obj = event["object"]
@@ -293,9 +374,9 @@ async def pod_attach_without_upgrade(request: Request, namespace: str, name: str
 
 @router.api_route("/api/{version}/{rest:path}", methods=_METHODS, include_in_schema=False)
 async def core_resources(request: Request, version: str, rest: str) -> Response:
-    return await handle(request, "", version, rest)
+    return await handle(request, "", version)
 
 
 @router.api_route("/apis/{group}/{version}/{rest:path}", methods=_METHODS, include_in_schema=False)
 async def group_resources(request: Request, group: str, version: str, rest: str) -> Response:
-    return await handle(request, group, version, rest)
+    return await handle(request, group, version)

@@ -22,7 +22,7 @@ from aetcd import rpc
 
 from kube import errors
 
-__all__ = ["EtcdStorage", "ListPage", "StoredEvent"]
+__all__ = ["EtcdStorage", "ListPage", "StoredEvent", "same_object"]
 
 log = logging.getLogger("apiserver.storage")
 
@@ -67,6 +67,9 @@ def _translate(exc: Exception) -> errors.ApiError:
     if isinstance(exc, aetcd.exceptions.RevisionCompactedError):
         return errors.Gone(f"too old resource version: {exc}")
     if isinstance(exc, grpc.aio.AioRpcError) and exc.code() == grpc.StatusCode.OUT_OF_RANGE:
+        if "future revision" in (exc.details() or ""):
+            return errors.Timeout("Too large resource version", causes=[
+                {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}])
         return errors.Gone("too old resource version: the requested revision has been compacted")
     return errors.ServiceUnavailable(f"etcd: {exc}")
 
@@ -169,7 +172,7 @@ class EtcdStorage:
                 raise errors.NotFound(f"{key} not found")
             revision = int(current["metadata"]["resourceVersion"])
             updated = await mutate(json.loads(json.dumps(current)))
-            if updated is None or _same(updated, current):
+            if updated is None or same_object(updated, current):
                 return current
             try:
                 return await self.update(key, updated, revision)
@@ -212,6 +215,37 @@ class EtcdStorage:
         except Exception as exc:
             raise _translate(exc) from exc
 
+    # ------------------------------------------------------------------ compaction
 
-def _same(a: Obj, b: Obj) -> bool:
+    async def claim_compaction(self, key: str, expected_version: int, revision: int) -> tuple[bool, int, int, bytes]:
+        """One compare-and-swap on `key`'s version (Kubernetes' compact_rev_key): if it is still `expected_version`,
+        write `revision` there (this caller compacts); else read it (another apiserver did).
+        (succeeded, the store's revision, the key's version after the txn, the key's value)."""
+        key_bytes = key.encode()
+        request = rpc.TxnRequest(
+            compare=[rpc.Compare(result=rpc.Compare.EQUAL, target=rpc.Compare.VERSION, key=key_bytes,
+                                 version=expected_version)],
+            success=[rpc.RequestOp(request_put=rpc.PutRequest(key=key_bytes, value=str(revision).encode()))],
+            failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=key_bytes))],
+        )
+        try:
+            resp = await self._client.kvstub.Txn(request, timeout=self._client._timeout,
+                                                  metadata=self._client.metadata)
+        except Exception as exc:
+            raise _translate(exc) from exc
+        if resp.succeeded:
+            return True, resp.header.revision, expected_version + 1, str(revision).encode()
+        kvs = resp.responses[0].response_range.kvs
+        return False, resp.header.revision, kvs[0].version if kvs else 0, kvs[0].value if kvs else b""
+
+    async def compact(self, revision: int) -> None:
+        """Drop etcd's history before `revision`: reads and watches from older revisions then get Gone."""
+        try:
+            await self._client.compact(revision)
+        except Exception as exc:
+            raise _translate(exc) from exc
+
+
+def same_object(a: Obj, b: Obj) -> bool:
+    """Whether two objects would be stored as the same bytes (a write that changes nothing is skipped)."""
     return _encode(a) == _encode(b)

@@ -7,9 +7,11 @@ the rest of the spec. `eviction` is a delete that names its options in an Evicti
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from apiserver import patching
+from apiserver.params import WriteOptions, parse_delete_options
 from apiserver.rest import Registry
 from kube import errors, labels
 from kube.resources import PODS, ResourceType
@@ -17,6 +19,7 @@ from kube.resources import PODS, ResourceType
 __all__ = ["evict", "get_scale", "update_scale"]
 
 Obj = dict[str, Any]
+INT32_MAX = 2**31 - 1
 
 
 def _selector_text(selector: Obj | None) -> str:
@@ -49,7 +52,7 @@ async def get_scale(registry: Registry, rt: ResourceType, namespace: str | None,
 
 
 async def update_scale(registry: Registry, rt: ResourceType, namespace: str | None, name: str, body: Any,
-                       patch_type: str | None = None) -> Obj:
+                       patch_type: str | None = None, options: WriteOptions | None = None) -> Obj:
     """PUT (patch_type None) or PATCH a Scale; only spec.replicas reaches the stored object."""
 
     def new_replicas(current: Obj) -> int:
@@ -57,24 +60,30 @@ async def update_scale(registry: Registry, rt: ResourceType, namespace: str | No
         wanted = body if patch_type is None else patching.apply_patch(scale, body, patch_type)
         if not isinstance(wanted, dict):
             raise errors.BadRequest("the Scale body must be an object")
-        expected = (wanted.get("metadata") or {}).get("resourceVersion")
+        meta, spec = wanted.get("metadata") or {}, wanted.get("spec") or {}
+        if not isinstance(meta, dict) or not isinstance(spec, dict):
+            raise errors.BadRequest("the Scale's metadata and spec must be objects")
+        expected = meta.get("resourceVersion")
         if expected and expected != current["metadata"]["resourceVersion"]:
             raise errors.Conflict.stale(rt.plural, name, rt.group)
-        replicas = (wanted.get("spec") or {}).get("replicas", 0)
-        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        replicas = spec.get("replicas", 0)
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or not 0 <= replicas <= INT32_MAX:
+            shown = json.dumps(replicas) if isinstance(replicas, str) else repr(replicas)
+            detail = ("must be greater than or equal to 0" if isinstance(replicas, int) and replicas < 0
+                      else "must be an integer between 0 and 2147483647")
             raise errors.Invalid.for_object("Scale", name, [{
                 "reason": "FieldValueInvalid", "field": "spec.replicas",
-                "message": f"Invalid value: {replicas!r}: must be greater than or equal to 0"}], "autoscaling")
+                "message": f"Invalid value: {shown}: {detail}"}], "autoscaling")
         return replicas
 
     def change(current: Obj) -> Obj:
         return {**current, "spec": {**current["spec"], "replicas": new_replicas(current)}}
 
-    stored, _ = await registry.update_with(rt, namespace, name, change)
+    stored, _ = await registry.update_with(rt, namespace, name, change, options)
     return scale_of(stored)
 
 
-async def evict(registry: Registry, namespace: str, name: str, body: Any) -> Obj:
+async def evict(registry: Registry, namespace: str, name: str, body: Any, dry_run: list[str] | None = None) -> Obj:
     """Delete a pod as an Eviction asks (its deleteOptions). No PodDisruptionBudgets are served, so
     nothing can refuse an eviction yet."""
     if not isinstance(body, dict) or body.get("kind") not in (None, "Eviction"):
@@ -82,5 +91,5 @@ async def evict(registry: Registry, namespace: str, name: str, body: Any) -> Obj
     target = (body.get("metadata") or {}).get("name")
     if target and target != name:
         raise errors.BadRequest(f"name in URL does not match name in Eviction object ({target} != {name})")
-    await registry.delete(PODS, namespace, name, body.get("deleteOptions") or {})
+    await registry.delete(PODS, namespace, name, parse_delete_options(body.get("deleteOptions"), None, dry_run))
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}

@@ -9,10 +9,12 @@
      +-- Conflict          409   (reason Conflict or AlreadyExists)
      |    +-- AlreadyExists
      +-- Gone              410   (watch/list from a compacted resourceVersion)
+     +-- RequestEntityTooLarge 413 (a request body over the server's limit)
      +-- UnsupportedMediaType 415
      +-- Invalid           422   (details.causes carry field paths)
      +-- InternalError     500
      +-- ServiceUnavailable 503
+     +-- Timeout           504   (e.g. a resourceVersion the server has not reached)
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ __all__ = [
     "Invalid",
     "MethodNotAllowed",
     "NotFound",
+    "RequestEntityTooLarge",
     "ServiceUnavailable",
+    "Timeout",
     "Unauthorized",
     "UnsupportedMediaType",
     "error_from_status",
@@ -155,6 +159,17 @@ class Gone(ApiError):
     reason = "Expired"
 
 
+class RequestEntityTooLarge(ApiError):
+    """413: the body is over the server's limit; the message is Kubernetes' own ("Request entity too large: ...")."""
+
+    code = 413
+    reason = "RequestEntityTooLarge"
+
+    @classmethod
+    def limit(cls, limit: int) -> RequestEntityTooLarge:
+        return cls(f"Request entity too large: limit is {limit}")
+
+
 class UnsupportedMediaType(ApiError):
     code = 415
     reason = "UnsupportedMediaType"
@@ -182,6 +197,18 @@ class ServiceUnavailable(ApiError):
     reason = "ServiceUnavailable"
 
 
+class Timeout(ApiError):
+    """504: the server could not answer in time (e.g. a resourceVersion newer than it has seen)."""
+
+    code = 504
+    reason = "Timeout"
+
+    @classmethod
+    def too_large_resource_version(cls, wanted: int, current: int) -> Timeout:
+        return cls(f"Too large resource version: {wanted}, current: {current}",
+                   causes=[{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}])
+
+
 _BY_CODE: dict[int, type[ApiError]] = {
     400: BadRequest,
     401: Unauthorized,
@@ -190,10 +217,12 @@ _BY_CODE: dict[int, type[ApiError]] = {
     405: MethodNotAllowed,
     409: Conflict,
     410: Gone,
+    413: RequestEntityTooLarge,
     415: UnsupportedMediaType,
     422: Invalid,
     500: InternalError,
     503: ServiceUnavailable,
+    504: Timeout,
 }
 
 

@@ -1,0 +1,23 @@
+"""Admission: an ordered chain of plugins every write passes through, after decoding and before storage.
+
+As in Kubernetes, each plugin sees the request's attributes (operation, resource, subresource, namespace,
+name, the new and the old object, dry run; the user once authentication exists) and may mutate the new
+object (`admit`, the mutating phase, before the kind's validation) or refuse the request (`validate`, after
+it). The generic registry knows no kinds: what is special about Pods or Namespaces lives in a plugin or in
+the kind's Strategy.
+
+    Chain([DefaultTolerationSeconds(...), NamespaceLifecycle(), ...])
+"""
+
+from __future__ import annotations
+
+from apiserver.admission.chain import Attributes, Chain, Plugin
+from apiserver.admission.defaulttolerationseconds import DefaultTolerationSeconds
+from apiserver.admission.namespacelifecycle import NamespaceLifecycle
+
+__all__ = ["Attributes", "Chain", "DefaultTolerationSeconds", "NamespaceLifecycle", "Plugin", "default_chain"]
+
+
+def default_chain(not_ready_seconds: int = 300, unreachable_seconds: int = 300) -> Chain:
+    """The plugins kube-apiserver enables by default that kubelite implements, in Kubernetes' order."""
+    return Chain([NamespaceLifecycle(), DefaultTolerationSeconds(not_ready_seconds, unreachable_seconds)])
