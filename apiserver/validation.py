@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from kube.errors import Cause
 
@@ -23,10 +24,12 @@ __all__ = [
     "field_path",
     "forbidden",
     "invalid",
+    "json_type",
     "label_key",
     "label_value",
     "not_supported",
     "required",
+    "too_long",
 ]
 
 Causes = list[Cause]
@@ -59,6 +62,10 @@ def not_supported(field: str, value: Any, allowed: list[str]) -> Cause:
     options = ", ".join(f'"{a}"' for a in allowed)
     return {"reason": "FieldValueNotSupported", "field": field,
             "message": f"Unsupported value: {_show(value)}: supported values: {options}"}
+
+
+def too_long(field: str, limit: int) -> Cause:
+    return {"reason": "FieldValueTooLong", "field": field, "message": f"Too long: must have at most {limit} bytes"}
 
 
 def forbidden(field: str, detail: str) -> Cause:
@@ -118,7 +125,48 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+#: pydantic's type errors -> the OpenAPI type the field wants, as Kubernetes' schema validation names it.
+_EXPECTED = {
+    "int_type": "integer", "string_type": "string", "bool_type": "boolean", "float_type": "number",
+    "list_type": "array", "dict_type": "object", "model_type": "object", "model_attributes_type": "object",
+    "int_or_string_type": "integer or string",
+}
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of a decoded value, in OpenAPI's words (what Kubernetes shows as the invalid value)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    for kind, name in ((int, "integer"), (float, "number"), (str, "string"), (list, "array"), (dict, "object")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def _from_error(path: str, err: ErrorDetails) -> Cause:
+    kind, value = err["type"], err.get("input")
+    if kind == "missing":
+        return required(path)
+    if kind == "date_time_format":  # a string that is no RFC 3339 time (a non-string is a string_type error)
+        return invalid(path, value, f"{path} in body must be of type date-time: {_show(value)}")
+    if kind in _EXPECTED:
+        shown = json_type(value)
+        return invalid(path, shown, f'{path} in body must be of type {_EXPECTED[kind]}: "{shown}"')
+    ctx = err.get("ctx") or {}
+    if kind == "less_than_equal":
+        return invalid(path, value, f"{path} in body should be less than or equal to {ctx['le']}")
+    if kind == "greater_than_equal":
+        return invalid(path, value, f"{path} in body should be greater than or equal to {ctx['ge']}")
+    shown = value if isinstance(value, str | int | float | bool) else json_type(value)
+    message = err["msg"].removeprefix("Value error, ")
+    return invalid(path, shown, message)
+
+
 def causes_from_pydantic(exc: ValidationError) -> Causes:
+    """pydantic's errors as Kubernetes' causes, in the wording of its OpenAPI schema validation, e.g.
+    `spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer: "string"`."""
     causes: Causes = []
     seen: set[str] = set()
     for err in exc.errors(include_url=False):
@@ -126,10 +174,5 @@ def causes_from_pydantic(exc: ValidationError) -> Causes:
         if path in seen:
             continue  # a union reports one error per member; one per field is enough
         seen.add(path)
-        if err["type"] == "missing":
-            causes.append(required(path))
-        else:
-            value = err.get("input")
-            shown = value if isinstance(value, str | int | float | bool) else type(value).__name__
-            causes.append(invalid(path, shown, err["msg"]))
+        causes.append(_from_error(path, err))
     return causes

@@ -19,6 +19,9 @@ __all__ = ["Strategy"]
 
 Obj = dict[str, Any]
 
+#: Kubernetes' TotalAnnotationSizeLimitB: keys and values together, in bytes.
+ANNOTATIONS_SIZE_LIMIT = 256 * 1024
+
 #: metadata a client cannot set or change through a write: kept from the stored object.
 SYSTEM_METADATA = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
 
@@ -117,8 +120,11 @@ class Strategy:
         for key, value in (meta.get("labels") or {}).items():
             causes += v.label_key(key, "metadata.labels")
             causes += v.label_value(value, f"metadata.labels.{key}" if "." not in key else "metadata.labels")
-        for key in meta.get("annotations") or {}:
+        annotations = meta.get("annotations") or {}
+        for key in annotations:
             causes += v.label_key(key, "metadata.annotations")
+        if sum(len(k.encode()) + len(x.encode()) for k, x in annotations.items()) > ANNOTATIONS_SIZE_LIMIT:
+            causes.append(v.too_long("metadata.annotations", ANNOTATIONS_SIZE_LIMIT))
         return causes
 
     def check(self, causes: list[errors.Cause], obj: Obj) -> None:

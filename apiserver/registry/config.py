@@ -19,7 +19,7 @@ Obj = dict[str, Any]
 Causes = list[errors.Cause]
 
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-_MAX_SIZE = 1024 * 1024  # Kubernetes' 1 MiB limit on the data of one ConfigMap or Secret
+_MAX_SIZE = 1024 * 1024  # Kubernetes' MaxSecretSize: the values (not keys) of one ConfigMap or Secret, in bytes
 
 
 def _validate_keys(keys: list[str], path: str) -> Causes:
@@ -53,15 +53,14 @@ class ConfigMapStrategy(Strategy):
         causes += _validate_keys(list(binary), "binaryData")
         for key in set(data) & set(binary):
             causes.append(v.invalid(f"data[{key}]", key, "duplicate of key present in binaryData"))
+        size = sum(len(x.encode()) for x in data.values())
         for key, value in binary.items():
             try:
-                base64.b64decode(value, validate=True)
+                size += len(base64.b64decode(value, validate=True))
             except (binascii.Error, ValueError):
                 causes.append(v.invalid(f"binaryData[{key}]", "<value omitted>", "must be valid base64"))
-        size = sum(len(k) + len(x) for k, x in data.items()) + sum(len(k) + len(x) * 3 // 4 for k, x in binary.items())
         if size > _MAX_SIZE:
-            causes.append({"reason": "FieldValueTooLong", "field": "",
-                           "message": f"Too long: must have at most {_MAX_SIZE} bytes"})
+            causes.append(v.too_long("", _MAX_SIZE))
         return causes
 
     def validate_update(self, new: Obj, old: Obj) -> Causes:
@@ -89,8 +88,7 @@ class SecretStrategy(Strategy):
                 causes.append(v.invalid(f"data[{key}]", "<secret contents redacted>",
                                         "illegal base64 data: the value must be base64-encoded"))
         if total > _MAX_SIZE:
-            causes.append({"reason": "FieldValueTooLong", "field": "data",
-                           "message": f"Too long: must have at most {_MAX_SIZE} bytes"})
+            causes.append(v.too_long("data", _MAX_SIZE))
         kind = obj.get("type")
         if kind == "kubernetes.io/service-account-token" and not (obj["metadata"].get("annotations") or {}).get(
                 "kubernetes.io/service-account.name"):

@@ -1,4 +1,4 @@
-"""Kinds with no rules beyond their model's types and valid metadata."""
+"""Kinds with few rules beyond their model's types and valid metadata: Events, Leases, ControllerRevisions."""
 
 from __future__ import annotations
 
@@ -10,9 +10,40 @@ from kube import errors
 from kube.models import Event, KubeModel, Lease
 from kube.models.apps import ControllerRevision
 
+#: pkg/apis/core/validation/events.go: the limits on an Event's strings, in bytes.
+_EVENT_LIMITS = {"reportingInstance": 128, "action": 128, "reason": 128, "message": 1024}
+
 
 class EventStrategy(Strategy):
+    """core/v1 Events as Kubernetes' legacyValidateEvent checks them (types and times come from the model).
+
+    An Event without `eventTime` is an old-style one (client-go's recorder, ours): only its namespace must agree
+    with `involvedObject`'s. One with `eventTime` must name who reported it, its action and reason, within limits.
+    Kubernetes checks `type` only for events.k8s.io/v1, which is not served, so core/v1 takes any.
+    """
+
     model: ClassVar[type[KubeModel] | None] = Event
+
+    def validate(self, obj: dict[str, Any]) -> list[errors.Cause]:
+        causes = self.validate_metadata(obj)
+        namespace = (obj.get("metadata") or {}).get("namespace") or ""
+        involved = (obj.get("involvedObject") or {}).get("namespace") or ""
+        mismatch = v.invalid("involvedObject.namespace", involved, "does not match event.namespace")
+        if not obj.get("eventTime"):
+            # an old client's event about a cluster-scoped object may sit in "default"
+            agrees = namespace in ("", "default") if not involved else namespace == involved
+            return causes if agrees else [*causes, mismatch]
+        if not involved and namespace not in ("default", "kube-system"):
+            causes.append(mismatch)
+        component = obj.get("reportingComponent") or ""
+        causes += v.label_key(component, "reportingComponent") if component else [v.required("reportingComponent")]
+        for field, limit in _EVENT_LIMITS.items():
+            value = obj.get(field) or ""
+            if not value and field != "message":
+                causes.append(v.required(field))
+            elif len(value.encode()) > limit:
+                causes.append(v.invalid(field, "", f"can have at most {limit} characters"))
+        return causes
 
 
 class LeaseStrategy(Strategy):

@@ -6,12 +6,10 @@ from typing import Any
 
 from pydantic import Field
 
-from kube.models.base import KubeModel
+from kube.models.base import Int32, Int64, IntOrString, KubeModel, Time
 from kube.models.core import PodSpec
 from kube.models.meta import LabelSelector, ObjectMeta, TypedObject
 from kube.models.storage import PersistentVolumeClaim
-
-IntOrString = int | str
 
 
 class PodTemplateSpec(KubeModel):
@@ -22,8 +20,8 @@ class PodTemplateSpec(KubeModel):
 class WorkloadCondition(KubeModel):
     type: str
     status: str
-    last_update_time: str | None = None
-    last_transition_time: str | None = None
+    last_update_time: Time | None = None
+    last_transition_time: Time | None = None
     reason: str | None = None
     message: str | None = None
 
@@ -41,24 +39,24 @@ class DeploymentStrategy(KubeModel):
 class DeploymentSpec(KubeModel):
     selector: LabelSelector | None = None
     template: PodTemplateSpec
-    replicas: int | None = None
-    min_ready_seconds: int | None = None
+    replicas: Int32 | None = None
+    min_ready_seconds: Int32 | None = None
     strategy: DeploymentStrategy | None = None
-    revision_history_limit: int | None = None
+    revision_history_limit: Int32 | None = None
     paused: bool | None = None
-    progress_deadline_seconds: int | None = None
+    progress_deadline_seconds: Int32 | None = None
 
 
 class DeploymentStatus(KubeModel):
-    observed_generation: int | None = None
-    replicas: int | None = None
-    updated_replicas: int | None = None
-    ready_replicas: int | None = None
-    available_replicas: int | None = None
-    unavailable_replicas: int | None = None
-    terminating_replicas: int | None = None
+    observed_generation: Int64 | None = None
+    replicas: Int32 | None = None
+    updated_replicas: Int32 | None = None
+    ready_replicas: Int32 | None = None
+    available_replicas: Int32 | None = None
+    unavailable_replicas: Int32 | None = None
+    terminating_replicas: Int32 | None = None
     conditions: list[WorkloadCondition] = Field(default_factory=list)
-    collision_count: int | None = None
+    collision_count: Int32 | None = None
 
 
 class Deployment(TypedObject):
@@ -69,17 +67,17 @@ class Deployment(TypedObject):
 class ReplicaSetSpec(KubeModel):
     selector: LabelSelector | None = None
     template: PodTemplateSpec | None = None
-    replicas: int | None = None
-    min_ready_seconds: int | None = None
+    replicas: Int32 | None = None
+    min_ready_seconds: Int32 | None = None
 
 
 class ReplicaSetStatus(KubeModel):
-    replicas: int = 0
-    fully_labeled_replicas: int | None = None
-    ready_replicas: int | None = None
-    available_replicas: int | None = None
-    terminating_replicas: int | None = None
-    observed_generation: int | None = None
+    replicas: Int32 = 0
+    fully_labeled_replicas: Int32 | None = None
+    ready_replicas: Int32 | None = None
+    available_replicas: Int32 | None = None
+    terminating_replicas: Int32 | None = None
+    observed_generation: Int64 | None = None
     conditions: list[WorkloadCondition] = Field(default_factory=list)
 
 
@@ -102,20 +100,20 @@ class DaemonSetSpec(KubeModel):
     selector: LabelSelector | None = None
     template: PodTemplateSpec
     update_strategy: DaemonSetUpdateStrategy | None = None
-    min_ready_seconds: int | None = None
-    revision_history_limit: int | None = None
+    min_ready_seconds: Int32 | None = None
+    revision_history_limit: Int32 | None = None
 
 
 class DaemonSetStatus(KubeModel):
-    current_number_scheduled: int = 0
-    number_misscheduled: int = 0
-    desired_number_scheduled: int = 0
-    number_ready: int = 0
-    observed_generation: int | None = None
-    updated_number_scheduled: int | None = None
-    number_available: int | None = None
-    number_unavailable: int | None = None
-    collision_count: int | None = None
+    current_number_scheduled: Int32 = 0
+    number_misscheduled: Int32 = 0
+    desired_number_scheduled: Int32 = 0
+    number_ready: Int32 = 0
+    observed_generation: Int64 | None = None
+    updated_number_scheduled: Int32 | None = None
+    number_available: Int32 | None = None
+    number_unavailable: Int32 | None = None
+    collision_count: Int32 | None = None
     conditions: list[WorkloadCondition] = Field(default_factory=list)
 
 
@@ -125,7 +123,7 @@ class DaemonSet(TypedObject):
 
 
 class RollingUpdateStatefulSetStrategy(KubeModel):
-    partition: int | None = None
+    partition: Int32 | None = None
     max_unavailable: IntOrString | None = None
 
 
@@ -138,26 +136,26 @@ class StatefulSetSpec(KubeModel):
     selector: LabelSelector | None = None
     template: PodTemplateSpec
     service_name: str | None = None
-    replicas: int | None = None
+    replicas: Int32 | None = None
     volume_claim_templates: list[PersistentVolumeClaim] = Field(default_factory=list)
     pod_management_policy: str | None = None
     update_strategy: StatefulSetUpdateStrategy | None = None
-    revision_history_limit: int | None = None
-    min_ready_seconds: int | None = None
+    revision_history_limit: Int32 | None = None
+    min_ready_seconds: Int32 | None = None
     persistent_volume_claim_retention_policy: dict[str, str] | None = None
     ordinals: dict[str, Any] | None = None
 
 
 class StatefulSetStatus(KubeModel):
-    replicas: int = 0
-    observed_generation: int | None = None
-    ready_replicas: int | None = None
-    current_replicas: int | None = None
-    updated_replicas: int | None = None
-    available_replicas: int | None = None
+    replicas: Int32 = 0
+    observed_generation: Int64 | None = None
+    ready_replicas: Int32 | None = None
+    current_replicas: Int32 | None = None
+    updated_replicas: Int32 | None = None
+    available_replicas: Int32 | None = None
     current_revision: str | None = None
     update_revision: str | None = None
-    collision_count: int | None = None
+    collision_count: Int32 | None = None
     conditions: list[WorkloadCondition] = Field(default_factory=list)
 
 
@@ -168,4 +166,4 @@ class StatefulSet(TypedObject):
 
 class ControllerRevision(TypedObject):
     data: dict[str, Any] | None = None
-    revision: int
+    revision: Int64

@@ -1,18 +1,41 @@
-"""The base of every API model: camelCase JSON names, unknown fields kept and findable.
+"""The base of every API model: camelCase JSON names, strict types, unknown fields kept and findable.
 
 Models describe structure and types only; semantic validation (names, required combinations) lives in the
 apiserver, as in Kubernetes. Unknown fields are kept (`extra="allow"`) so that a client never drops what a
 newer server sends; the apiserver finds them with `unknown_fields` and rejects or prunes them.
+
+Types are strict, as Kubernetes' Go decoder is: `"3"` is not an integer, `true` is not a number, `1` is not a
+string. `Int32`/`Int64` carry the Go types' bounds, `IntOrString` is exactly a JSON integer or string, and
+`Time`/`MicroTime` are RFC 3339 strings (kept as text, as the rest of the code reads them).
 """
 
 from __future__ import annotations
 
 import functools
+import re
+from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from annotated_types import Interval
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
+from pydantic_core import PydanticCustomError, PydanticKnownError
 
-__all__ = ["KubeModel", "Quantity", "camel", "prune_unknown_fields", "unknown_fields"]
+__all__ = [
+    "INT32_MAX",
+    "INT32_MIN",
+    "INT64_MAX",
+    "INT64_MIN",
+    "Int32",
+    "Int64",
+    "IntOrString",
+    "KubeModel",
+    "MicroTime",
+    "Quantity",
+    "Time",
+    "camel",
+    "prune_unknown_fields",
+    "unknown_fields",
+]
 
 _INITIALISMS = {
     "id": "ID", "ip": "IP", "ips": "IPs", "uid": "UID", "uuid": "UUID", "cidr": "CIDR", "cidrs": "CIDRs",
@@ -40,11 +63,68 @@ def _quantity(value: Any) -> str:
 
 Quantity = Annotated[str, BeforeValidator(_quantity)]
 
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _whole(value: Any) -> Any:
+    """A JSON number with no fraction (`3.0`) is an integer, as JSON Schema counts them; nothing else becomes one
+    (strict validation then refuses strings, booleans and `1.5`)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Int32 = Annotated[int, BeforeValidator(_whole), Interval(ge=INT32_MIN, le=INT32_MAX),
+                  WithJsonSchema({"type": "integer", "format": "int32"})]
+Int64 = Annotated[int, BeforeValidator(_whole), Interval(ge=INT64_MIN, le=INT64_MAX),
+                  WithJsonSchema({"type": "integer", "format": "int64"})]
+
+
+def _int_or_string(value: Any) -> int | str:
+    """intstr.IntOrString: a JSON string, or a JSON integer within int32; a boolean is neither."""
+    value = _whole(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("int_or_string_type", "Input should be an integer or a string")
+    if value > INT32_MAX:
+        raise PydanticKnownError("less_than_equal", {"le": INT32_MAX})
+    if value < INT32_MIN:
+        raise PydanticKnownError("greater_than_equal", {"ge": INT32_MIN})
+    return value
+
+
+IntOrString = Annotated[int | str, BeforeValidator(_int_or_string)]
+
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))", re.ASCII)
+
+
+def _rfc3339(value: str) -> str:
+    """metav1.Time and MicroTime: RFC 3339 with a real date and time (Go's time.Parse(time.RFC3339)); the text is
+    kept as sent. MicroTime's six fraction digits are not insisted on: clients write it with any precision."""
+    match = _RFC3339.fullmatch(value)
+    try:
+        if not match:
+            raise ValueError(value)
+        year, month, day, hour, minute, second, tz_hour, tz_minute = (int(g or 0) for g in match.groups())
+        datetime(year or 2000, month, day, hour, minute, second)  # year 0 is Go's; 2000 is leap like it
+        if tz_hour > 23 or tz_minute > 59:
+            raise ValueError(value)
+    except ValueError:
+        raise PydanticCustomError("date_time_format", "Input should be an RFC 3339 date-time") from None
+    return value
+
+
+Time = Annotated[str, AfterValidator(_rfc3339), WithJsonSchema({"type": "string", "format": "date-time"})]
+MicroTime = Time  # metav1.MicroTime: the same check (see _rfc3339)
+
 
 class KubeModel(BaseModel):
     model_config = ConfigDict(
         alias_generator=camel,
         populate_by_name=True,
+        strict=True,
         extra="allow",
         validate_assignment=False,
         protected_namespaces=(),

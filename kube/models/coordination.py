@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from kube.models.base import KubeModel
+from kube.models.base import Int32, KubeModel, MicroTime
 from kube.models.meta import ObjectMeta
 
 
 class LeaseSpec(KubeModel):
     holder_identity: str | None = None
-    lease_duration_seconds: int | None = None
-    acquire_time: str | None = None
-    renew_time: str | None = None
-    lease_transitions: int | None = None
+    lease_duration_seconds: Int32 | None = None
+    acquire_time: MicroTime | None = None
+    renew_time: MicroTime | None = None
+    lease_transitions: Int32 | None = None
 
 
 class Lease(KubeModel):

@@ -6,18 +6,15 @@ from typing import Any
 
 from pydantic import Field
 
-from kube.models.base import KubeModel, Quantity
+from kube.models.base import Int32, Int64, IntOrString, KubeModel, MicroTime, Quantity, Time
 from kube.models.meta import LabelSelector, ObjectMeta, ObjectReference
-
-IntOrString = int | str
-
 
 # ---------------------------------------------------------------- containers
 
 class ContainerPort(KubeModel):
-    container_port: int
+    container_port: Int32
     name: str | None = None
-    host_port: int | None = None
+    host_port: Int32 | None = None
     host_ip: str | None = None
     protocol: str | None = None
 
@@ -100,7 +97,7 @@ class TCPSocketAction(KubeModel):
 
 
 class GRPCAction(KubeModel):
-    port: int
+    port: Int32
     service: str | None = None
 
 
@@ -109,12 +106,12 @@ class Probe(KubeModel):
     http_get: HTTPGetAction | None = None
     tcp_socket: TCPSocketAction | None = None
     grpc: GRPCAction | None = None
-    initial_delay_seconds: int | None = None
-    timeout_seconds: int | None = None
-    period_seconds: int | None = None
-    success_threshold: int | None = None
-    failure_threshold: int | None = None
-    termination_grace_period_seconds: int | None = None
+    initial_delay_seconds: Int32 | None = None
+    timeout_seconds: Int32 | None = None
+    period_seconds: Int32 | None = None
+    success_threshold: Int32 | None = None
+    failure_threshold: Int32 | None = None
+    termination_grace_period_seconds: Int64 | None = None
 
 
 class LifecycleHandler(KubeModel):
@@ -134,8 +131,8 @@ class Capabilities(KubeModel):
 
 
 class SecurityContext(KubeModel):
-    run_as_user: int | None = None
-    run_as_group: int | None = None
+    run_as_user: Int64 | None = None
+    run_as_group: Int64 | None = None
     run_as_non_root: bool | None = None
     read_only_root_filesystem: bool | None = None
     privileged: bool | None = None
@@ -175,7 +172,7 @@ class Container(KubeModel):
 class KeyToPath(KubeModel):
     key: str
     path: str
-    mode: int | None = None
+    mode: Int32 | None = None
 
 
 class EmptyDirVolumeSource(KubeModel):
@@ -191,14 +188,14 @@ class HostPathVolumeSource(KubeModel):
 class ConfigMapVolumeSource(KubeModel):
     name: str | None = None
     items: list[KeyToPath] = Field(default_factory=list)
-    default_mode: int | None = None
+    default_mode: Int32 | None = None
     optional: bool | None = None
 
 
 class SecretVolumeSource(KubeModel):
     secret_name: str | None = None
     items: list[KeyToPath] = Field(default_factory=list)
-    default_mode: int | None = None
+    default_mode: Int32 | None = None
     optional: bool | None = None
 
 
@@ -206,12 +203,12 @@ class DownwardAPIVolumeFile(KubeModel):
     path: str
     field_ref: ObjectFieldSelector | None = None
     resource_field_ref: ResourceFieldSelector | None = None
-    mode: int | None = None
+    mode: Int32 | None = None
 
 
 class DownwardAPIVolumeSource(KubeModel):
     items: list[DownwardAPIVolumeFile] = Field(default_factory=list)
-    default_mode: int | None = None
+    default_mode: Int32 | None = None
 
 
 class PersistentVolumeClaimVolumeSource(KubeModel):
@@ -221,7 +218,7 @@ class PersistentVolumeClaimVolumeSource(KubeModel):
 
 class ProjectedVolumeSource(KubeModel):
     sources: list[dict[str, Any]] = Field(default_factory=list)
-    default_mode: int | None = None
+    default_mode: Int32 | None = None
 
 
 class Volume(KubeModel):
@@ -242,7 +239,7 @@ class Toleration(KubeModel):
     operator: str | None = None
     value: str | None = None
     effect: str | None = None
-    toleration_seconds: int | None = None
+    toleration_seconds: Int64 | None = None
 
 
 class NodeSelectorRequirement(KubeModel):
@@ -261,7 +258,7 @@ class NodeSelector(KubeModel):
 
 
 class PreferredSchedulingTerm(KubeModel):
-    weight: int
+    weight: Int32
     preference: NodeSelectorTerm
 
 
@@ -282,7 +279,7 @@ class PodAffinityTerm(KubeModel):
 
 
 class WeightedPodAffinityTerm(KubeModel):
-    weight: int
+    weight: Int32
     pod_affinity_term: PodAffinityTerm
 
 
@@ -300,11 +297,11 @@ class Affinity(KubeModel):
 
 
 class TopologySpreadConstraint(KubeModel):
-    max_skew: int
+    max_skew: Int32
     topology_key: str
     when_unsatisfiable: str
     label_selector: LabelSelector | None = None
-    min_domains: int | None = None
+    min_domains: Int32 | None = None
     match_label_keys: list[str] = Field(default_factory=list)
     node_affinity_policy: str | None = None
     node_taints_policy: str | None = None
@@ -313,11 +310,11 @@ class TopologySpreadConstraint(KubeModel):
 # ---------------------------------------------------------------- pod
 
 class PodSecurityContext(KubeModel):
-    run_as_user: int | None = None
-    run_as_group: int | None = None
+    run_as_user: Int64 | None = None
+    run_as_group: Int64 | None = None
     run_as_non_root: bool | None = None
-    fs_group: int | None = None
-    supplemental_groups: list[int] = Field(default_factory=list)
+    fs_group: Int64 | None = None
+    supplemental_groups: list[Int64] = Field(default_factory=list)
     sysctls: list[dict[str, str]] = Field(default_factory=list)
     se_linux_options: dict[str, Any] | None = None
     seccomp_profile: dict[str, Any] | None = None
@@ -340,8 +337,8 @@ class PodSpec(KubeModel):
     init_containers: list[Container] = Field(default_factory=list)
     volumes: list[Volume] = Field(default_factory=list)
     restart_policy: str | None = None
-    termination_grace_period_seconds: int | None = None
-    active_deadline_seconds: int | None = None
+    termination_grace_period_seconds: Int64 | None = None
+    active_deadline_seconds: Int64 | None = None
     dns_policy: str | None = None
     dns_config: PodDNSConfig | None = None
     node_selector: dict[str, str] = Field(default_factory=dict)
@@ -363,7 +360,7 @@ class PodSpec(KubeModel):
     tolerations: list[Toleration] = Field(default_factory=list)
     host_aliases: list[HostAlias] = Field(default_factory=list)
     priority_class_name: str | None = None
-    priority: int | None = None
+    priority: Int32 | None = None
     preemption_policy: str | None = None
     readiness_gates: list[dict[str, str]] = Field(default_factory=list)
     runtime_class_name: str | None = None
@@ -375,8 +372,8 @@ class PodSpec(KubeModel):
 class PodCondition(KubeModel):
     type: str
     status: str
-    last_probe_time: str | None = None
-    last_transition_time: str | None = None
+    last_probe_time: Time | None = None
+    last_transition_time: Time | None = None
     reason: str | None = None
     message: str | None = None
 
@@ -387,16 +384,16 @@ class ContainerStateWaiting(KubeModel):
 
 
 class ContainerStateRunning(KubeModel):
-    started_at: str | None = None
+    started_at: Time | None = None
 
 
 class ContainerStateTerminated(KubeModel):
-    exit_code: int
-    signal: int | None = None
+    exit_code: Int32
+    signal: Int32 | None = None
     reason: str | None = None
     message: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
+    started_at: Time | None = None
+    finished_at: Time | None = None
     container_id: str | None = None
 
 
@@ -409,7 +406,7 @@ class ContainerState(KubeModel):
 class ContainerStatus(KubeModel):
     name: str
     ready: bool
-    restart_count: int
+    restart_count: Int32
     image: str
     image_id: str
     state: ContainerState | None = None
@@ -432,7 +429,7 @@ class PodStatus(KubeModel):
     host_ips: list[PodIP] = Field(default_factory=list)
     pod_ip: str | None = None
     pod_ips: list[PodIP] = Field(default_factory=list)
-    start_time: str | None = None
+    start_time: Time | None = None
     init_container_statuses: list[ContainerStatus] = Field(default_factory=list)
     container_statuses: list[ContainerStatus] = Field(default_factory=list)
     qos_class: str | None = None
@@ -452,7 +449,7 @@ class Taint(KubeModel):
     key: str
     effect: str
     value: str | None = None
-    time_added: str | None = None
+    time_added: Time | None = None
 
 
 class NodeSpec(KubeModel):
@@ -466,8 +463,8 @@ class NodeSpec(KubeModel):
 class NodeCondition(KubeModel):
     type: str
     status: str
-    last_heartbeat_time: str | None = None
-    last_transition_time: str | None = None
+    last_heartbeat_time: Time | None = None
+    last_transition_time: Time | None = None
     reason: str | None = None
     message: str | None = None
 
@@ -478,7 +475,7 @@ class NodeAddress(KubeModel):
 
 
 class DaemonEndpoint(KubeModel):
-    port: int = Field(alias="Port")
+    port: Int32 = Field(alias="Port")
 
 
 class NodeDaemonEndpoints(KubeModel):
@@ -543,6 +540,11 @@ class EventSource(KubeModel):
     host: str | None = None
 
 
+class EventSeries(KubeModel):
+    count: Int32 | None = None
+    last_observed_time: MicroTime | None = None
+
+
 class Event(KubeModel):
     api_version: str | None = None
     kind: str | None = None
@@ -551,13 +553,13 @@ class Event(KubeModel):
     reason: str | None = None
     message: str | None = None
     source: EventSource | None = None
-    first_timestamp: str | None = None
-    last_timestamp: str | None = None
-    event_time: str | None = None
-    count: int | None = None
+    first_timestamp: Time | None = None
+    last_timestamp: Time | None = None
+    event_time: MicroTime | None = None
+    count: Int32 | None = None
     type: str | None = None
     action: str | None = None
     related: ObjectReference | None = None
     reporting_component: str | None = None
     reporting_instance: str | None = None
-    series: dict[str, Any] | None = None
+    series: EventSeries | None = None

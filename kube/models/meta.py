@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from kube.models.base import KubeModel
+from kube.models.base import Int64, KubeModel, Time
 
 __all__ = [
     "LabelSelector",
@@ -31,7 +31,7 @@ class ManagedFieldsEntry(KubeModel):
     manager: str | None = None
     operation: str | None = None
     api_version: str | None = None
-    time: str | None = None
+    time: Time | None = None
     fields_type: str | None = None
     fields_v1: dict | None = None
     subresource: str | None = None
@@ -43,10 +43,10 @@ class ObjectMeta(KubeModel):
     namespace: str | None = None
     uid: str | None = None
     resource_version: str | None = None
-    generation: int | None = None
-    creation_timestamp: str | None = None
-    deletion_timestamp: str | None = None
-    deletion_grace_period_seconds: int | None = None
+    generation: Int64 | None = None
+    creation_timestamp: Time | None = None
+    deletion_timestamp: Time | None = None
+    deletion_grace_period_seconds: Int64 | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     owner_references: list[OwnerReference] = Field(default_factory=list)
@@ -58,7 +58,7 @@ class ObjectMeta(KubeModel):
 class ListMeta(KubeModel):
     resource_version: str | None = None
     continue_: str | None = Field(default=None, alias="continue")
-    remaining_item_count: int | None = None
+    remaining_item_count: Int64 | None = None
 
 
 class LabelSelectorRequirement(KubeModel):

@@ -6,18 +6,16 @@ from typing import Any
 
 from pydantic import Field
 
-from kube.models.base import KubeModel
+from kube.models.base import Int32, IntOrString, KubeModel
 from kube.models.meta import ObjectReference, TypedObject
-
-IntOrString = int | str
 
 
 class ServicePort(KubeModel):
-    port: int
+    port: Int32
     name: str | None = None
     protocol: str | None = None
     target_port: IntOrString | None = None
-    node_port: int | None = None
+    node_port: Int32 | None = None
     app_protocol: str | None = None
 
 
@@ -38,7 +36,7 @@ class ServiceSpec(KubeModel):
     external_name: str | None = None
     external_traffic_policy: str | None = None
     internal_traffic_policy: str | None = None
-    health_check_node_port: int | None = None
+    health_check_node_port: Int32 | None = None
     publish_not_ready_addresses: bool | None = None
     ip_families: list[str] = Field(default_factory=list)
     ip_family_policy: str | None = None
@@ -65,7 +63,7 @@ class EndpointAddress(KubeModel):
 
 
 class EndpointPort(KubeModel):
-    port: int
+    port: Int32
     name: str | None = None
     protocol: str | None = None
     app_protocol: str | None = None

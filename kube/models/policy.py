@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from kube.models.base import KubeModel, Quantity
+from kube.models.base import Int32, KubeModel, Quantity
 from kube.models.meta import TypedObject
 
 
@@ -45,7 +45,7 @@ class ResourceQuota(TypedObject):
 
 
 class PriorityClass(TypedObject):
-    value: int
+    value: Int32
     global_default: bool | None = None
     description: str | None = None
     preemption_policy: str | None = None
@@ -56,11 +56,11 @@ class Eviction(TypedObject):
 
 
 class ScaleSpec(KubeModel):
-    replicas: int | None = None
+    replicas: Int32 | None = None
 
 
 class ScaleStatus(KubeModel):
-    replicas: int = 0
+    replicas: Int32 = 0
     selector: str | None = None
 
 

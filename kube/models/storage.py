@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from kube.models.base import KubeModel, Quantity
+from kube.models.base import KubeModel, Quantity, Time
 from kube.models.core import HostPathVolumeSource, NodeSelector, ResourceRequirements
 from kube.models.meta import LabelSelector, ObjectReference, TypedObject
 
@@ -39,7 +39,7 @@ class PersistentVolumeStatus(KubeModel):
     phase: str | None = None
     message: str | None = None
     reason: str | None = None
-    last_phase_transition_time: str | None = None
+    last_phase_transition_time: Time | None = None
 
 
 class PersistentVolume(TypedObject):
