@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from apiserver.routes import json_response
+from apiserver.responses import json_response
 from kube import errors
 from kube.resources import RESOURCES, ResourceType
 
@@ -143,6 +143,7 @@ def _resource_list(group: str, version: str) -> dict[str, Any] | None:
 
 
 @router.get("/api", include_in_schema=False)
+@router.get("/api/", include_in_schema=False)
 async def api_versions(request: Request) -> Response:
     if wants_aggregated(request.headers.get("accept")):
         return _aggregated_response(core=True)
@@ -154,6 +155,7 @@ async def api_versions(request: Request) -> Response:
 
 
 @router.get("/apis", include_in_schema=False)
+@router.get("/apis/", include_in_schema=False)
 async def api_groups(request: Request) -> Response:
     if wants_aggregated(request.headers.get("accept")):
         return _aggregated_response(core=False)
@@ -173,6 +175,7 @@ async def core_resources(version: str) -> Response:
 
 
 @router.get("/apis/{group}", include_in_schema=False)
+@router.get("/apis/{group}/", include_in_schema=False)
 async def api_group(group: str) -> Response:
     versions = _groups().get(group)
     if not versions:

@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import Response, StreamingResponse
 
-from apiserver import decoding, patching, protobuf, subresources, tables
+from apiserver import decoding, discovery, patching, protobuf, subresources, tables
 from apiserver.params import (
     DeleteOptions,
     ListOptions,
@@ -29,6 +29,7 @@ from apiserver.params import (
     parse_resource_version,
     parse_write_options,
 )
+from apiserver.responses import json_response, warning_header
 from apiserver.rest import Registry
 from kube import errors
 from kube.resources import ResourceType, by_plural
@@ -40,9 +41,6 @@ router = APIRouter()
 
 _BODY_TYPES = (*decoding.JSON_TYPES, *decoding.YAML_TYPES, protobuf.CONTENT_TYPE)
 _PATCH_TYPES = (patching.JSON, patching.MERGE, patching.STRATEGIC, patching.APPLY)
-#: Kubernetes' limits on one warning and on all of a response's warnings (k8s.io/apiserver/pkg/warning)
-_WARNING_MAX_CHARS = 4096
-_WARNINGS_MAX_CHARS = 65536
 
 
 @dataclass
@@ -85,28 +83,6 @@ def parse_path(group: str, version: str, rest: str) -> RequestInfo:
     if not resource.namespaced and namespace:
         raise errors.NotFound(f"{resource.plural} are not namespaced")
     return RequestInfo(resource, namespace, name, sub)
-
-
-def warning_header(warnings: list[str]) -> str:
-    """The Warning header (RFC 7234 code 299) for `warnings`: each text quoted with every non-ASCII or
-    control character escaped, so any field name a client sent encodes, and cut to Kubernetes' sizes."""
-    out: list[str] = []
-    total = 0
-    for text in dict.fromkeys(warnings):  # de-duplicated, in order
-        if len(text) > _WARNING_MAX_CHARS:
-            text = text[:_WARNING_MAX_CHARS] + "..."
-        value = "299 - " + json.dumps(text, ensure_ascii=True)
-        total += len(value)
-        if total > _WARNINGS_MAX_CHARS:
-            break
-        out.append(value)
-    return ", ".join(out)
-
-
-def json_response(body: Any, status: int = 200, warnings: list[str] | None = None) -> Response:
-    headers = {"Warning": warning_header(warnings)} if warnings else None
-    return Response(json.dumps(body, separators=(",", ":")), status_code=status,
-                    media_type="application/json", headers=headers)
 
 
 def _media_type(request: Request) -> str:
@@ -178,7 +154,10 @@ def _only(method: str, call: Call) -> None:
 
 
 async def handle(request: Request, group: str, version: str) -> Response:
-    info = parse_path(group, version, _rest_of_path(request, group, version))
+    rest = _rest_of_path(request, group, version)
+    if rest == "" and request.method == "GET":  # `/api/v1/`: the group-version's discovery, as with no slash
+        return await (discovery.group_resources(group, version) if group else discovery.core_resources(version))
+    info = parse_path(group, version, rest)
     registry = _registry(request)
     rt, ns, name, sub = info.resource, info.namespace, info.name, info.subresource
     method = request.method

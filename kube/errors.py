@@ -82,17 +82,17 @@ class ApiError(Exception):
             details["kind"] = self.kind
         if self.causes:
             details["causes"] = self.causes
-        status: dict[str, Any] = {
+        status: dict[str, Any] = {  # Kubernetes' field order
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         }
         if details:
             status["details"] = details
+        status["code"] = self.code
         return status
 
     def __str__(self) -> str:

@@ -348,3 +348,14 @@ async def test_finalizers_hold_deletion_and_terminating_namespaces_refuse_conten
     await api.replace(NAMESPACES, {**held, "spec": {"finalizers": []}}, "finalize")  # the last one goes: so does it
     with pytest.raises(errors.NotFound):
         await api.get(NAMESPACES, ns)
+
+
+async def test_replies_are_shaped_as_kubernetes_writes_them(apiserver_url: str) -> None:
+    async with httpx.AsyncClient(base_url=apiserver_url) as http:
+        for path in ("/api/", "/apis/", "/api/v1/", "/apis/apps/", "/apis/apps/v1/"):
+            resp = await http.get(path)
+            assert resp.status_code == 200, path
+        missing = await http.get("/api/v1/namespaces/default/pods/nope")
+        assert missing.text.endswith("}\n")  # Go's json.Encoder ends a document with a newline
+        assert list(missing.json()) == ["kind", "apiVersion", "metadata", "status", "message", "reason", "details",
+                                        "code"]
