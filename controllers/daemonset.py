@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from controllers import nodefit, podutil, revisions
+from controllers import podutil, revisions
 from controllers.claim import claim
 from controllers.context import ControllerContext
 from controllers.podowner import PodOwnerController
-from kube import errors
+from kube import errors, scheduling
 from kube.informer import Handler, object_key
 from kube.resources import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS, ResourceType
 
@@ -80,13 +80,13 @@ def should_run(ds: Obj, node: Obj) -> tuple[bool, bool]:
     name = node["metadata"]["name"]
     if pod_spec.get("nodeName") and pod_spec["nodeName"] != name:
         return False, False
-    if not nodefit.required_affinity_matches(pod_spec, node):
+    if not scheduling.required_affinity_matches(pod_spec, node):
         return False, False
     taints = (node.get("spec") or {}).get("taints") or []
     tolerations = pod_spec.get("tolerations") or []
-    if nodefit.untolerated_taint(taints, tolerations, (_NO_SCHEDULE, _NO_EXECUTE)) is None:
+    if scheduling.untolerated_taint(taints, tolerations, (_NO_SCHEDULE, _NO_EXECUTE)) is None:
         return True, True
-    return False, nodefit.untolerated_taint(taints, tolerations, (_NO_EXECUTE,)) is None
+    return False, scheduling.untolerated_taint(taints, tolerations, (_NO_EXECUTE,)) is None
 
 
 def target_node(pod: Obj) -> str | None:
@@ -441,7 +441,7 @@ class DaemonSetController(PodOwnerController):
         if node is None:
             return "node not found"
         others = [p for p in self.pods.by_index("nodeName", node_name) if not p["metadata"].get("deletionTimestamp")]
-        reasons = nodefit.fits_resources(pod_spec, node, others)
+        reasons = scheduling.fits_resources(pod_spec, node, others)
         return ", ".join(reasons) or None
 
     async def _sync_nodes(self, key: str, ds: Obj, create_on: list[str], delete: list[Obj], hash_: str) -> int:

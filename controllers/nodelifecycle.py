@@ -20,24 +20,15 @@ from controllers.context import ControllerContext
 from kube import errors, timeutil
 from kube.informer import Handler
 from kube.resources import LEASES, NODES, PODS, ResourceType
+from kube.scheduling import tolerates
 
-__all__ = ["NodeLifecycleController", "eviction_delay", "tolerates"]
+__all__ = ["NodeLifecycleController", "eviction_delay"]
 
 Obj = dict[str, Any]
 
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"
 NODE_LEASE_NAMESPACE = "kube-node-lease"
-
-
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
-        return False
-    if toleration.get("key") and toleration["key"] != taint.get("key"):
-        return False
-    if toleration.get("operator", "Equal") == "Exists":
-        return not toleration.get("key") or toleration["key"] == taint.get("key")
-    return toleration.get("value", "") == taint.get("value", "")
 
 
 def eviction_delay(pod: Obj, taints: list[Obj], now: datetime) -> float | None:

@@ -24,10 +24,9 @@ from __future__ import annotations
 import copy
 from typing import Any, ClassVar
 
-from controllers import nodefit
 from controllers.base import Controller
 from controllers.context import ControllerContext
-from kube import errors, labels, quantity, timeutil
+from kube import errors, labels, quantity, scheduling, timeutil
 from kube.informer import Handler, object_key
 from kube.resources import NODES, PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, PODS, STORAGECLASSES, ResourceType
 
@@ -101,7 +100,7 @@ def volume_fits(pv: Obj, pvc: Obj, node: Obj | None = None) -> bool:
     selector = claim_spec.get("selector")
     if selector and not labels.from_label_selector(selector).matches(pv["metadata"].get("labels")):
         return False
-    if node is not None and not nodefit.node_selector_matches(
+    if node is not None and not scheduling.node_selector_matches(
             ((spec.get("nodeAffinity") or {}).get("required")), node):
         return False
     return _storage(spec.get("capacity")) >= requested(pvc)
@@ -112,7 +111,7 @@ def best_match(volumes: list[Obj], pvc: Obj, node: Obj | None = None) -> Obj | N
     for pv in volumes:
         if _bound_to(pv, pvc) and not pv["metadata"].get("deletionTimestamp"):
             affinity = ((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required")
-            return pv if node is None or nodefit.node_selector_matches(affinity, node) else None
+            return pv if node is None or scheduling.node_selector_matches(affinity, node) else None
     fitting = [pv for pv in volumes if volume_fits(pv, pvc, node)]
     return min(fitting, key=lambda pv: (_storage(pv["spec"].get("capacity")), pv["metadata"]["name"]), default=None)
 

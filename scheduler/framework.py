@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kube import labels as klabels
-from kube import quantity
+from kube import quantity, scheduling
 
 if TYPE_CHECKING:
     from scheduler.cache import Cache
@@ -37,8 +37,6 @@ __all__ = [
     "Status",
     "failure_message",
     "normalized_image_name",
-    "pod_requests",
-    "tolerates",
 ]
 
 Obj = dict[str, Any]
@@ -145,22 +143,6 @@ def _amount(name: str, value: Any) -> int:
     return quantity.cpu_millis(value) if name == "cpu" else quantity.memory_bytes(value)
 
 
-def pod_requests(pod: Obj) -> dict[str, int]:
-    """cpu (millicores), memory (bytes) and other resources a pod asks for: the sum over its containers,
-    or the largest init container if that is more (init containers run one at a time), plus overhead."""
-    total: Counter[str] = Counter()
-    spec = pod.get("spec") or {}
-    for c in spec.get("containers") or []:
-        for name, value in ((c.get("resources") or {}).get("requests") or {}).items():
-            total[name] += _amount(name, value)
-    for c in spec.get("initContainers") or []:
-        for name, value in ((c.get("resources") or {}).get("requests") or {}).items():
-            total[name] = max(total[name], _amount(name, value))
-    for name, value in (spec.get("overhead") or {}).items():
-        total[name] += _amount(name, value)
-    return {k: v for k, v in total.items() if v}
-
-
 def _non_zero_requests(pod: Obj) -> tuple[int, int]:
     """cpu and memory for scoring, with kube-scheduler's defaults for containers that request nothing."""
     spec = pod.get("spec") or {}
@@ -182,22 +164,6 @@ def _non_zero_requests(pod: Obj) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------------------------------- matching
-
-
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """core/v1 Toleration.ToleratesTaint."""
-    effect = toleration.get("effect")
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key")
-    if key and key != taint.get("key"):
-        return False
-    op = toleration.get("operator") or "Equal"
-    if op == "Exists":
-        return True
-    if op == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return False
 
 
 def normalized_image_name(image: str) -> str:
@@ -374,7 +340,7 @@ class PodInfo:
         self.preferred_affinity: list[AffinityTerm] = []
         self.preferred_anti_affinity: list[AffinityTerm] = []
         try:
-            self.requests = pod_requests(pod)
+            self.requests = scheduling.pod_requests(pod.get("spec") or {})
             self.non_zero_cpu, self.non_zero_mem = _non_zero_requests(pod)
         except ValueError as exc:
             self.requests, self.non_zero_cpu, self.non_zero_mem = {}, DEFAULT_MILLI_CPU, DEFAULT_MEMORY_BYTES

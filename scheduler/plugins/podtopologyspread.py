@@ -20,6 +20,7 @@ from collections import Counter
 from typing import Any, ClassVar
 
 from kube import labels as klabels
+from kube.scheduling import tolerates
 from scheduler.framework import (
     MAX_NODE_SCORE,
     SKIP,
@@ -29,7 +30,6 @@ from scheduler.framework import (
     NodeInfo,
     PodInfo,
     Status,
-    tolerates,
 )
 from scheduler.plugins import names
 from scheduler.plugins.nodeaffinity import required_matches

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from scheduler.framework import SKIP, CycleState, Event, Handle, NodeInfo, PodInfo, Status, tolerates
+from kube.scheduling import tolerates
+from scheduler.framework import SKIP, CycleState, Event, Handle, NodeInfo, PodInfo, Status
 from scheduler.plugins import names
 from scheduler.plugins.helpers import default_normalize
 

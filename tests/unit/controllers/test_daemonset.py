@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from controllers import daemonset, nodefit, revisions
+from controllers import daemonset, revisions
+from kube import scheduling
 
 Obj = dict[str, Any]
 READY_SINCE = "2020-01-01T00:00:00Z"
@@ -97,9 +98,9 @@ def test_automatic_tolerations_are_added_once() -> None:
 
 def test_match_fields_on_metadata_name() -> None:
     term = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}
-    assert nodefit.term_matches(term, node("n1"))
-    assert not nodefit.term_matches(term, node("n2"))
-    assert not nodefit.term_matches({}, node("n1"))  # an empty term matches nothing
+    assert scheduling.term_matches(term, node("n1"))
+    assert not scheduling.term_matches(term, node("n2"))
+    assert not scheduling.term_matches({}, node("n1"))  # an empty term matches nothing
     assert daemonset.target_node({"spec": {"affinity": {"nodeAffinity": {
         "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}}}) == "n1"
 
@@ -107,10 +108,10 @@ def test_match_fields_on_metadata_name() -> None:
 def test_resource_fit_counts_other_pods() -> None:
     heavy = {"containers": [{"name": "c", "resources": {"requests": {"cpu": "1500m"}}}]}
     on_node = [{"spec": heavy, "status": {"phase": "Running"}}]
-    assert nodefit.fits_resources(heavy, node("n", cpu="2"), on_node) == ["Insufficient cpu"]
-    assert nodefit.fits_resources(heavy, node("n", cpu="4"), on_node) == []
+    assert scheduling.fits_resources(heavy, node("n", cpu="2"), on_node) == ["Insufficient cpu"]
+    assert scheduling.fits_resources(heavy, node("n", cpu="4"), on_node) == []
     finished = [{"spec": heavy, "status": {"phase": "Succeeded"}}]
-    assert nodefit.fits_resources(heavy, node("n", cpu="2"), finished) == []
+    assert scheduling.fits_resources(heavy, node("n", cpu="2"), finished) == []
 
 
 # ---------------------------------------------------------------------- manage

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from kube.scheduling import pod_requests, tolerates
 from scheduler.framework import (
     DEFAULT_MEMORY_BYTES,
     AffinityTerm,
@@ -16,8 +17,6 @@ from scheduler.framework import (
     Status,
     failure_message,
     normalized_image_name,
-    pod_requests,
-    tolerates,
 )
 from tests.unit.scheduler.factories import info, node, pod
 
@@ -27,7 +26,7 @@ def test_pod_requests_sum_containers_take_the_largest_init_container_and_add_ove
     p["spec"]["containers"].append({"name": "d", "resources": {"requests": {"cpu": "200m", "example.com/gpu": "1"}}})
     p["spec"]["initContainers"] = [{"name": "i", "resources": {"requests": {"cpu": "1"}}}]
     p["spec"]["overhead"] = {"memory": "1Mi"}
-    assert pod_requests(p) == {"cpu": 1000, "memory": 2 * 2**20, "example.com/gpu": 1}
+    assert pod_requests(p["spec"]) == {"cpu": 1000, "memory": 2 * 2**20, "example.com/gpu": 1}
 
 
 def test_non_zero_requests_default_per_container() -> None:

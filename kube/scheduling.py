@@ -1,15 +1,14 @@
-"""Whether a pod may run on a node: node name, nodeSelector, required node affinity, taints against
-tolerations, and the resources the node has left.
-
-The DaemonSet controller places its pods itself (it cannot wait for a scheduler to agree), and the
-volume binder matches PersistentVolume node affinity against nodes, so both need the scheduler's
-predicates without importing the scheduler (daemons never import each other). Pure functions over plain
-dicts, shaped after Kubernetes' `component-helpers/scheduling/corev1` and `v1helper` taint helpers.
+"""Scheduling rules every daemon applies the same way (Kubernetes' component-helpers/scheduling and
+resource helpers): taint toleration, node selectors and required node affinity, a pod's resource requests
+and whether they fit a node. The scheduler filters with them, the DaemonSet controller places its pods
+(it cannot wait for a scheduler), the volume binder matches volume node affinity, the node lifecycle
+controller decides evictions — one copy, so they can never disagree. Pure functions over plain dicts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kube import labels, quantity
@@ -19,17 +18,18 @@ __all__ = [
     "tolerates", "untolerated_taint",
 ]
 
-Obj = dict[str, Any]
-
-
-# ---------------------------------------------------------------------- taints and tolerations
+Obj = Mapping[str, Any]
 
 
 def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """Kubernetes' Toleration.ToleratesTaint: an empty key with Exists tolerates every taint of the effect."""
-    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
+    """core/v1 Toleration.ToleratesTaint: effect and key must match when set; `Exists` tolerates any value
+    (with no key, any taint of the effect), `Equal` (the default) compares values, any other operator
+    tolerates nothing."""
+    effect = toleration.get("effect")
+    if effect and effect != taint.get("effect"):
         return False
-    if toleration.get("key") and toleration["key"] != taint.get("key"):
+    key = toleration.get("key")
+    if key and key != taint.get("key"):
         return False
     operator = toleration.get("operator") or "Equal"
     if operator == "Exists":
@@ -47,6 +47,44 @@ def untolerated_taint(taints: Iterable[Obj], tolerations: Iterable[Obj], effects
         if taint.get("effect") in wanted and not any(tolerates(t, taint) for t in tolerations):
             return taint
     return None
+
+
+def _amount(name: str, value: Any) -> int:
+    return quantity.cpu_millis(value) if name == "cpu" else quantity.memory_bytes(value)
+
+
+def _requests(container: Obj) -> Counter[str]:
+    requests = (container.get("resources") or {}).get("requests") or {}
+    return Counter({name: _amount(name, value) for name, value in requests.items()})
+
+
+def _max(a: Counter[str], b: Counter[str]) -> Counter[str]:
+    return Counter({k: max(a[k], b[k]) for k in dict.fromkeys([*a, *b])})  # keys in order: stable reasons
+
+
+def pod_requests(pod_spec: Obj) -> dict[str, int]:
+    """What a pod asks of a node (cpu in millicores, memory in bytes, other resources as counts), as
+    Kubernetes' PodRequests computes it: the app containers plus sidecars (init containers with
+    restartPolicy Always, which keep running), or more while an init container runs beside the sidecars
+    started before it, plus the pod's overhead."""
+    total: Counter[str] = Counter()
+    for container in pod_spec.get("containers") or []:
+        total += _requests(container)
+    sidecars: Counter[str] = Counter()
+    init_peak: Counter[str] = Counter()
+    for container in pod_spec.get("initContainers") or []:
+        own = _requests(container)
+        if container.get("restartPolicy") == "Always":
+            total += own
+            sidecars += own
+            running = Counter(sidecars)
+        else:
+            running = own + sidecars
+        init_peak = _max(init_peak, running)
+    total = _max(total, init_peak)
+    for name, value in (pod_spec.get("overhead") or {}).items():
+        total[name] += _amount(name, value)
+    return {k: v for k, v in total.items() if v}
 
 
 # ---------------------------------------------------------------------- node selectors and affinity
@@ -103,28 +141,6 @@ def required_affinity_matches(pod_spec: Obj, node: Obj) -> bool:
 # ---------------------------------------------------------------------- resources
 
 
-def pod_requests(pod_spec: Obj) -> dict[str, int]:
-    """cpu (millicores) and memory (bytes) a pod asks for: containers summed, the largest init container
-    if that is more, plus overhead (the scheduler's NodeResourcesFit arithmetic)."""
-    total = {"cpu": 0, "memory": 0}
-
-    def amount(name: str, value: Any) -> int:
-        return quantity.cpu_millis(value) if name == "cpu" else quantity.memory_bytes(value)
-
-    for c in pod_spec.get("containers") or []:
-        for name, value in ((c.get("resources") or {}).get("requests") or {}).items():
-            if name in total:
-                total[name] += amount(name, value)
-    for c in pod_spec.get("initContainers") or []:
-        for name, value in ((c.get("resources") or {}).get("requests") or {}).items():
-            if name in total:
-                total[name] = max(total[name], amount(name, value))
-    for name, value in (pod_spec.get("overhead") or {}).items():
-        if name in total:
-            total[name] += amount(name, value)
-    return total
-
-
 def fits_resources(pod_spec: Obj, node: Obj, pods_on_node: Iterable[Obj]) -> list[str]:
     """Why the node has no room for the pod ("Insufficient cpu", "Too many pods"); empty when it fits.
     `pods_on_node` are the node's other pods; finished ones are ignored."""
@@ -134,12 +150,11 @@ def fits_resources(pod_spec: Obj, node: Obj, pods_on_node: Iterable[Obj]) -> lis
     if "pods" in allocatable and len(active) + 1 > int(quantity.parse(allocatable["pods"])):
         reasons.append("Too many pods")
     wanted = pod_requests(pod_spec)
-    used = {"cpu": 0, "memory": 0}
+    used: Counter[str] = Counter()
     for p in active:
-        for name, value in pod_requests(p.get("spec") or {}).items():
-            used[name] += value
+        used.update(pod_requests(p.get("spec") or {}))
     for name in ("cpu", "memory"):
-        if not wanted[name] or name not in allocatable:
+        if not wanted.get(name) or name not in allocatable:
             continue
         have = quantity.cpu_millis(allocatable[name]) if name == "cpu" else quantity.memory_bytes(allocatable[name])
         if used[name] + wanted[name] > have:
