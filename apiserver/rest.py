@@ -26,6 +26,7 @@ from apiserver.registry import strategy_for
 from apiserver.registry.base import SYSTEM_METADATA, spec_changed
 from apiserver.storage import EtcdStorage
 from apiserver.watchcache import CacheEvent, WatchCache, translate
+from kube import conditions as kconditions
 from kube import errors, timeutil
 from kube.resources import NAMESPACES, ResourceType
 
@@ -438,10 +439,8 @@ class Registry:
                                       name=name, kind="pods")
             pod["spec"]["nodeName"] = node
             status = pod.setdefault("status", {})
-            conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
-            conditions.append({"type": "PodScheduled", "status": "True",
-                               "lastTransitionTime": timeutil.now()})
-            status["conditions"] = conditions
+            status["conditions"] = kconditions.set_condition(status.get("conditions"),
+                                                            {"type": "PodScheduled", "status": "True"}, timeutil.now())
             return pod
 
         await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from kube import conditions as kconditions
 from kube import timeutil
 
 __all__ = [
@@ -453,7 +454,7 @@ def cleanup_victims(d: Obj, old_rss: list[Obj]) -> list[Obj]:
 
 
 def get_condition(status: Obj | None, kind: str) -> Obj | None:
-    return next((c for c in (status or {}).get("conditions") or [] if c.get("type") == kind), None)
+    return kconditions.in_status(status, kind)
 
 
 def new_condition(kind: str, status: str, reason: str, message: str, now: str | None = None) -> Obj:
@@ -469,8 +470,8 @@ def set_condition(status: Obj, condition: Obj) -> None:
     if current is not None and current.get("status") == condition["status"] \
             and current.get("reason") == condition["reason"]:
         return
-    if current is not None and current.get("status") == condition["status"]:
-        condition = {**condition, "lastTransitionTime": current.get("lastTransitionTime")}
+    condition = {**condition, "lastTransitionTime": kconditions.transition_time(
+        current, condition["status"], condition.get("lastTransitionTime") or "")}
     status["conditions"] = [*remove_condition_list(status, condition["type"]), condition]
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from kube import conditions as kconditions
 from kube import timeutil
 
 __all__ = [
@@ -37,7 +38,7 @@ def new_condition(ctype: str, status: str, reason: str, message: str, now: str |
 
 
 def find_condition(status: Obj | None, ctype: str) -> Obj | None:
-    return next((c for c in (status or {}).get("conditions") or [] if c.get("type") == ctype), None)
+    return kconditions.in_status(status, ctype)
 
 
 def ensure_condition(conditions: list[Obj], ctype: str, status: str, reason: str, message: str,
@@ -141,7 +142,7 @@ def pod_finished_time(pod: Obj) -> datetime:
         latest = at if latest is None or at > latest else latest
     if latest is not None:
         return latest
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    ready = kconditions.find(status.get("conditions"), "Ready")
     if ready and ready.get("status") == "False" and ready.get("lastTransitionTime"):
         return timeutil.parse(ready["lastTransitionTime"])
     meta = pod.get("metadata") or {}

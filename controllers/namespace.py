@@ -13,6 +13,7 @@ import contextlib
 from typing import Any, ClassVar
 
 from controllers.base import Controller
+from kube import conditions as kconditions
 from kube import errors, timeutil
 from kube.resources import NAMESPACES, RESOURCES, ResourceType
 
@@ -86,9 +87,8 @@ class NamespaceController(Controller):
         ]
         old = {c["type"]: c for c in (ns.get("status") or {}).get("conditions") or []}
         for condition in conditions:
-            before = old.get(condition["type"])
-            same = before and before.get("status") == condition["status"]
-            condition["lastTransitionTime"] = before["lastTransitionTime"] if same and before else now
+            condition["lastTransitionTime"] = kconditions.transition_time(old.get(condition["type"]),
+                                                                          condition["status"], now)
         if [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in conditions] == [
                 {k: v for k, v in old.get(c["type"], {}).items() if k != "lastTransitionTime"} for c in conditions]:
             return

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from controllers.base import Controller
 from controllers.context import ControllerContext
+from kube import conditions as kconditions
 from kube import errors, timeutil
 from kube.informer import Handler
 from kube.resources import LEASES, NODES, PODS, ResourceType
@@ -114,7 +115,7 @@ class NodeLifecycleController(Controller):
 
     async def _update_health(self, node: Obj, now: datetime) -> Obj:
         conditions = (node.get("status") or {}).get("conditions") or []
-        ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+        ready = kconditions.find(conditions, "Ready")
         heartbeat = self._last_heartbeat(node)
         created = timeutil.parse(node["metadata"]["creationTimestamp"])
         silent_for = (now - (heartbeat or created)).total_seconds()

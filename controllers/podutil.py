@@ -6,6 +6,7 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
+from kube import conditions as kconditions
 from kube import timeutil
 
 __all__ = ["deletion_rank", "is_active", "is_available", "is_ready", "pod_from_template"]
@@ -20,7 +21,7 @@ def is_active(pod: Obj) -> bool:
 
 
 def _ready_condition(pod: Obj) -> Obj | None:
-    return next((c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), None)
+    return kconditions.in_status(pod.get("status"), "Ready")
 
 
 def is_ready(pod: Obj) -> bool:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from controllers import podutil
 from controllers.claim import claim
 from controllers.podowner import PodOwnerController
+from kube import conditions as kconditions
 from kube import timeutil
 from kube.informer import object_key
 from kube.resources import PODS, REPLICASETS, ResourceType
@@ -100,10 +101,10 @@ class ReplicaSetController(PodOwnerController):
         old = rs.get("status") or {}
         conditions = [c for c in old.get("conditions") or [] if c.get("type") != "ReplicaFailure"]
         if failure:
-            previous = next((c for c in old.get("conditions") or [] if c.get("type") == "ReplicaFailure"), None)
+            previous = kconditions.find(old.get("conditions"), "ReplicaFailure")
             conditions.append({"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
                                "message": failure,
-                               "lastTransitionTime": (previous or {}).get("lastTransitionTime") or timeutil.now()})
+                               "lastTransitionTime": kconditions.transition_time(previous, "True", timeutil.now())})
         if conditions:
             status["conditions"] = conditions
         for zero in ("fullyLabeledReplicas", "readyReplicas", "availableReplicas", "terminatingReplicas"):

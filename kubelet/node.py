@@ -22,6 +22,7 @@ import shutil
 import socket
 from typing import Any
 
+from kube import conditions as kconditions
 from kube import errors, quantity, timeutil
 from kube.client import ApiClient
 from kube.resources import LEASES, NODES
@@ -212,10 +213,8 @@ def _read_first(*paths: str) -> str:
 
 def _condition(ctype: str, ok: bool, reason: str, message: str, old: list[Obj], now: str) -> Obj:
     status = "True" if ok else "False"
-    previous = next((c for c in old if c.get("type") == ctype), None)
-    since = previous.get("lastTransitionTime") if previous and previous.get("status") == status else None
-    return {"type": ctype, "status": status, "reason": reason, "message": message,
-            "lastHeartbeatTime": now, "lastTransitionTime": since or now}
+    return {"type": ctype, "status": status, "reason": reason, "message": message, "lastHeartbeatTime": now,
+            "lastTransitionTime": kconditions.transition_time(kconditions.find(old, ctype), status, now)}
 
 
 def _without_heartbeats(status: Obj) -> Obj:

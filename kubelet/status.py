@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kube import conditions as kconditions
 from kubelet.runtime import RuntimeContainer
 
 __all__ = [
@@ -181,9 +182,8 @@ def compute_phase(spec: Obj, statuses: list[Obj], init_statuses: list[Obj] | Non
 
 def _condition(ctype: str, ok: bool, old: list[Obj], now: str, reason: str = "", message: str = "") -> Obj:
     status = "True" if ok else "False"
-    previous = next((c for c in old if c.get("type") == ctype), None)
-    since = previous.get("lastTransitionTime") if previous and previous.get("status") == status else None
-    cond: Obj = {"type": ctype, "status": status, "lastTransitionTime": since or now}
+    cond: Obj = {"type": ctype, "status": status,
+                 "lastTransitionTime": kconditions.transition_time(kconditions.find(old, ctype), status, now)}
     if reason:
         cond["reason"] = reason
     if message:

@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from kube import conditions as kconditions
 from kube import errors, timeutil
 from kube import labels as klabels
 from kube.client import ApiClient
@@ -422,14 +423,15 @@ class Scheduler:
     async def _set_unschedulable(self, pod: Obj, message: str, nominated: str | None) -> None:
         """PodScheduled=False/Unschedulable with the message, and status.nominatedNodeName, when they change."""
         status = pod.get("status") or {}
-        current = next((c for c in status.get("conditions") or () if c.get("type") == "PodScheduled"), None)
+        current = kconditions.find(status.get("conditions"), "PodScheduled")
         same = (current is not None and current.get("status") == "False"
                 and current.get("reason") == "Unschedulable" and current.get("message") == message)
         if same and (nominated is None or status.get("nominatedNodeName") == nominated):
             return
         body: Obj = {"status": {"conditions": [{
             "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
-            "lastProbeTime": None, "lastTransitionTime": timeutil.now()}]}}
+            "lastProbeTime": None,
+            "lastTransitionTime": kconditions.transition_time(current, "False", timeutil.now())}]}}
         if nominated:
             body["status"]["nominatedNodeName"] = nominated
         meta = pod["metadata"]
