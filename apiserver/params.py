@@ -212,10 +212,19 @@ class WriteOptions:
     field_validation: str = "Warn"
     field_manager: str | None = None
     force: bool = False
+    user_agent: str = ""
+
+    @property
+    def manager(self) -> str:
+        """Who owns the fields this write sets: fieldManager, else the User-Agent's program name (as Kubernetes
+        names managers it was not told about, e.g. `kubectl` from `kubectl/v1.37.0 (linux/amd64)`)."""
+        if self.field_manager:
+            return self.field_manager
+        return self.user_agent.split("/", 1)[0].strip()[:128] or "unknown"
 
 
 def parse_write_options(q: Mapping[str, str], dry_run_values: list[str], kind: str = "CreateOptions",
-                        apply: bool = False) -> WriteOptions:
+                        apply: bool = False, user_agent: str = "") -> WriteOptions:
     """`kind` names the options in a 422 (CreateOptions, UpdateOptions, PatchOptions, DeleteOptions)."""
     causes: list[errors.Cause] = []
     for value in dry_run_values:
@@ -235,10 +244,14 @@ def parse_write_options(q: Mapping[str, str], dry_run_values: list[str], kind: s
     if force and not apply:
         causes.append({"reason": "FieldValueForbidden", "field": "force",
                        "message": "Forbidden: may not be specified for non-apply patch"})
+    if apply and not manager:
+        causes.append({"reason": "FieldValueRequired", "field": "fieldManager",
+                       "message": "Required value: is required for apply patch"})
     if causes:
         raise _invalid_options(kind, causes)
+    printable_agent = "".join(ch for ch in user_agent if ch.isprintable())
     return WriteOptions(dry_run=bool(dry_run_values), field_validation=validation, field_manager=manager,
-                        force=force)
+                        force=force, user_agent=printable_agent)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from apiserver import patching
+from apiserver import fieldmanager, patching
 from apiserver.admission import Attributes, Chain, default_chain
 from apiserver.dryrun import DryRunStorage
 from apiserver.params import ContinueToken, DeleteOptions, ListOptions, WriteOptions
@@ -149,8 +149,9 @@ class Registry:
 
     async def create(
         self, rt: ResourceType, namespace: str | None, body: Obj, options: WriteOptions | None = None,
-        duplicates: list[str] | None = None,
+        duplicates: list[str] | None = None, applied: bool = False,
     ) -> tuple[Obj, list[str]]:
+        """POST. `applied`: the body is an apply's result and already carries its managedFields."""
         opts = options or WriteOptions()
         strategy = strategy_for(rt)
         obj, warnings = self._decode(rt, body, namespace, opts.field_validation, duplicates=duplicates)
@@ -170,6 +171,8 @@ class Registry:
         for key in ("deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(key, None)
         strategy.prepare_for_create(obj)
+        if not applied:
+            _track(rt, None, obj, opts, None)
         storage = self._storage(opts.dry_run)
         await _hook(strategy, "before_create", obj, storage)
         try:
@@ -249,6 +252,8 @@ class Registry:
     ) -> tuple[Obj, list[str]]:
         opts = options or WriteOptions()
         warnings: list[str] = []
+        if content_type.split(";")[0].strip() == patching.APPLY:
+            return await self._apply(rt, namespace, name, patch, opts, subresource)
 
         async def mutate(current: Obj) -> Obj:
             patched = patching.apply_patch(current, patch, content_type)
@@ -260,6 +265,37 @@ class Registry:
             return await self._prepare_update(rt, new, current, subresource, opts)
 
         return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), warnings
+
+    async def _apply(self, rt: ResourceType, namespace: str | None, name: str, config: Any, opts: WriteOptions,
+                     subresource: str | None) -> tuple[Obj, list[str]]:
+        """Server-side apply: merge the manager's configuration in, by field ownership; create if missing."""
+        if not isinstance(config, dict):
+            raise errors.BadRequest("the apply configuration must be an object")
+        if not config.get("apiVersion") or not config.get("kind"):
+            raise errors.BadRequest("the apply configuration must set apiVersion and kind")
+        warnings: list[str] = []
+
+        def applied(live: Obj | None) -> Obj:
+            try:
+                return fieldmanager.apply(live, config, opts.manager, rt.api_version, opts.force, timeutil.now(),
+                                          subresource)
+            except errors.Conflict as exc:  # name the object, as Kubernetes' Status does
+                raise errors.Conflict(exc.message, name=name, kind=rt.plural, group=rt.group or None,
+                                      causes=exc.causes) from None
+
+        async def mutate(current: Obj) -> Obj:
+            new, found = self._decode(rt, applied(current), namespace, opts.field_validation, name)
+            warnings[:] = found
+            return await self._prepare_update(rt, new, current, subresource, opts, track=False)
+
+        try:
+            return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), warnings
+        except errors.NotFound:
+            if subresource is not None:
+                raise
+        body = applied(None)
+        body.setdefault("metadata", {})["name"] = name
+        return await self.create(rt, namespace, body, opts, applied=True)
 
     async def update_with(self, rt: ResourceType, namespace: str | None, name: str,
                           change: Callable[[Obj], Obj], options: WriteOptions | None = None) -> tuple[Obj, list[str]]:
@@ -273,7 +309,7 @@ class Registry:
         return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), []
 
     async def _prepare_update(self, rt: ResourceType, new: Obj, current: Obj, subresource: str | None,
-                              opts: WriteOptions) -> Obj:
+                              opts: WriteOptions, track: bool = True) -> Obj:
         strategy = strategy_for(rt)
         if subresource == "status":
             new = strategy.prepare_for_status_update(new, current)
@@ -299,6 +335,8 @@ class Registry:
                     f'{sorted(added)}', name=meta["name"], kind=rt.plural)
         if subresource != "status" and spec_changed(new, current):
             meta["generation"] = int(old_meta.get("generation") or 1) + 1
+        if track:
+            _track(rt, current, new, opts, subresource)
         attrs = Attributes("UPDATE", rt, meta.get("namespace"), meta["name"], new, current, subresource,
                            opts.dry_run)
         await self.admission.admit(attrs)
@@ -504,6 +542,16 @@ class Registry:
             out = translate(CacheEvent(stored.revision, stored.key, stored.object, stored.prev), matches)
             if out is not None:
                 yield {"type": out[0], "object": out[1]}
+
+
+def _track(rt: ResourceType, live: Obj | None, new: Obj, opts: WriteOptions, subresource: str | None) -> None:
+    """Record in new's managedFields what this write's manager now owns (Kubernetes' fieldmanager on every
+    create, update and patch)."""
+    entries = fieldmanager.update(live, new, opts.manager, rt.api_version, subresource, timeutil.now())
+    if entries:
+        new["metadata"]["managedFields"] = entries
+    else:
+        new["metadata"].pop("managedFields", None)
 
 
 def _bookmark(rt: ResourceType, revision: int, initial_end: bool = False) -> Obj:

@@ -120,7 +120,8 @@ def _registry(request: Request) -> Registry:
 
 
 def _write_options(request: Request, kind: str, apply: bool = False) -> WriteOptions:
-    return parse_write_options(request.query_params, request.query_params.getlist("dryRun"), kind, apply)
+    return parse_write_options(request.query_params, request.query_params.getlist("dryRun"), kind, apply,
+                               request.headers.get("user-agent", ""))
 
 
 async def _delete_options(request: Request) -> DeleteOptions:

@@ -83,7 +83,11 @@ def test_dry_run_and_write_options() -> None:
     assert 'CreateOptions.meta.k8s.io "" is invalid' in caught.value.message
     with pytest.raises(errors.Invalid):
         parse_write_options({"force": "true"}, [], "PatchOptions", apply=False)
-    assert parse_write_options({"force": "true"}, [], "PatchOptions", apply=True).force
+    assert parse_write_options({"force": "true", "fieldManager": "me"}, [], "PatchOptions", apply=True).force
+    with pytest.raises(errors.Invalid, match="fieldManager: Required value"):
+        parse_write_options({}, [], "PatchOptions", apply=True)
+    assert parse_write_options({}, [], user_agent="kubectl/v1.37.0 (linux/amd64)").manager == "kubectl"
+    assert parse_write_options({"fieldManager": "mine"}, [], user_agent="kubectl/v1").manager == "mine"
     with pytest.raises(errors.Invalid):
         parse_write_options({"fieldManager": "x" * 129}, [])
     with pytest.raises(errors.BadRequest):
