@@ -8,8 +8,9 @@ can read logs from a kubelet. The kubelet's contract: `GET /containerLogs/{names
 with the query parameters of the log subresource, answering text/plain (streamed when following); and
 `/exec/{namespace}/{pod}/{container}?command=...` (and `/attach/...`) as a WebSocket in the channel
 protocol (`v5.channel.k8s.io`), and `/portForward/{namespace}/{pod}` (SPDY tunnelled in a WebSocket,
-`SPDY/3.1+portforward.k8s.io`), whose frames are relayed both ways unchanged. A request without a WebSocket
-upgrade (kubectl's SPDY fallback) is answered with the same validation errors, then a 400.
+`SPDY/3.1+portforward.k8s.io`, or the channel protocol with `?port=..` as Kubernetes' apiserver asks its
+kubelets), whose frames are relayed both ways unchanged. A request without a WebSocket upgrade (kubectl's
+SPDY fallback) is answered with the same validation errors, then a 400.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from starlette.websockets import WebSocketDisconnect
 from kube import errors
 from kube.resources import NODES, PODS
 
-__all__ = ["EXEC_PROTOCOLS", "LOG_PARAMS", "PORTFORWARD_PROTOCOL", "KubeletProxy"]
+__all__ = ["EXEC_PROTOCOLS", "LOG_PARAMS", "PORTFORWARD_CHANNEL_PROTOCOLS", "PORTFORWARD_PROTOCOL", "KubeletProxy"]
 
 log = logging.getLogger("apiserver.kubeletproxy")
 
@@ -44,6 +45,12 @@ EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 PORTFORWARD_PROTOCOL = "SPDY/3.1+portforward.k8s.io"
 #: the same, as the kubelet is asked for it ("/" and "+" are not allowed in a subprotocol token)
 KUBELET_PORTFORWARD_PROTOCOL = "portforward.k8s.io"
+#: port-forward in the WebSocket channel protocol (the official Python client, kr8s, kubernetes-asyncio), as a
+#: client may offer it -> as the kubelet is asked for it. `portforward.k8s.io` from a client means the binary
+#: channels (the kubelet takes that token for SPDY), and a WebSocket offering no subprotocol gets them too.
+PORTFORWARD_CHANNEL_PROTOCOLS = {"v4.channel.k8s.io": "v4.channel.k8s.io",
+                                 "v4.base64.channel.k8s.io": "v4.base64.channel.k8s.io",
+                                 "portforward.k8s.io": "v4.channel.k8s.io"}
 
 
 def _lenient_parse_subprotocol(header: str) -> list[Any]:
@@ -198,10 +205,21 @@ class KubeletProxy:
         await self._relay(websocket, url, offered)
 
     async def port_forward(self, websocket: WebSocket, registry: Any, namespace: str, name: str) -> None:
-        """Relay a `kubectl port-forward` WebSocket (SPDY inside) to the pod's kubelet."""
+        """Relay a port-forward WebSocket to the pod's kubelet: kubectl's SPDY tunnel, or the channel protocol
+        (picked as Kubernetes picks it: the client's first served offer) with the `ports` of the query passed
+        on as the kubelet's `port` parameters; the kubelet checks them and answers."""
+        offered = list(websocket.scope.get("subprotocols") or [])
         try:
-            if PORTFORWARD_PROTOCOL not in (websocket.scope.get("subprotocols") or []):
-                raise errors.BadRequest(f"port-forward needs the WebSocket subprotocol {PORTFORWARD_PROTOCOL}")
+            if PORTFORWARD_PROTOCOL in offered:
+                answer, ask, query = PORTFORWARD_PROTOCOL, KUBELET_PORTFORWARD_PROTOCOL, ""
+            else:
+                picked = next((p for p in offered if p in PORTFORWARD_CHANNEL_PROTOCOLS), None)
+                if offered and picked is None:
+                    raise errors.BadRequest(f"requested protocol(s) are not supported: {offered}; supports "
+                                            f"{[PORTFORWARD_PROTOCOL, *PORTFORWARD_CHANNEL_PROTOCOLS]}")
+                answer = picked or ""  # "": no subprotocol in the answer, as none was offered
+                ask = PORTFORWARD_CHANNEL_PROTOCOLS[picked or "v4.channel.k8s.io"]
+                query = "?" + urlencode([("port", v) for v in websocket.query_params.getlist("ports")])
             pod = await registry.get(PODS, namespace, name)
             phase = (pod.get("status") or {}).get("phase")
             if phase != "Running":
@@ -210,8 +228,7 @@ class KubeletProxy:
         except errors.ApiError as exc:
             await _deny(websocket, exc.code, exc.to_status())
             return
-        await self._relay(websocket, f"ws{base[4:]}/portForward/{namespace}/{name}", [KUBELET_PORTFORWARD_PROTOCOL],
-                          accept_as=PORTFORWARD_PROTOCOL)
+        await self._relay(websocket, f"ws{base[4:]}/portForward/{namespace}/{name}{query}", [ask], accept_as=answer)
 
     async def _relay(self, websocket: WebSocket, url: str, offered: list[str], accept_as: str | None = None) -> None:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -229,22 +246,22 @@ class KubeletProxy:
             await _deny(websocket, 503, errors.ServiceUnavailable(
                 f"the kubelet of the pod's node cannot be reached: {exc}").to_status())
             return
-        await websocket.accept(subprotocol=accept_as or upstream.subprotocol)
+        # accept_as: the kubelet's answer when None; "" answers no subprotocol (the client offered none)
+        await websocket.accept(subprotocol=upstream.subprotocol if accept_as is None else accept_as or None)
 
+        # Text frames stay text (the base64 channel protocol is made of them), binary stay binary.
         async def to_kubelet() -> None:
             while True:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
                     return
-                data = message.get("bytes")
-                if data is None and message.get("text") is not None:
-                    data = message["text"].encode()
+                data = message["bytes"] if message.get("bytes") is not None else message.get("text")
                 if data is not None:
                     await upstream.send(data)
 
         async def to_client() -> None:
             async for data in upstream:
-                await websocket.send_bytes(data if isinstance(data, bytes) else data.encode())
+                await (websocket.send_text(data) if isinstance(data, str) else websocket.send_bytes(data))
 
         tasks = [asyncio.create_task(to_kubelet()), asyncio.create_task(to_client())]
         try:

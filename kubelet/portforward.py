@@ -10,24 +10,32 @@ kubectl waits for that close.
 Only the server side of SPDY that this needs is here: frames parsed from a byte stream, header blocks
 zlib-compressed with the SPDY/3 dictionary (one compression context per direction for the session), no
 flow control (kubectl's SPDY library has none either).
+
+The other clients (the official Python client, kubernetes-asyncio, kr8s) speak Kubernetes' WebSocket channel
+protocol instead (`ChannelForwarder`): the ports are named in the request, each gets one connection for the
+life of the WebSocket, and its bytes travel on channel 2*i (errors on 2*i+1).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import ctypes
 import logging
 import os
+import re
 import socket
 import struct
 import threading
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["PROTOCOL", "SPDY_DICTIONARY", "TOKEN_PROTOCOL", "PortForwarder", "SpdySession", "connect_in_netns",
-           "decode_headers", "encode_headers"]
+__all__ = ["BASE64_CHANNEL_PROTOCOL", "CHANNEL_PROTOCOL", "PROTOCOL", "SPDY_DICTIONARY", "TOKEN_PROTOCOL",
+           "ChannelForwarder", "PortForwarder", "SpdySession", "connect_in_netns", "decode_headers", "encode_headers",
+           "parse_ports", "pick_protocol"]
 
 log = logging.getLogger("kubelet.portforward")
 
@@ -35,6 +43,43 @@ PROTOCOL = "SPDY/3.1+portforward.k8s.io"
 #: how the apiserver asks for it: "/" and "+" are not allowed in a WebSocket subprotocol token, and the
 #: `websockets` library refuses such a header
 TOKEN_PROTOCOL = "portforward.k8s.io"
+#: Kubernetes' WebSocket channel protocol for port-forward: binary frames led by the channel byte (a WebSocket
+#: offering no subprotocol gets it too, as from a Kubernetes kubelet), and its text variant (base64 payloads
+#: led by the channel as an ASCII digit) for clients that cannot send binary frames
+CHANNEL_PROTOCOL = "v4.channel.k8s.io"
+BASE64_CHANNEL_PROTOCOL = "v4.base64.channel.k8s.io"
+
+
+def pick_protocol(offered: Iterable[str]) -> str | None:
+    """The subprotocol to answer, as Kubernetes' handshake picks it: the client's first that is served; ""
+    (binary channels) when it offers none; None when none of its offers is served."""
+    offered = list(offered)
+    if not offered:
+        return ""
+    served = (CHANNEL_PROTOCOL, BASE64_CHANNEL_PROTOCOL, TOKEN_PROTOCOL, PROTOCOL)
+    return next((p for p in offered if p in served), None)
+
+
+def parse_ports(values: Iterable[str]) -> list[int]:
+    """The ports of a channel-protocol request (`port=8080&port=9090`, each possibly comma-separated), with
+    the messages of Kubernetes' kubelet: clients show them."""
+    ports: list[int] = []
+    for value in values:
+        if not value:
+            raise ValueError('query parameter "port" cannot be empty')
+        for part in value.split(","):
+            if not re.fullmatch(r"[0-9]+", part):
+                raise ValueError(f'unable to parse "{value}" as a port: strconv.ParseUint: parsing "{part}": '
+                                 "invalid syntax")
+            if int(part) > 65535:
+                raise ValueError(f'unable to parse "{value}" as a port: strconv.ParseUint: parsing "{part}": '
+                                 "value out of range")
+            if int(part) < 1:
+                raise ValueError(f'port "{value}" must be > 0')
+            ports.append(int(part))
+    if not ports:
+        raise ValueError('query parameter "port" is required')
+    return ports
 
 _SYN_STREAM, _SYN_REPLY, _RST_STREAM, _SETTINGS, _PING, _GOAWAY, _HEADERS, _WINDOW_UPDATE = 1, 2, 3, 4, 6, 7, 8, 9
 _FLAG_FIN = 0x01
@@ -286,3 +331,118 @@ class PortForwarder:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class ChannelForwarder:
+    """Port-forward in Kubernetes' WebSocket channel protocol: port i of the request is one connection to the
+    pod, its bytes on channel 2*i both ways and its error message on 2*i+1 (from the server only). Each channel
+    opens with a frame holding the port number (2 bytes, little-endian): clients check it before any data.
+    A port whose connection ends is done; the WebSocket ends when every port is (there is no way to reopen
+    one), or when the client leaves."""
+
+    def __init__(self, send: Callable[[bytes | str], Awaitable[None]], ports: list[int], netns_pid: int | None,
+                 pod: str, *, text: bool = False) -> None:
+        self._send = send
+        self.ports = ports
+        self.netns_pid = netns_pid
+        self.pod = pod
+        self.text = text  # the base64 variant
+        # bounded, so a client faster than the pod waits (as Kubernetes' pipes make it) instead of filling memory
+        self._inbound: list[asyncio.Queue[bytes]] = [asyncio.Queue(64) for _ in ports]
+        self._finished = [False] * len(ports)
+        self._lock = asyncio.Lock()
+
+    async def write(self, channel: int, data: bytes) -> None:
+        """One frame on `channel` (frames from several ports never interleave mid-frame)."""
+        message: bytes | str = (chr(ord("0") + channel) + base64.b64encode(data).decode() if self.text
+                                else bytes((channel,)) + data)
+        async with self._lock:
+            await self._send(message)
+
+    async def feed(self, message: bytes | str) -> None:
+        """A frame from the client: data for a port's connection; frames on error channels, unknown channels
+        or for finished ports are dropped, as Kubernetes drops them."""
+        raw = message.encode() if isinstance(message, str) else message
+        if not raw:
+            return
+        channel, payload = raw[0] - (ord("0") if self.text else 0), raw[1:]
+        if self.text:
+            try:
+                payload = base64.b64decode(payload, validate=True)
+            except binascii.Error:
+                log.debug("port-forward to %s: a frame on channel %d is not base64", self.pod, channel)
+                return
+        index = channel // 2
+        if channel % 2 or not 0 <= index < len(self.ports) or self._finished[index] or not payload:
+            return
+        await self._inbound[index].put(payload)
+
+    async def serve(self, receive: Callable[[], Awaitable[bytes | str | None]]) -> None:
+        """Open every channel, forward each port until its connection ends, and return when all have ended
+        or `receive` says the client left (None)."""
+        for i, port in enumerate(self.ports):
+            prefix = struct.pack("<H", port)
+            await self.write(2 * i, prefix)
+            await self.write(2 * i + 1, prefix)
+
+        async def reading() -> None:
+            while (message := await receive()) is not None:
+                await self.feed(message)
+
+        forwards = [asyncio.create_task(self._forward(i)) for i in range(len(self.ports))]
+        reader = asyncio.create_task(reading())
+        everything = asyncio.gather(*forwards, return_exceptions=True)
+        try:
+            await asyncio.wait([reader, everything], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in [reader, *forwards]:
+                task.cancel()
+            await asyncio.gather(reader, everything, return_exceptions=True)
+
+    async def _forward(self, i: int) -> None:
+        port = self.ports[i]
+        try:
+            sock = await asyncio.to_thread(connect_in_netns, self.netns_pid, "127.0.0.1", port)
+            sock.setblocking(False)
+            reader, writer = await asyncio.open_connection(sock=sock)
+        except OSError as exc:
+            await self._fail(i, exc)
+            return
+
+        async def upstream() -> None:  # client -> pod
+            while True:
+                writer.write(await self._inbound[i].get())
+                await writer.drain()
+
+        async def downstream() -> None:  # pod -> client
+            while chunk := await reader.read(32768):
+                await self.write(2 * i, chunk)
+
+        # Either direction ending ends the port, as in Kubernetes' runtimes (the client cannot half-close).
+        tasks = [asyncio.create_task(upstream()), asyncio.create_task(downstream())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            error = next((t.exception() for t in done if t.exception() is not None), None)
+            if isinstance(error, OSError):
+                await self._fail(i, error)
+            elif error is not None:
+                raise error  # the client went away mid-write: serve() ends the session
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            writer.close()
+            self._finish(i)
+
+    async def _fail(self, i: int, exc: OSError) -> None:
+        message = f"error forwarding port {self.ports[i]} to pod {self.pod}: {exc}"
+        log.info("%s", message)
+        self._finish(i)
+        await self.write(2 * i + 1, message.encode())
+
+    def _finish(self, i: int) -> None:
+        """No more client data for port i: drop what waits, which also frees a feed() blocked on it."""
+        self._finished[i] = True
+        queue = self._inbound[i]
+        while not queue.empty():
+            queue.get_nowait()

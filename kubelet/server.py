@@ -7,7 +7,8 @@ as Kubernetes' apiserver calls a kubelet's port 10250.
     GET /attach/{namespace}/{pod}/{container}?stdin&stdout&stderr&tty
         WebSocket (v5.channel.k8s.io or v4.channel.k8s.io, see `kubelet.streaming`)
     GET /portForward/{namespace}/{pod}
-        WebSocket (SPDY/3.1+portforward.k8s.io, see `kubelet.portforward`)
+        WebSocket (SPDY/3.1+portforward.k8s.io, or ?port=..&port=.. in the channel protocol
+        v4.channel.k8s.io / v4.base64.channel.k8s.io / none; see `kubelet.portforward`)
     GET /healthz                                                                -> ok
 
 When the kubelet has a token (`--kubelet-token-file`, the one the apiserver was given), every request
@@ -286,15 +287,27 @@ class KubeletServer:
 
 
     async def port_forward(self, websocket: WebSocket) -> None:
-        """`kubectl port-forward`: SPDY streams in a WebSocket, each pair one connection to a pod port."""
+        """Port-forward in either protocol, picked by subprotocol as Kubernetes picks it: kubectl's SPDY
+        streams in a WebSocket, or the channel protocol (one channel pair per `port` of the query) that the
+        other clients speak."""
         if not self._authorized(websocket):
             await _deny(websocket, 401, "Unauthorized")
             return
-        offered = websocket.scope.get("subprotocols") or []
-        protocol = next((p for p in (portforward.TOKEN_PROTOCOL, portforward.PROTOCOL) if p in offered), None)
+        offered = list(websocket.scope.get("subprotocols") or [])
+        protocol = portforward.pick_protocol(offered)
         if protocol is None:
-            await _deny(websocket, 400, f"port-forward needs a WebSocket with subprotocol {portforward.PROTOCOL}")
+            supported = [portforward.CHANNEL_PROTOCOL, portforward.BASE64_CHANNEL_PROTOCOL, portforward.PROTOCOL]
+            await _deny(websocket, 400, f"requested protocol(s) are not supported: {offered}; supports {supported}")
             return
+        spdy = protocol in (portforward.TOKEN_PROTOCOL, portforward.PROTOCOL)
+        ports: list[int] = []
+        if not spdy:
+            try:
+                params = websocket.query_params
+                ports = portforward.parse_ports([*params.getlist("port"), *params.getlist("ports")])
+            except ValueError as exc:
+                await _deny(websocket, 400, str(exc))
+                return
         namespace, pod_name = websocket.path_params["namespace"], websocket.path_params["pod"]
         pod = self.find_pod(namespace, pod_name)
         if pod is None:
@@ -306,8 +319,24 @@ class KubeletServer:
             await _deny(websocket, 400, f"pod {pod_name} is not running")
             return
         netns = None if pod["spec"].get("hostNetwork") else sandbox.pid or None
-        await websocket.accept(subprotocol=protocol)
-        forwarder = portforward.PortForwarder(websocket.send_bytes, netns, f"{namespace}/{pod_name}")
+        await websocket.accept(subprotocol=protocol or None)
+        try:
+            if spdy:
+                await self._port_forward_spdy(websocket, netns, f"{namespace}/{pod_name}")
+            else:
+                await self._port_forward_channels(websocket, ports, netns, f"{namespace}/{pod_name}",
+                                                  text=protocol == portforward.BASE64_CHANNEL_PROTOCOL)
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            log.debug("port-forward to %s/%s ended: %s", namespace, pod_name, exc)
+        except Exception:
+            log.exception("port-forward to %s/%s failed", namespace, pod_name)
+        finally:
+            with contextlib.suppress(Exception):
+                await websocket.close(1000)
+
+    @staticmethod
+    async def _port_forward_spdy(websocket: WebSocket, netns: int | None, pod: str) -> None:
+        forwarder = portforward.PortForwarder(websocket.send_bytes, netns, pod)
         try:
             while True:
                 message = await websocket.receive()
@@ -320,14 +349,25 @@ class KubeletServer:
                     await forwarder.session.feed(data)
                 if forwarder.session.gone.is_set():
                     break
-        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
-            log.debug("port-forward to %s/%s ended: %s", namespace, pod_name, exc)
-        except Exception:
-            log.exception("port-forward to %s/%s failed", namespace, pod_name)
         finally:
             await forwarder.close()
-            with contextlib.suppress(Exception):
-                await websocket.close(1000)
+
+    @staticmethod
+    async def _port_forward_channels(websocket: WebSocket, ports: list[int], netns: int | None, pod: str,
+                                     text: bool) -> None:
+        async def send(message: bytes | str) -> None:
+            await (websocket.send_text(message) if isinstance(message, str) else websocket.send_bytes(message))
+
+        async def receive() -> bytes | str | None:
+            try:
+                message = await websocket.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return None
+            if message["type"] == "websocket.disconnect":
+                return None
+            return message["bytes"] if message.get("bytes") is not None else message.get("text") or b""
+
+        await portforward.ChannelForwarder(send, ports, netns, pod, text=text).serve(receive)
 
 
 async def _deny(websocket: WebSocket, status: int, message: str) -> None:
