@@ -30,8 +30,9 @@ unit:
 e2e: setup-test
 	$(PYTHON) -m pytest -q tests/e2e
 
-lint:
+lint: setup-test
 	$(PYTHON) -m ruff check .
+	$(PYTHON) -m mypy
 
 setup:
 	bash deploy/setup.sh

@@ -33,6 +33,8 @@ from kube.resources import NAMESPACES, ResourceType
 __all__ = ["ListOptions", "Registry", "WriteOptions"]
 
 Obj = dict[str, Any]
+Objs = list[Obj]  # aliases: inside Registry, `list` is the verb
+Strs = list[str]
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generateName alphabet: no vowels, no look-alikes
 #: how long a read waits for a resourceVersion this apiserver has not seen yet, as Kubernetes' watch cache
 FRESHNESS_WAIT_SECONDS = 3.0
@@ -100,7 +102,7 @@ class Registry:
             revision = opts.revision
         elif opts.revision:
             await self.require_revision(opts.revision)
-        items: list[Obj] = []
+        items: Objs = []
         next_key: bytes | None = None
         try:
             if name is not None and (not rt.namespaced or namespace) and not revision:
@@ -127,7 +129,7 @@ class Registry:
         return {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta, "items": items}
 
     async def _list_pages(self, rt: ResourceType, prefix: str, opts: ListOptions, revision: int, start: bytes | None,
-                          items: list[Obj]) -> tuple[int, bytes | None]:
+                          items: Objs) -> tuple[int, bytes | None]:
         """Fill `items` with up to opts.limit matches from etcd pages; the revision read at and the key
         where the next page starts (None at the end)."""
         while True:
@@ -149,8 +151,8 @@ class Registry:
 
     async def create(
         self, rt: ResourceType, namespace: str | None, body: Obj, options: WriteOptions | None = None,
-        duplicates: list[str] | None = None, applied: bool = False,
-    ) -> tuple[Obj, list[str]]:
+        duplicates: Strs | None = None, applied: bool = False,
+    ) -> tuple[Obj, Strs]:
         """POST. `applied`: the body is an apply's result and already carries its managedFields."""
         opts = options or WriteOptions()
         strategy = strategy_for(rt)
@@ -191,7 +193,7 @@ class Registry:
         return stored, warnings
 
     def _decode(self, rt: ResourceType, body: Obj, namespace: str | None, field_validation: str,
-                name: str | None = None, duplicates: list[str] | None = None) -> tuple[Obj, list[str]]:
+                name: str | None = None, duplicates: Strs | None = None) -> tuple[Obj, Strs]:
         if not isinstance(body, dict):
             raise errors.BadRequest("the request body must be a JSON or YAML object")
         if duplicates and field_validation == "Strict":
@@ -232,8 +234,8 @@ class Registry:
 
     async def update(
         self, rt: ResourceType, namespace: str | None, name: str, body: Obj, options: WriteOptions | None = None,
-        subresource: str | None = None, duplicates: list[str] | None = None,
-    ) -> tuple[Obj, list[str]]:
+        subresource: str | None = None, duplicates: Strs | None = None,
+    ) -> tuple[Obj, Strs]:
         """PUT: replace the object (or its status), compare-and-swap on the body's resourceVersion if set."""
         opts = options or WriteOptions()
         new, warnings = self._decode(rt, body, namespace, opts.field_validation, name, duplicates)
@@ -249,9 +251,9 @@ class Registry:
     async def patch(
         self, rt: ResourceType, namespace: str | None, name: str, patch: Any, content_type: str,
         options: WriteOptions | None = None, subresource: str | None = None,
-    ) -> tuple[Obj, list[str]]:
+    ) -> tuple[Obj, Strs]:
         opts = options or WriteOptions()
-        warnings: list[str] = []
+        warnings: Strs = []
         if content_type.split(";")[0].strip() == patching.APPLY:
             return await self._apply(rt, namespace, name, patch, opts, subresource)
 
@@ -267,13 +269,13 @@ class Registry:
         return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), warnings
 
     async def _apply(self, rt: ResourceType, namespace: str | None, name: str, config: Any, opts: WriteOptions,
-                     subresource: str | None) -> tuple[Obj, list[str]]:
+                     subresource: str | None) -> tuple[Obj, Strs]:
         """Server-side apply: merge the manager's configuration in, by field ownership; create if missing."""
         if not isinstance(config, dict):
             raise errors.BadRequest("the apply configuration must be an object")
         if not config.get("apiVersion") or not config.get("kind"):
             raise errors.BadRequest("the apply configuration must set apiVersion and kind")
-        warnings: list[str] = []
+        warnings: Strs = []
 
         def applied(live: Obj | None) -> Obj:
             try:
@@ -298,7 +300,7 @@ class Registry:
         return await self.create(rt, namespace, body, opts, applied=True)
 
     async def update_with(self, rt: ResourceType, namespace: str | None, name: str,
-                          change: Callable[[Obj], Obj], options: WriteOptions | None = None) -> tuple[Obj, list[str]]:
+                          change: Callable[[Obj], Obj], options: WriteOptions | None = None) -> tuple[Obj, Strs]:
         """A server-side read-modify-write (e.g. the scale subresource): `change` gets a copy of the stored
         object and returns the new one, which is validated like any update; retried on conflicts."""
         opts = options or WriteOptions()
@@ -351,7 +353,7 @@ class Registry:
         key = self._key(rt, namespace, name)
         strategy = strategy_for(rt)
         storage = self._storage(dry_run)
-        seen: list[Obj] = []
+        seen: Objs = []
 
         async def mutate_with_hooks(current: Obj) -> Any:
             new = await mutate(current)
@@ -499,7 +501,7 @@ class Registry:
                 return False
             return opts.matches(obj)
 
-        initial: list[Obj] = []
+        initial: Objs = []
         if opts.send_initial_events or not opts.revision:
             listed = await self.list(rt, namespace, ListOptions())
             since = int(listed["metadata"]["resourceVersion"])
@@ -522,16 +524,16 @@ class Registry:
             last = since
             while True:
                 try:
-                    event = await asyncio.wait_for(sub.queue.get(), bookmark_interval) if opts.allow_bookmarks \
+                    cached = await asyncio.wait_for(sub.queue.get(), bookmark_interval) if opts.allow_bookmarks \
                         else await sub.queue.get()
                 except TimeoutError:
                     last = max(last, cache.revision)  # the queue is drained: all up to here was sent
                     yield _bookmark(rt, last)
                     continue
-                if event is None:
+                if cached is None:
                     return  # closed by the cache (reset or overflow): the client resumes from its last RV
-                last = event.revision
-                out = translate(event, matches)
+                last = cached.revision
+                out = translate(cached, matches)
                 if out is not None:
                     yield {"type": out[0], "object": out[1]}
         finally:

@@ -27,6 +27,7 @@ __all__ = ["EtcdStorage", "ListPage", "StoredEvent", "same_object"]
 log = logging.getLogger("apiserver.storage")
 
 Obj = dict[str, Any]
+Ops = list[Any]  # etcd transaction operations (an alias: inside EtcdStorage, `list` is a method)
 PREFIX = "/registry/"
 
 
@@ -180,7 +181,7 @@ class EtcdStorage:
                 continue
         raise errors.Conflict(f"too many concurrent writers to {key}")
 
-    async def _txn(self, compare: list, success: list, failure: list) -> tuple[bool, list]:
+    async def _txn(self, compare: Ops, success: Ops, failure: Ops) -> tuple[bool, Ops]:
         try:
             return await self._client.transaction(compare=compare, success=success, failure=failure)
         except Exception as exc:

@@ -21,14 +21,15 @@ def in_status(obj: Mapping[str, Any] | None, ctype: str) -> Obj | None:
     """The condition of type `ctype` in an object's (or a status's) `conditions`."""
     if not obj:
         return None
-    status = obj.get("status") if isinstance(obj.get("status"), Mapping) else obj
+    inner = obj.get("status")
+    status: Mapping[str, Any] = inner if isinstance(inner, Mapping) else obj
     return find(status.get("conditions"), ctype)
 
 
 def transition_time(previous: Obj | None, status: str, now: str) -> str:
     """The lastTransitionTime of a condition now at `status`: kept from `previous` if its status was the same."""
     if previous is not None and previous.get("status") == status and previous.get("lastTransitionTime"):
-        return previous["lastTransitionTime"]
+        return str(previous["lastTransitionTime"])
     return now
 
 

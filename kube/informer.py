@@ -8,6 +8,7 @@ Objects in the cache are shared: callers copy before they mutate.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import random
 from collections.abc import Callable
@@ -74,16 +75,16 @@ class Informer:
     def list(self) -> list[Obj]:
         return list(self._store.values())
 
-    def keys(self) -> list[str]:
+    def keys(self) -> builtins.list[str]:
         return list(self._store)
 
-    def add_indexer(self, name: str, fn: Callable[[Obj], list[str]]) -> None:
+    def add_indexer(self, name: str, fn: Callable[[Obj], builtins.list[str]]) -> None:
         self._indexers[name] = fn
         self._indices[name] = {}
         for key, obj in self._store.items():
             self._index(key, obj)
 
-    def by_index(self, name: str, value: str) -> list[Obj]:
+    def by_index(self, name: str, value: str) -> builtins.list[Obj]:
         return [self._store[k] for k in self._indices[name].get(value, ()) if k in self._store]
 
     def add_handler(self, handler: Handler) -> None:

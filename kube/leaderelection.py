@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -117,7 +117,7 @@ class LeaderElector:
             elif loop.time() - last_renewed > self.settings.renew_deadline:
                 return
 
-    async def run(self, lead: Callable[[], Awaitable[None]]) -> None:
+    async def run(self, lead: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Wait for leadership, run `lead()` while holding it; return when it is lost or `lead` ends."""
         s = self.settings
         log.info("waiting to lead %s/%s as %s", s.namespace, s.name, s.identity)

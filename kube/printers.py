@@ -28,7 +28,7 @@ class Column:
 
 
 def _name(obj: Obj) -> str:
-    return obj["metadata"]["name"]
+    return str(obj["metadata"]["name"])
 
 
 def _age(obj: Obj) -> str:
@@ -131,7 +131,7 @@ def _node_address(kind: str) -> Callable[[Obj], str]:
     def cell(node: Obj) -> str:
         for addr in (node.get("status") or {}).get("addresses") or []:
             if addr.get("type") == kind:
-                return addr.get("address", "<none>")
+                return str(addr.get("address", "<none>"))
         return "<none>"
 
     return cell

@@ -98,6 +98,13 @@ class ApiClient:
             raise errors.ServiceUnavailable(f"cannot reach the apiserver at {self.server}: {exc}") from exc
         return _decode(resp)
 
+    async def request_object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """`request` for verbs that answer an object: anything else is a protocol error, said plainly."""
+        reply = await self.request(method, path, **kwargs)
+        if not isinstance(reply, dict):
+            raise errors.InternalError(f"{method} {path}: expected an object, got {type(reply).__name__}")
+        return reply
+
     async def request_text(self, path: str, params: dict[str, Any] | None = None) -> str:
         resp = await self._http.get(path, params={k: v for k, v in (params or {}).items() if v is not None})
         if resp.status_code >= 400:
@@ -107,7 +114,7 @@ class ApiClient:
     # ------------------------------------------------------------------ verbs
 
     async def get(self, rt: ResourceType, name: str, namespace: str | None = None) -> dict[str, Any]:
-        return await self.request("GET", rt.object_path(name, namespace))
+        return await self.request_object("GET", rt.object_path(name, namespace))
 
     async def list(
         self,
@@ -125,19 +132,20 @@ class ApiClient:
             "limit": limit,
             "continue": continue_token,
         }
-        return await self.request("GET", rt.collection_path(namespace), params=params)
+        return await self.request_object("GET", rt.collection_path(namespace), params=params)
 
     async def create(
         self, rt: ResourceType, obj: dict[str, Any], namespace: str | None = None,
         *, params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         namespace = namespace or (obj.get("metadata") or {}).get("namespace")
-        return await self.request("POST", rt.collection_path(namespace), body=obj, params=params)
+        return await self.request_object("POST", rt.collection_path(namespace), body=obj, params=params)
 
     async def replace(self, rt: ResourceType, obj: dict[str, Any], subresource: str | None = None) -> dict[str, Any]:
         """PUT the whole object (optimistic concurrency on its metadata.resourceVersion)."""
         meta = obj["metadata"]
-        return await self.request("PUT", rt.object_path(meta["name"], meta.get("namespace"), subresource), body=obj)
+        path = rt.object_path(meta["name"], meta.get("namespace"), subresource)
+        return await self.request_object("PUT", path, body=obj)
 
     async def replace_status(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         return await self.replace(rt, obj, "status")
@@ -153,7 +161,7 @@ class ApiClient:
         subresource: str | None = None,
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        return await self.request(
+        return await self.request_object(
             "PATCH", rt.object_path(name, namespace, subresource), body=patch,
             content_type=PATCH_TYPES[patch_type], params=params,
         )
@@ -175,7 +183,7 @@ class ApiClient:
             options["propagationPolicy"] = propagation_policy
         if preconditions:
             options["preconditions"] = preconditions
-        return await self.request("DELETE", rt.object_path(name, namespace), body=options)
+        return await self.request_object("DELETE", rt.object_path(name, namespace), body=options)
 
     async def bind(self, pod_namespace: str, pod_name: str, node_name: str, pod_uid: str | None = None) -> Any:
         binding = {
@@ -184,7 +192,7 @@ class ApiClient:
             "metadata": {"name": pod_name, "namespace": pod_namespace, **({"uid": pod_uid} if pod_uid else {})},
             "target": {"apiVersion": "v1", "kind": "Node", "name": node_name},
         }
-        return await self.request(
+        return await self.request_object(
             "POST", f"/api/v1/namespaces/{pod_namespace}/pods/{pod_name}/binding", body=binding
         )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Self
 
@@ -139,7 +140,7 @@ class KubeModel(BaseModel):
         return cls.model_validate(data)
 
 
-def _walk(value: Any, path: str):
+def _walk(value: Any, path: str) -> Iterator[tuple[KubeModel, str, str]]:
     if isinstance(value, KubeModel):
         for key in value.__pydantic_extra__ or {}:
             yield value, key, f"{path}.{key}" if path else key
@@ -169,4 +170,6 @@ def unknown_fields(model: KubeModel) -> list[str]:
 def prune_unknown_fields(model: KubeModel) -> None:
     """Drop undeclared fields in place, as Kubernetes' decoder does when validation is not Strict."""
     for owner, key, _ in list(_walk(model, "")):
-        del owner.model_extra[key]
+        extra = owner.model_extra
+        if extra is not None:  # _walk only yields keys of models that have extras
+            del extra[key]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from kube.models.base import Int64, KubeModel, Time
@@ -33,7 +35,7 @@ class ManagedFieldsEntry(KubeModel):
     api_version: str | None = None
     time: Time | None = None
     fields_type: str | None = None
-    fields_v1: dict | None = None
+    fields_v1: dict[str, Any] | None = None
     subresource: str | None = None
 
 
