@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,9 +17,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from apiserver import discovery, openapi, routes
+from apiserver import admission, discovery, openapi, routes
 from apiserver.allocators import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR
+from apiserver.compaction import DEFAULT_COMPACTION_INTERVAL, Compactor
 from apiserver.kubeletproxy import KubeletProxy
+from apiserver.limits import DEFAULT_MAX_REQUEST_BODY_BYTES, BodyLimitMiddleware
 from apiserver.registry import services
 from apiserver.rest import Registry, ensure_namespaces
 from apiserver.storage import EtcdStorage
@@ -46,6 +49,15 @@ class Settings:
     unreachable_toleration_seconds: int = 300
     service_cluster_ip_range: str = DEFAULT_SERVICE_CIDR
     service_node_port_range: str = DEFAULT_NODE_PORT_RANGE
+    max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES  # 413 above it; 0: no limit
+    etcd_compaction_interval: float = DEFAULT_COMPACTION_INTERVAL  # seconds; 0: never compact
+
+
+def _forget_compacted(registry: Registry, revision: int) -> None:
+    """Watch caches stop replaying what etcd has compacted: a watch from before `revision` goes to etcd, which
+    answers 410 Gone (called each compaction round, so a cache that lowered its window start is raised again)."""
+    for cache in registry.caches.values():
+        cache.oldest = max(cache.oldest, revision)
 
 
 async def _connect(storage: EtcdStorage, wait: float) -> None:
@@ -68,8 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
         services.configure(settings.service_cluster_ip_range, settings.service_node_port_range)
         storage = EtcdStorage(settings.etcd)
         await _connect(storage, settings.etcd_wait_seconds)
-        registry = Registry(storage, list(RESOURCES), settings.watch_cache_size,
-                            (settings.not_ready_toleration_seconds, settings.unreachable_toleration_seconds))
+        registry = Registry(storage, list(RESOURCES), settings.watch_cache_size, admission.default_chain(
+            settings.not_ready_toleration_seconds, settings.unreachable_toleration_seconds))
         await registry.start()
         await ensure_namespaces(registry, BOOTSTRAP_NAMESPACES)
         app.state.registry = registry
@@ -77,6 +89,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.kubelet = KubeletProxy(settings.kubelet_token)
         app.state.ready = True
         repair = asyncio.create_task(services.repair_loop(storage))  # ClusterIP/NodePort records left by crashes
+        compactor = Compactor(storage, settings.etcd_compaction_interval,
+                              functools.partial(_forget_compacted, registry))
+        compactor.start()
         log.info("serving; etcd at %s", settings.etcd)
         try:
             yield
@@ -85,7 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
             repair.cancel()
             # Bounded: with etcd already gone, cancelled etcd calls can take long to unwind, and a
             # SIGTERM must still end the process promptly.
-            for step in (registry.stop, storage.close, app.state.kubelet.close):
+            for step in (compactor.stop, registry.stop, storage.close, app.state.kubelet.close):
                 try:
                     await asyncio.wait_for(step(), SHUTDOWN_STEP_SECONDS)
                 except Exception as exc:  # TimeoutError included
@@ -93,6 +108,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="kubelite apiserver", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
+    # Bodies are counted as they are read, so an oversized one is refused before it costs memory.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
 
     @app.exception_handler(errors.ApiError)
     async def api_error(_: Request, exc: errors.ApiError) -> Response:

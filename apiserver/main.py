@@ -4,13 +4,34 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
 
 import uvicorn
 
+from apiserver import server
 from apiserver.allocators import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, parse_port_range, parse_service_cidr
 from apiserver.app import Settings, create_app
+from apiserver.compaction import DEFAULT_COMPACTION_INTERVAL
+from apiserver.limits import DEFAULT_MAX_REQUEST_BODY_BYTES
 from kube import log
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def duration(text: str) -> float:
+    """Seconds from a plain number or a Go duration as kube-apiserver's flags take them ("5m", "1m30s", "500ms")."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        parts = _DURATION_PART.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 30, 30s, 5m, 1m30s)") from None
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: negative")
+    return seconds
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,6 +54,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="CIDR ClusterIPs are allocated from (default clear of Docker's 172.17.0.0/16 bridge)")
     p.add_argument("--service-node-port-range", default=DEFAULT_NODE_PORT_RANGE,
                    help="LOW-HIGH range NodePorts are allocated from")
+    p.add_argument("--max-request-body-bytes", type=int, default=DEFAULT_MAX_REQUEST_BODY_BYTES,
+                   help="larger request bodies get 413 RequestEntityTooLarge, refused while reading (0: no limit)")
+    p.add_argument("--request-header-timeout", type=duration, default=server.DEFAULT_REQUEST_HEADER_TIMEOUT,
+                   help="close a connection whose request headers are not complete in this time (0: never)")
+    p.add_argument("--request-body-timeout", type=duration, default=server.DEFAULT_REQUEST_BODY_TIMEOUT,
+                   help="answer 408 and close when a request body is not complete this long after its headers "
+                        "(0: never)")
+    p.add_argument("--keep-alive-timeout", type=duration, default=server.DEFAULT_KEEP_ALIVE_TIMEOUT,
+                   help="close a kept-alive connection idle this long between requests")
+    p.add_argument("--max-connections", type=int, default=None,
+                   help="close new connections beyond this many open ones (default: the open-files limit less a "
+                        "tenth; 0: no limit)")
+    p.add_argument("--etcd-compaction-interval", type=duration, default=DEFAULT_COMPACTION_INTERVAL,
+                   help="compact etcd's history this often, keeping one interval of it (0: never)")
     p.add_argument("--log-level", default=os.environ.get("KUBELITE_LOG_LEVEL", "info"))
     p.add_argument("--access-log", action="store_true", help="log every request (costs ~17%% throughput)")
     return p.parse_args(argv)
@@ -52,9 +87,18 @@ def main(argv: list[str] | None = None) -> None:
                                   not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
                                   unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
                                   service_cluster_ip_range=args.service_cluster_ip_range,
-                                  service_node_port_range=args.service_node_port_range))
+                                  service_node_port_range=args.service_node_port_range,
+                                  max_request_body_bytes=args.max_request_body_bytes,
+                                  etcd_compaction_interval=args.etcd_compaction_interval))
+    open_files = server.raise_open_files_limit()
+    max_connections = args.max_connections
+    if max_connections is None:
+        max_connections = server.default_max_connections(open_files)
+    limits = server.ServerLimits(request_header_timeout=args.request_header_timeout,
+                                 request_body_timeout=args.request_body_timeout, max_connections=max_connections)
     uvicorn.run(app, host=args.bind_address, port=args.port, log_config=None, access_log=args.access_log,
-                loop="uvloop", http="httptools", timeout_graceful_shutdown=3)
+                loop="uvloop", http=server.protocol_class(limits), timeout_keep_alive=args.keep_alive_timeout,
+                timeout_graceful_shutdown=3)
 
 
 if __name__ == "__main__":
