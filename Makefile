@@ -2,7 +2,7 @@
 PYTHON ?= python3
 KLITE = $(PYTHON) -m cli
 
-.PHONY: up down test unit e2e lint setup setup-test images bench
+.PHONY: up down test unit e2e lint setup setup-test images bench fuzz
 
 up: setup
 	$(KLITE) up
@@ -29,6 +29,10 @@ unit:
 
 e2e: setup-test
 	$(PYTHON) -m pytest -q tests/e2e
+
+# The long fuzz run (about 20,000 requests, half an hour): `make test` runs the same suite with CI's small bounds.
+fuzz: setup-test
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/fuzz --fuzz-full
 
 lint: setup-test
 	$(PYTHON) -m ruff check .
