@@ -114,7 +114,7 @@ class Registry:
                 revision, next_key = await self._list_pages(rt, prefix, opts, revision, start, items)
         except errors.Gone:
             if token is None:
-                raise
+                raise errors.Gone("The resourceVersion for the provided list is too old.") from None
             raise errors.Gone("The provided continue parameter is too old to display a consistent list result. "
                               "You can start a new list without the continue parameter.") from None
         except errors.Timeout:
@@ -540,10 +540,13 @@ class Registry:
             cache.unsubscribe(sub)
 
     async def _watch_etcd(self, rt: ResourceType, since: int, matches: Callable[[Obj], bool]) -> AsyncIterator[Obj]:
-        async for stored in self.storage.watch(self.storage.prefix(rt.plural), since + 1):
-            out = translate(CacheEvent(stored.revision, stored.key, stored.object, stored.prev), matches)
-            if out is not None:
-                yield {"type": out[0], "object": out[1]}
+        try:
+            async for stored in self.storage.watch(self.storage.prefix(rt.plural), since + 1):
+                out = translate(CacheEvent(stored.revision, stored.key, stored.object, stored.prev), matches)
+                if out is not None:
+                    yield {"type": out[0], "object": out[1]}
+        except errors.Gone:
+            raise errors.Gone("The resourceVersion for the provided watch is too old.") from None
 
 
 def _track(rt: ResourceType, live: Obj | None, new: Obj, opts: WriteOptions, subresource: str | None) -> None:
