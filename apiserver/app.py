@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -53,13 +52,6 @@ class Settings:
     etcd_compaction_interval: float = DEFAULT_COMPACTION_INTERVAL  # seconds; 0: never compact
 
 
-def _forget_compacted(registry: Registry, revision: int) -> None:
-    """Watch caches stop replaying what etcd has compacted: a watch from before `revision` goes to etcd, which
-    answers 410 Gone (called each compaction round, so a cache that lowered its window start is raised again)."""
-    for cache in registry.caches.values():
-        cache.oldest = max(cache.oldest, revision)
-
-
 async def _connect(storage: EtcdStorage, wait: float) -> None:
     """etcd may still be starting: keep trying for `wait` seconds."""
     deadline = asyncio.get_running_loop().time() + wait
@@ -90,7 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.ready = True
         repair = asyncio.create_task(services.repair_loop(storage))  # ClusterIP/NodePort records left by crashes
         compactor = Compactor(storage, settings.etcd_compaction_interval,
-                              functools.partial(_forget_compacted, registry))
+                              registry.forget_compacted)
         compactor.start()
         log.info("serving; etcd at %s", settings.etcd)
         try:

@@ -60,6 +60,11 @@ class Registry:
         for cache in self.caches.values():
             await cache.stop()
 
+    def forget_compacted(self, revision: int) -> None:
+        """Called after each etcd compaction (apiserver.compaction): the caches drop the compacted history."""
+        for cache in self.caches.values():
+            cache.forget_before(revision)
+
     def _key(self, rt: ResourceType, namespace: str | None, name: str) -> str:
         return self.storage.key(rt.plural, namespace if rt.namespaced else None, name)
 

@@ -71,6 +71,7 @@ class WatchCache:
         self.events: deque[CacheEvent] = deque(maxlen=capacity)
         self.revision = 0  # highest revision this cache has seen (or started at)
         self.oldest = 0  # watchers may resume from any revision >= this
+        self.compacted = 0  # etcd has no history before this: the window never reaches below it
         self.subscribers: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._revision_waiters: list[tuple[int, asyncio.Future[None]]] = []
@@ -111,6 +112,14 @@ class WatchCache:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(future, timeout)
 
+    def forget_before(self, revision: int) -> None:
+        """etcd compacted everything before `revision`: stop replaying it, so a watch from before goes to etcd
+        and gets 410 Gone there, as it would from Kubernetes' watch cache."""
+        self.compacted = max(self.compacted, revision)
+        self.oldest = max(self.oldest, revision)
+        while self.events and self.events[0].revision < revision:
+            self.events.popleft()
+
     async def _run(self) -> None:
         delay = 0.1
         while True:
@@ -139,7 +148,7 @@ class WatchCache:
     def _add(self, stored: StoredEvent) -> None:
         event = CacheEvent(stored.revision, stored.key, stored.object, stored.prev)
         if len(self.events) == self.capacity:
-            self.oldest = self.events[0].revision
+            self.oldest = max(self.compacted, self.events[0].revision)
         self.events.append(event)
         self.revision = stored.revision
         for sub in list(self.subscribers):
