@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from typing import Any, ClassVar
 
@@ -20,6 +19,74 @@ Causes = list[errors.Cause]
 
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _MAX_SIZE = 1024 * 1024  # Kubernetes' MaxSecretSize: the values (not keys) of one ConfigMap or Secret, in bytes
+
+
+_B64_ALPHABET = {c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
+
+
+def go_b64decode(text: str) -> bytes:
+    """Go's base64.StdEncoding.DecodeString, which decodes the []byte fields of Kubernetes objects (Secret
+    `data`, ConfigMap `binaryData`): `\r` and `\n` anywhere are ignored (base64 wrapped across lines, as
+    `base64` and openssl write it), padding is required, and an error names the offending byte's offset in
+    the input, as Go's CorruptInputError does ("illegal base64 data at input byte 4")."""
+    src = text.encode()
+    out = bytearray()
+    si, n = 0, len(src)
+    while True:
+        quantum: list[int] = []
+        while len(quantum) < 4:
+            if si == n:
+                if not quantum:
+                    return bytes(out)
+                raise ValueError(si - len(quantum))  # a partial quantum: Go reports where it began
+            ch = src[si]
+            si += 1
+            if ch in _B64_ALPHABET:
+                quantum.append(_B64_ALPHABET[ch])
+                continue
+            if ch in b"\r\n":
+                continue
+            if ch != ord("=") or len(quantum) < 2:
+                raise ValueError(si - 1)
+            if len(quantum) == 2:  # "==" expected: the second "=" may follow newlines
+                while si < n and src[si] in b"\r\n":
+                    si += 1
+                if si == n:
+                    raise ValueError(n)
+                if src[si] != ord("="):
+                    raise ValueError(si - 1)
+                si += 1
+            while si < n and src[si] in b"\r\n":
+                si += 1
+            if si < n:
+                raise ValueError(si)  # trailing garbage after the padding
+            break
+        value = 0
+        for digit in quantum + [0] * (4 - len(quantum)):
+            value = value << 6 | digit
+        out += value.to_bytes(3, "big")[:len(quantum) - 1]
+        if len(quantum) < 4:
+            return bytes(out)
+
+
+def _canonical_bytes(values: dict[str, Any], kind: str) -> None:
+    """Decode each value as Go does and write it back as Go encodes []byte (one line, padded): what
+    Kubernetes stores and returns. Undecodable input is a 400, as Kubernetes' decoder answers it."""
+    for key, value in values.items():
+        if not isinstance(value, str):
+            continue
+        try:
+            values[key] = base64.b64encode(go_b64decode(value)).decode()
+        except ValueError as exc:
+            raise errors.BadRequest(f'{kind} in version "v1" cannot be handled as a {kind}: illegal base64 data '
+                                    f"at input byte {exc.args[0]}") from None
+
+
+def _decoded_size(value: str) -> int | None:
+    try:
+        return len(go_b64decode(value))
+    except ValueError:
+        return None
 
 
 def _validate_keys(keys: list[str], path: str) -> Causes:
@@ -47,6 +114,11 @@ def _immutable_data_changed(new: Obj, old: Obj, fields: tuple[str, ...]) -> Caus
 class ConfigMapStrategy(Strategy):
     model: ClassVar[type[KubeModel] | None] = models.ConfigMap
 
+    def decode(self, obj: Obj, field_validation: str = "Warn") -> tuple[Obj, list[str]]:
+        decoded, warnings = super().decode(obj, field_validation)
+        _canonical_bytes(decoded.get("binaryData") or {}, "ConfigMap")
+        return decoded, warnings
+
     def validate(self, obj: Obj) -> Causes:
         data, binary = obj.get("data") or {}, obj.get("binaryData") or {}
         causes = self.validate_metadata(obj) + _validate_keys(list(data), "data")
@@ -55,10 +127,11 @@ class ConfigMapStrategy(Strategy):
             causes.append(v.invalid(f"data[{key}]", key, "duplicate of key present in binaryData"))
         size = sum(len(x.encode()) for x in data.values())
         for key, value in binary.items():
-            try:
-                size += len(base64.b64decode(value, validate=True))
-            except (binascii.Error, ValueError):
+            decoded = _decoded_size(value)
+            if decoded is None:
                 causes.append(v.invalid(f"binaryData[{key}]", "<value omitted>", "must be valid base64"))
+            else:
+                size += decoded
         if size > _MAX_SIZE:
             causes.append(v.too_long("", _MAX_SIZE))
         return causes
@@ -77,16 +150,22 @@ class SecretStrategy(Strategy):
             secret.data[key] = base64.b64encode(value.encode()).decode()
         secret.string_data = {}
 
+    def decode(self, obj: Obj, field_validation: str = "Warn") -> tuple[Obj, list[str]]:
+        decoded, warnings = super().decode(obj, field_validation)
+        _canonical_bytes(decoded.get("data") or {}, "Secret")
+        return decoded, warnings
+
     def validate(self, obj: Obj) -> Causes:
         data = obj.get("data") or {}
         causes = self.validate_metadata(obj) + _validate_keys(list(data), "data")
         total = 0
         for key, value in data.items():
-            try:
-                total += len(base64.b64decode(value, validate=True))
-            except (binascii.Error, ValueError):
+            decoded = _decoded_size(value)
+            if decoded is None:
                 causes.append(v.invalid(f"data[{key}]", "<secret contents redacted>",
                                         "illegal base64 data: the value must be base64-encoded"))
+            else:
+                total += decoded
         if total > _MAX_SIZE:
             causes.append(v.too_long("data", _MAX_SIZE))
         kind = obj.get("type")

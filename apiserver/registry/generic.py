@@ -24,6 +24,18 @@ class EventStrategy(Strategy):
 
     model: ClassVar[type[KubeModel] | None] = Event
 
+    def decode(self, obj: dict[str, Any], field_validation: str = "Warn") -> tuple[dict[str, Any], list[str]]:
+        """The fields Go always writes for a core/v1 Event: `reportingComponent` and `reportingInstance` have no
+        omitempty (""), `firstTimestamp`, `lastTimestamp` and `eventTime` are Time structs (null when unset),
+        and `source` is an EventSource struct (`{}`)."""
+        decoded, warnings = super().decode(obj, field_validation)
+        for field in ("reportingComponent", "reportingInstance"):
+            decoded.setdefault(field, "")
+        for field in ("firstTimestamp", "lastTimestamp", "eventTime"):
+            decoded.setdefault(field, None)
+        decoded.setdefault("source", {})
+        return decoded, warnings
+
     def validate(self, obj: dict[str, Any]) -> list[errors.Cause]:
         causes = self.validate_metadata(obj)
         namespace = (obj.get("metadata") or {}).get("namespace") or ""
@@ -48,6 +60,11 @@ class EventStrategy(Strategy):
 
 class LeaseStrategy(Strategy):
     model: ClassVar[type[KubeModel] | None] = Lease
+
+    def decode(self, obj: dict[str, Any], field_validation: str = "Warn") -> tuple[dict[str, Any], list[str]]:
+        decoded, warnings = super().decode(obj, field_validation)
+        decoded.setdefault("spec", {})  # LeaseSpec is a struct: Go writes `spec: {}` when it is empty
+        return decoded, warnings
 
 
 class ControllerRevisionStrategy(Strategy):

@@ -24,11 +24,23 @@ class NodeStrategy(Strategy):
     status_subresource = True
 
     def decode(self, obj: Obj, field_validation: str = "Warn") -> tuple[Obj, list[str]]:
+        """Node's spec and status, NodeStatus's daemonEndpoints and nodeInfo, and NodeDaemonEndpoints'
+        kubeletEndpoint are structs (not pointers) in k8s.io/api core/v1, so Go always writes them: a Node is
+        never without `spec: {}` and `status: {daemonEndpoints: {kubeletEndpoint: {Port: 0}}, nodeInfo: {...}}`,
+        even one created with nothing but a name."""
         decoded, warnings = super().decode(obj, field_validation)
-        status = decoded.get("status")
-        if isinstance(status, dict):
-            status["nodeInfo"] = {**dict.fromkeys(NODE_INFO_FIELDS, ""), **(status.get("nodeInfo") or {})}
+        decoded.setdefault("spec", {})
+        status = decoded.setdefault("status", {})
+        endpoints = status.setdefault("daemonEndpoints", {})
+        endpoints["kubeletEndpoint"] = {"Port": 0, **(endpoints.get("kubeletEndpoint") or {})}
+        status["nodeInfo"] = {**dict.fromkeys(NODE_INFO_FIELDS, ""), **(status.get("nodeInfo") or {})}
         return decoded, warnings
+
+    def default(self, node: Node) -> None:
+        """SetDefaults_NodeStatus: allocatable, when not given at all, is the capacity."""
+        status = node.status
+        if status is not None and "allocatable" not in status.model_fields_set and status.capacity:
+            status.allocatable = dict(status.capacity)
 
     def prepare_for_create(self, obj: Obj) -> None:
         pass  # a kubelet registers its node with its status (capacity, addresses) in one write

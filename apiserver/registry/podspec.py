@@ -6,10 +6,21 @@ import re
 from typing import Any
 
 from apiserver import validation as v
+from apiserver.registry.quantities import canonical, canonical_list
 from kube import errors, quantity
-from kube.models import Container, PodSpec, Probe
+from kube.models.core import (
+    Container,
+    EmptyDirVolumeSource,
+    HTTPGetAction,
+    ObjectFieldSelector,
+    PodSecurityContext,
+    PodSpec,
+    Probe,
+    ResourceRequirements,
+    Volume,
+)
 
-__all__ = ["default_pod_spec", "validate_pod_spec"]
+__all__ = ["default_pod", "default_pod_spec", "image_tag", "validate_pod_spec"]
 
 Obj = dict[str, Any]
 
@@ -20,47 +31,136 @@ PROTOCOLS = ["TCP", "UDP", "SCTP"]
 _IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
 
 
+#: Kubernetes' SecretVolumeSourceDefaultMode, ConfigMapVolumeSourceDefaultMode, DownwardAPIVolumeSourceDefaultMode
+#: and ProjectedVolumeSourceDefaultMode: 0644.
+DEFAULT_VOLUME_MODE = 0o644
+#: SetDefaults_ServiceAccountTokenProjection: one hour.
+TOKEN_EXPIRATION_SECONDS = 3600
+
+
+def _default_http_get(action: HTTPGetAction | None) -> None:
+    """SetDefaults_HTTPGetAction (probes and lifecycle handlers alike)."""
+    if action is not None:
+        action.path = action.path or "/"
+        action.scheme = action.scheme or "HTTP"
+
+
 def _default_probe(probe: Probe | None) -> None:
+    """SetDefaults_Probe, with its handler's defaults (`grpc.service` is `+default=""`)."""
     if probe is None:
         return
     probe.timeout_seconds = probe.timeout_seconds or 1
     probe.period_seconds = probe.period_seconds or 10
     probe.success_threshold = probe.success_threshold or 1
     probe.failure_threshold = probe.failure_threshold or 3
-    if probe.http_get is not None:
-        probe.http_get.path = probe.http_get.path or "/"
-        probe.http_get.scheme = probe.http_get.scheme or "HTTP"
+    _default_http_get(probe.http_get)
+    if probe.grpc is not None and probe.grpc.service is None:
+        probe.grpc.service = ""
+
+
+def image_tag(image: str) -> str:
+    """The tag kubelet's parsers.ParseImageName finds: "latest" when the reference names neither a tag nor a
+    digest, "" when it names only a digest."""
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        return last.rsplit(":", 1)[1]
+    return "" if digest else "latest"
+
+
+def _default_field_ref(ref: ObjectFieldSelector | None) -> None:
+    if ref is not None:
+        ref.api_version = ref.api_version or "v1"  # SetDefaults_ObjectFieldSelector
 
 
 def _default_container(c: Container) -> None:
+    """SetDefaults_Container and what the generated defaulter calls for its parts. `resources` is a struct
+    (not a pointer) in Go, so Kubernetes always writes it, `{}` when empty."""
     if c.image_pull_policy is None and c.image:
-        tag = c.image.rsplit("/", 1)[-1]
-        latest = "@" not in tag and (":" not in tag or tag.endswith(":latest"))
-        c.image_pull_policy = "Always" if latest else "IfNotPresent"
+        c.image_pull_policy = "Always" if image_tag(c.image) == "latest" else "IfNotPresent"
     c.termination_message_path = c.termination_message_path or "/dev/termination-log"
     c.termination_message_policy = c.termination_message_policy or "File"
+    if c.resources is None:
+        c.resources = ResourceRequirements()
+    c.resources.limits = canonical_list(c.resources.limits)  # SetDefaults_ResourceList, then canonical form
+    c.resources.requests = canonical_list(c.resources.requests)
     for port in c.ports:
         port.protocol = port.protocol or "TCP"
-    if c.resources is not None:
-        for name, limit in c.resources.limits.items():
-            c.resources.requests.setdefault(name, limit)  # requests default to limits, as in Kubernetes
+    for env in c.env:
+        if env.value_from is not None:
+            _default_field_ref(env.value_from.field_ref)
     for probe in (c.liveness_probe, c.readiness_probe, c.startup_probe):
         _default_probe(probe)
+    if c.lifecycle is not None:
+        for handler in (c.lifecycle.post_start, c.lifecycle.pre_stop):
+            if handler is not None:
+                _default_http_get(handler.http_get)
+
+
+def _default_volume(vol: Volume) -> None:
+    """SetDefaults_Volume (no source: an emptyDir) and the defaults of each volume source."""
+    sources = ("empty_dir", "host_path", "config_map", "secret", "downward_api", "persistent_volume_claim",
+               "projected")
+    if all(getattr(vol, name) is None for name in sources) and not vol.model_extra:
+        vol.empty_dir = EmptyDirVolumeSource()
+    if vol.empty_dir is not None and vol.empty_dir.size_limit is not None:
+        vol.empty_dir.size_limit = canonical(vol.empty_dir.size_limit)
+    if vol.host_path is not None and vol.host_path.type is None:
+        vol.host_path.type = ""  # HostPathUnset: a pointer to "", which Go writes
+    for source in (vol.secret, vol.config_map, vol.downward_api, vol.projected):
+        if source is not None and source.default_mode is None:
+            source.default_mode = DEFAULT_VOLUME_MODE
+    if vol.downward_api is not None:
+        for item in vol.downward_api.items:
+            _default_field_ref(item.field_ref)
+    if vol.projected is not None:
+        for projection in vol.projected.sources:
+            token = projection.get("serviceAccountToken")
+            if isinstance(token, dict) and token.get("expirationSeconds") is None:
+                token["expirationSeconds"] = TOKEN_EXPIRATION_SECONDS
+            downward = projection.get("downwardAPI")
+            for item in (downward.get("items") or []) if isinstance(downward, dict) else []:
+                if isinstance(item, dict) and isinstance(item.get("fieldRef"), dict):
+                    item["fieldRef"].setdefault("apiVersion", "v1")
 
 
 def default_pod_spec(spec: PodSpec) -> None:
-    """Server-side defaults of a PodSpec, the same in a Pod and in a workload's template."""
-    spec.restart_policy = spec.restart_policy or "Always"
+    """SetDefaults_PodSpec and the nested defaults, the same in a Pod and in a workload's pod template
+    (pkg/apis/core/v1/defaults.go). What only a Pod gets is in `default_pod`."""
     spec.dns_policy = spec.dns_policy or "ClusterFirst"
-    spec.scheduler_name = spec.scheduler_name or "default-scheduler"
+    spec.restart_policy = spec.restart_policy or "Always"
+    if spec.security_context is None:
+        spec.security_context = PodSecurityContext()
     if spec.termination_grace_period_seconds is None:
         spec.termination_grace_period_seconds = 30
-    if spec.enable_service_links is None:
-        spec.enable_service_links = True
+    spec.scheduler_name = spec.scheduler_name or "default-scheduler"
+    # v1 conversion: the deprecated serviceAccount mirrors serviceAccountName, and fills it when only it is set.
     if spec.service_account and not spec.service_account_name:
         spec.service_account_name = spec.service_account
+    if spec.service_account_name:
+        spec.service_account = spec.service_account_name
+    for vol in spec.volumes:
+        _default_volume(vol)
     for c in [*spec.init_containers, *spec.containers]:
         _default_container(c)
+
+
+def default_pod(spec: PodSpec) -> None:
+    """SetDefaults_Pod: what a Pod gets beyond a template. A container's requests default to its limits
+    (only in a Pod, never in a PodTemplate), enableServiceLinks to true, and with hostNetwork every container
+    port's hostPort to its containerPort."""
+    default_pod_spec(spec)
+    for c in [*spec.containers, *spec.init_containers]:
+        if c.resources is not None:
+            for name, limit in c.resources.limits.items():
+                c.resources.requests.setdefault(name, limit)
+    if spec.enable_service_links is None:
+        spec.enable_service_links = True
+    if spec.host_network:
+        for c in [*spec.containers, *spec.init_containers]:
+            for port in c.ports:
+                if not port.host_port:
+                    port.host_port = port.container_port
 
 
 def validate_pod_spec(spec: Obj, path: str) -> list[errors.Cause]:

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from apiserver import validation as v
 from apiserver.registry.base import Strategy
+from apiserver.registry.quantities import canonical_list
 from kube import errors, quantity
 from kube.models import KubeModel
 from kube.models import policy as models
@@ -21,6 +22,21 @@ HIGHEST_USER_PRIORITY = 1_000_000_000
 
 class LimitRangeStrategy(Strategy):
     model: ClassVar[type[KubeModel] | None] = models.LimitRange
+
+    def default(self, lr: models.LimitRange) -> None:
+        """SetDefaults_LimitRangeItem, for Container items: the default limit falls back to max, the default
+        request to the default limit, then to min."""
+        for item in lr.spec.limits:
+            for field in ("max", "min", "default", "default_request", "max_limit_request_ratio"):
+                setattr(item, field, canonical_list(getattr(item, field)))
+            if item.type != "Container":
+                continue
+            for key, value in item.max.items():
+                item.default.setdefault(key, value)
+            for key, value in item.default.items():
+                item.default_request.setdefault(key, value)
+            for key, value in item.min.items():
+                item.default_request.setdefault(key, value)
 
     def validate(self, obj: Obj) -> Causes:
         causes = self.validate_metadata(obj)
@@ -40,8 +56,16 @@ class ResourceQuotaStrategy(Strategy):
     model: ClassVar[type[KubeModel] | None] = models.ResourceQuota
     status_subresource = True
 
+    def default(self, rq: models.ResourceQuota) -> None:
+        rq.spec.hard = canonical_list(rq.spec.hard)
+
+    def decode(self, obj: Obj, field_validation: str = "Warn") -> tuple[Obj, list[str]]:
+        decoded, warnings = super().decode(obj, field_validation)
+        decoded.setdefault("status", {})  # ResourceQuotaStatus is a struct: Go always writes it
+        return decoded, warnings
+
     def prepare_for_create(self, obj: Obj) -> None:
-        obj.pop("status", None)
+        obj["status"] = {}  # resourcequota PrepareForCreate: the zero status
 
     def validate(self, obj: Obj) -> Causes:
         causes = self.validate_metadata(obj)

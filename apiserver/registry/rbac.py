@@ -82,6 +82,14 @@ class RoleBindingStrategy(Strategy):
     model: ClassVar[type[KubeModel] | None] = models.RoleBinding
     role_kinds: ClassVar[list[str]] = ["ClusterRole", "Role"]
 
+    def default(self, binding: models.RoleBinding) -> None:
+        """pkg/apis/rbac/v1/defaults.go: SetDefaults_RoleBinding / SetDefaults_ClusterRoleBinding (roleRef's
+        group) and SetDefaults_Subject (a User's or Group's group; a ServiceAccount's stays "")."""
+        binding.role_ref.api_group = binding.role_ref.api_group or RBAC_GROUP
+        for subject in binding.subjects:
+            if not subject.api_group and subject.kind in ("User", "Group"):
+                subject.api_group = RBAC_GROUP
+
     def validate(self, obj: Obj) -> Causes:
         return self.validate_metadata(obj) + _validate_binding(obj, self.role_kinds)
 

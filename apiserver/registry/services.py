@@ -53,17 +53,26 @@ class ServiceStrategy(Strategy):
     status_subresource = True
 
     def default(self, svc: models.Service) -> None:
+        """SetDefaults_Service (pkg/apis/core/v1/defaults.go), and the IP family fields the Service REST
+        storage fills for every service with a ClusterIP."""
         spec = svc.spec
+        spec.session_affinity = spec.session_affinity or "None"  # for every type, ExternalName included
+        if spec.session_affinity == "None":
+            spec.session_affinity_config = None
         spec.type = spec.type or "ClusterIP"
         if spec.type != "ExternalName":
-            spec.session_affinity = spec.session_affinity or "None"
             spec.internal_traffic_policy = spec.internal_traffic_policy or "Cluster"
             spec.ip_families = spec.ip_families or ["IPv4"]
             spec.ip_family_policy = spec.ip_family_policy or "SingleStack"
-        if spec.type in ("NodePort", "LoadBalancer"):
+        # service.ExternallyAccessible: a NodePort or LoadBalancer, or a ClusterIP with externalIPs
+        if spec.type in ("NodePort", "LoadBalancer") or (spec.type == "ClusterIP" and spec.external_ips):
             spec.external_traffic_policy = spec.external_traffic_policy or "Cluster"
-        if spec.session_affinity == "ClientIP" and spec.session_affinity_config is None:
-            spec.session_affinity_config = models.SessionAffinityConfig(client_ip={"timeoutSeconds": 10800})
+        if spec.type == "LoadBalancer" and spec.allocate_load_balancer_node_ports is None:
+            spec.allocate_load_balancer_node_ports = True
+        if spec.session_affinity == "ClientIP":
+            config = spec.session_affinity_config
+            if config is None or not config.client_ip or config.client_ip.get("timeoutSeconds") is None:
+                spec.session_affinity_config = models.SessionAffinityConfig(client_ip={"timeoutSeconds": 10800})
         if spec.cluster_ip and not spec.cluster_ips:
             spec.cluster_ips = [spec.cluster_ip]
         elif spec.cluster_ips and not spec.cluster_ip:

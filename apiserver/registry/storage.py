@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from apiserver import validation as v
 from apiserver.registry.base import Strategy
+from apiserver.registry.quantities import canonical_list
 from kube import errors
 from kube.models import KubeModel
 from kube.models import storage as models
@@ -25,6 +26,14 @@ def _access_modes(modes: list[str], path: str) -> Causes:
     return [v.not_supported(path, m, ACCESS_MODES) for m in modes if m not in ACCESS_MODES]
 
 
+def default_claim_spec(spec: models.PersistentVolumeClaimSpec) -> None:
+    """SetDefaults_PersistentVolumeClaimSpec (volumeMode) and SetDefaults_ResourceList on its resources."""
+    spec.volume_mode = spec.volume_mode or "Filesystem"
+    if spec.resources is not None:
+        spec.resources.limits = canonical_list(spec.resources.limits)
+        spec.resources.requests = canonical_list(spec.resources.requests)
+
+
 class PersistentVolumeStrategy(Strategy):
     model: ClassVar[type[KubeModel] | None] = models.PersistentVolume
     status_subresource = True
@@ -32,6 +41,9 @@ class PersistentVolumeStrategy(Strategy):
     def default(self, pv: models.PersistentVolume) -> None:
         pv.spec.persistent_volume_reclaim_policy = pv.spec.persistent_volume_reclaim_policy or "Retain"
         pv.spec.volume_mode = pv.spec.volume_mode or "Filesystem"
+        pv.spec.capacity = canonical_list(pv.spec.capacity)
+        if pv.spec.host_path is not None and pv.spec.host_path.type is None:
+            pv.spec.host_path.type = ""  # SetDefaults_HostPathVolumeSource: HostPathUnset, written as ""
 
     def prepare_for_create(self, obj: Obj) -> None:
         obj["status"] = {"phase": "Pending"}
@@ -54,7 +66,12 @@ class PersistentVolumeClaimStrategy(Strategy):
     status_subresource = True
 
     def default(self, pvc: models.PersistentVolumeClaim) -> None:
-        pvc.spec.volume_mode = pvc.spec.volume_mode or "Filesystem"
+        default_claim_spec(pvc.spec)
+
+    def decode(self, obj: Obj, field_validation: str = "Warn") -> tuple[Obj, list[str]]:
+        decoded, warnings = super().decode(obj, field_validation)
+        decoded.setdefault("spec", {}).setdefault("resources", {})  # a struct: Go writes it, `{}` when empty
+        return decoded, warnings
 
     def prepare_for_create(self, obj: Obj) -> None:
         obj["status"] = {"phase": "Pending"}

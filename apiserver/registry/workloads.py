@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from apiserver import validation as v
 from apiserver.registry.base import Strategy
 from apiserver.registry.podspec import default_pod_spec, validate_pod_spec
+from apiserver.registry.storage import default_claim_spec
 from kube import errors, labels
 from kube.models import KubeModel
 from kube.models import apps as apps_models
@@ -28,8 +29,47 @@ _PERCENT = re.compile(r"^[0-9]+%$")
 
 
 def _default_template(template: PodTemplateSpec | None) -> None:
+    """A pod template gets SetDefaults_PodSpec and the nested defaults, not what only a Pod gets (requests
+    copied from limits, enableServiceLinks): the generated SetObjectDefaults_<Kind> of apps/v1 and batch/v1."""
     if template is not None and template.spec is not None:
         default_pod_spec(template.spec)
+
+
+#: What Go's encoding/json writes for each kind's empty status struct (k8s.io/api apps/v1 and batch/v1
+#: types.go: the fields without `omitempty`). A new object is stored with it (PrepareForCreate resets the
+#: status to the zero struct), and every status keeps those fields.
+ZERO_STATUS: dict[str, Obj] = {
+    "Deployment": {},
+    "ReplicaSet": {"replicas": 0},
+    "StatefulSet": {"replicas": 0, "availableReplicas": 0},
+    "DaemonSet": {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
+                  "numberReady": 0},
+    "Job": {},
+    "CronJob": {},
+}
+
+
+def _template_metadata(template: Any) -> None:
+    """PodTemplateSpec.metadata is a struct, never omitted by Go: `{}` when empty."""
+    if isinstance(template, dict):
+        template.setdefault("metadata", {})
+
+
+class _GoShape(Strategy):
+    """Decoded objects with the fields Go always writes: the status struct's non-omitempty fields, and the
+    `metadata: {}` of pod templates."""
+
+    def decode(self, obj: Obj, field_validation: str = "Warn") -> tuple[Obj, list[str]]:
+        decoded, warnings = super().decode(obj, field_validation)
+        decoded["status"] = {**ZERO_STATUS[self.resource.kind], **(decoded.get("status") or {})}
+        self.shape(decoded.get("spec") or {})
+        return decoded, warnings
+
+    def shape(self, spec: Obj) -> None:
+        _template_metadata(spec.get("template"))
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        obj["status"] = dict(ZERO_STATUS[self.resource.kind])
 
 
 def validate_selector(selector: Obj | None, path: str) -> Causes:
@@ -98,14 +138,11 @@ def _int_or_percent(value: Any, path: str) -> Causes:
                                    "(e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')")]
 
 
-class _TemplateOwner(Strategy):
+class _TemplateOwner(_GoShape):
     """A kind with spec.selector + spec.template and a status written by its controller."""
 
     status_subresource = True
     restart_policies: ClassVar[tuple[str, ...]] = ("Always",)
-
-    def prepare_for_create(self, obj: Obj) -> None:
-        obj.pop("status", None)
 
     def validate(self, obj: Obj) -> Causes:
         return self.validate_metadata(obj) + validate_template(obj.get("spec") or {},
@@ -224,9 +261,20 @@ class StatefulSetStrategy(_TemplateOwner):
         spec.revision_history_limit = 10 if spec.revision_history_limit is None else spec.revision_history_limit
         spec.persistent_volume_claim_retention_policy = {
             "whenDeleted": "Retain", "whenScaled": "Retain", **(spec.persistent_volume_claim_retention_policy or {})}
+        if spec.service_name is None:
+            spec.service_name = ""  # a plain string without omitempty: Go writes ""
         for claim in spec.volume_claim_templates:
-            claim.spec.volume_mode = claim.spec.volume_mode or "Filesystem"
+            default_claim_spec(claim.spec)
         _default_template(spec.template)
+
+    def shape(self, spec: Obj) -> None:
+        """A volumeClaimTemplate is a whole PersistentVolumeClaim to Go: SetDefaults_PersistentVolumeClaim
+        gives it `status.phase: Pending`, and its metadata and `spec.resources` structs are always written."""
+        super().shape(spec)
+        for claim in spec.get("volumeClaimTemplates") or []:
+            claim.setdefault("metadata", {})
+            claim.setdefault("spec", {}).setdefault("resources", {})
+            claim["status"] = {"phase": "Pending", **(claim.get("status") or {})}
 
     def validate(self, obj: Obj) -> Causes:
         causes = super().validate(_with_claim_volumes(obj))
@@ -260,15 +308,30 @@ JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 
 
-def default_job_spec(spec: batch_models.JobSpec) -> None:
+INT32_MAX = 2**31 - 1
+
+
+def default_job(job: batch_models.Job) -> None:
+    """SetDefaults_Job (pkg/apis/batch/v1/defaults.go), then the pod template's defaults."""
+    spec = job.spec
     if spec.completions is None and spec.parallelism is None:
         spec.completions = 1
     spec.parallelism = 1 if spec.parallelism is None else spec.parallelism
-    spec.backoff_limit = 6 if spec.backoff_limit is None else spec.backoff_limit
+    if spec.backoff_limit is None:
+        spec.backoff_limit = INT32_MAX if spec.backoff_limit_per_index is not None else 6
+    template_labels = spec.template.metadata.labels
+    if template_labels and not job.metadata.labels:
+        job.metadata.labels = dict(template_labels)
     spec.completion_mode = spec.completion_mode or "NonIndexed"
     spec.suspend = bool(spec.suspend)
-    spec.manual_selector = spec.manual_selector or None
-    spec.pod_replacement_policy = spec.pod_replacement_policy or "TerminatingOrFailed"
+    for rule in (spec.pod_failure_policy or {}).get("rules") or []:
+        for pattern in (rule.get("onPodConditions") or []) if isinstance(rule, dict) else []:
+            if isinstance(pattern, dict) and not pattern.get("status"):
+                pattern["status"] = "True"
+    if spec.pod_replacement_policy is None:
+        spec.pod_replacement_policy = "Failed" if spec.pod_failure_policy is not None else "TerminatingOrFailed"
+    if spec.manual_selector is None:
+        spec.manual_selector = False
     _default_template(spec.template)
 
 
@@ -277,23 +340,23 @@ def validate_job_spec(spec: Obj, path: str = "spec") -> Causes:
                                   "ttlSecondsAfterFinished"))
     if path != "spec":
         causes = [{**c, "field": c["field"].replace("spec.", f"{path}.", 1)} for c in causes]
-    if spec.get("completionMode") not in ("NonIndexed", "Indexed"):
+    if spec.get("completionMode") not in ("NonIndexed", "Indexed", None):  # None: a CronJob's template
         causes.append(v.not_supported(f"{path}.completionMode", spec.get("completionMode"), ["Indexed", "NonIndexed"]))
     if spec.get("completionMode") == "Indexed" and spec.get("completions") is None:
         causes.append(v.required(f"{path}.completions", "when completion mode is Indexed"))
     return causes
 
 
-class JobStrategy(Strategy):
+class JobStrategy(_GoShape):
     model: ClassVar[type[KubeModel] | None] = batch_models.Job
     status_subresource = True
 
     def default(self, job: batch_models.Job) -> None:
-        default_job_spec(job.spec)
+        default_job(job)
 
     def prepare_for_create(self, obj: Obj) -> None:
         """Without a manual selector, a Job selects its pods by its own uid (labels added to the template)."""
-        obj.pop("status", None)
+        super().prepare_for_create(obj)
         spec, uid = obj["spec"], obj["metadata"]["uid"]
         if spec.get("manualSelector"):
             return
@@ -341,11 +404,13 @@ def cron_schedule_error(schedule: str) -> str | None:
     return f"unparseable field {bad[0]!r}" if bad else None
 
 
-class CronJobStrategy(Strategy):
+class CronJobStrategy(_GoShape):
     model: ClassVar[type[KubeModel] | None] = batch_models.CronJob
     status_subresource = True
 
     def default(self, cj: batch_models.CronJob) -> None:
+        """SetDefaults_CronJob. The job template's spec is a JobSpec, not a Job: SetDefaults_Job does not
+        reach it (the Job made from it is defaulted when created); only its pod template is defaulted."""
         spec = cj.spec
         spec.concurrency_policy = spec.concurrency_policy or "Allow"
         spec.suspend = bool(spec.suspend)
@@ -353,10 +418,13 @@ class CronJobStrategy(Strategy):
             spec.successful_jobs_history_limit = 3
         if spec.failed_jobs_history_limit is None:
             spec.failed_jobs_history_limit = 1
-        default_job_spec(spec.job_template.spec)
+        _default_template(spec.job_template.spec.template)
 
-    def prepare_for_create(self, obj: Obj) -> None:
-        obj.pop("status", None)
+    def shape(self, spec: Obj) -> None:
+        job_template = spec.get("jobTemplate")
+        if isinstance(job_template, dict):
+            job_template.setdefault("metadata", {})
+            _template_metadata((job_template.get("spec") or {}).get("template"))
 
     def validate(self, obj: Obj) -> Causes:
         spec = obj.get("spec") or {}

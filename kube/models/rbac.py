@@ -36,7 +36,7 @@ class Subject(KubeModel):
 
 
 class RoleRef(KubeModel):
-    api_group: str
+    api_group: str | None = None  # defaulted by the apiserver (SetDefaults_RoleBinding)
     kind: str
     name: str
 
