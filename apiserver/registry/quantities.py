@@ -67,14 +67,13 @@ def canonical(text: str, *, milli: bool = False) -> str:
         return f"{sign}{amount}{_BINARY_SUFFIX[exponent]}"
     # mantissa * 10**exponent with no trailing zeros in the mantissa, then the exponent lowered to a multiple
     # of 3 (int64Amount.AsCanonicalBytes / infDecAmount.AsCanonicalBytes)
-    digits, exponent = value.normalize(_CONTEXT).as_tuple()[1:]
-    amount = int("".join(map(str, digits)))
-    assert isinstance(exponent, int)
-    shift = exponent % 3
-    amount, exponent = amount * 10**shift, exponent - shift
-    if fmt == "DecimalSI" and exponent in _DECIMAL_SUFFIX:
-        return f"{sign}{amount}{_DECIMAL_SUFFIX[exponent]}"
-    return f"{sign}{amount}" + (f"e{exponent}" if exponent else "")
+    _, digits, power = value.normalize(_CONTEXT).as_tuple()
+    assert isinstance(power, int)  # a finite value
+    shift = power % 3
+    mantissa, power = int("".join(map(str, digits))) * 10**shift, power - shift
+    if fmt == "DecimalSI" and power in _DECIMAL_SUFFIX:
+        return f"{sign}{mantissa}{_DECIMAL_SUFFIX[power]}"
+    return f"{sign}{mantissa}" + (f"e{power}" if power else "")
 
 
 def canonical_list(resources: dict[str, str], *, milli: bool = True) -> dict[str, str]:
