@@ -392,7 +392,7 @@ def test_patch_directive_with_an_unknown_patch_type(cluster: Cluster, probe: Pro
 _not_an_int32 = st.one_of(
     st.integers(min_value=0, max_value=1000).map(str), st.booleans(), st.integers(min_value=2**31, max_value=2**70),
     st.integers(max_value=-(2**31) - 1), st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: f != int(f)),
-    st.integers(min_value=0, max_value=100).map(float), st.lists(st.integers(), max_size=2),
+    st.lists(st.integers(), max_size=2),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
 
@@ -433,7 +433,7 @@ def test_integer_fields_take_integers_in_range(cluster: Cluster, probe: Probe, k
             body = _with(objects.manifest(rt, f"new-{next(counter)}", ns), path, value)
             outcome = probe.send(f"{field} on create", "POST", rt.collection_path(ns), body=json.dumps(body))
         elif verb == "update":
-            body = _with(current, path, value)
+            body = _with(cluster.http.get(rt.object_path("target", ns)).json(), path, value)
             outcome = probe.send(f"{field} on update", "PUT", rt.object_path("target", ns), body=json.dumps(body))
         else:
             if 0 in path:  # a merge patch replaces lists whole: send the spec with the bad value in its list
@@ -450,6 +450,24 @@ def test_integer_fields_take_integers_in_range(cluster: Cluster, probe: Probe, k
                 "pod containerPort": [True, "80"], "pod terminationGracePeriodSeconds": [2**63, "30"],
                 "service port": ["80", 2**40]}[field]
     explore(knobs, _not_an_int32, check, examples=examples)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "apiserver (kube/models strict types): an integral float such as 3.0 is taken for an int32/int64 field; "
+    "Kubernetes' JSON decoder refuses it ('cannot unmarshal number 3.0 into Go struct field ... of type int32')"))
+@pytest.mark.parametrize("field", list(_INT_FIELDS))
+def test_integer_fields_refuse_integral_floats(cluster: Cluster, probe: Probe, knobs: Knobs, unique: str,
+                                               field: str) -> None:
+    rt, path = _INT_FIELDS[field]
+    ns = make_namespace(cluster, f"floats-{unique}-{field.replace(' ', '-').lower()}"[:63].rstrip("-"))
+    counter = iter(range(10**6))
+
+    def check(value: float) -> None:
+        body = _with(objects.manifest(rt, f"new-{next(counter)}", ns), path, value)
+        outcome = probe.send(f"{field} as a float", "POST", rt.collection_path(ns), body=json.dumps(body))
+        refused(outcome, 400, 422)
+
+    explore(knobs, st.integers(min_value=1, max_value=100).map(float), check, examples=[3.0, 80.0])
 
 
 def test_strict_field_validation_refuses_duplicate_keys(cluster: Cluster, probe: Probe, knobs: Knobs,
