@@ -174,7 +174,10 @@ class Registry:
         strategy.check(strategy.validate(obj), obj)
         await self.admission.validate(attrs)
         meta["creationTimestamp"] = timeutil.now()
-        meta["generation"] = 1
+        if strategy.tracks_generation:
+            meta["generation"] = 1
+        else:
+            meta.pop("generation", None)
         for key in ("deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(key, None)
         strategy.prepare_for_create(obj)
@@ -340,7 +343,7 @@ class Registry:
                 raise errors.Forbidden(
                     f'no new finalizers can be added if the object is being deleted, found new finalizers '
                     f'{sorted(added)}', name=meta["name"], kind=rt.plural)
-        if subresource != "status" and spec_changed(new, current):
+        if strategy.tracks_generation and subresource != "status" and spec_changed(new, current):
             meta["generation"] = int(old_meta.get("generation") or 1) + 1
         if track:
             _track(rt, current, new, opts, subresource)

@@ -14,11 +14,16 @@ from typing import Any
 from kube import labels, quantity
 
 __all__ = [
-    "fits_resources", "node_selector_matches", "pod_requests", "required_affinity_matches", "term_matches",
-    "tolerates", "untolerated_taint",
+    "PREEMPT_LOWER_PRIORITY", "SYSTEM_PRIORITY_CLASSES", "fits_resources", "node_selector_matches", "pod_requests",
+    "required_affinity_matches", "term_matches", "tolerates", "untolerated_taint",
 ]
 
 Obj = Mapping[str, Any]
+
+#: The classes kube-apiserver creates at bootstrap (pkg/apis/scheduling SystemPriorityClasses): their values
+#: hold even where their objects are not stored.
+SYSTEM_PRIORITY_CLASSES = {"system-node-critical": 2_000_001_000, "system-cluster-critical": 2_000_000_000}
+PREEMPT_LOWER_PRIORITY = "PreemptLowerPriority"
 
 
 def tolerates(toleration: Obj, taint: Obj) -> bool:

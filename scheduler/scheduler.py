@@ -26,7 +26,7 @@ from collections import Counter
 from typing import Any
 
 from kube import conditions as kconditions
-from kube import errors, timeutil
+from kube import errors, scheduling, timeutil
 from kube import labels as klabels
 from kube.client import ApiClient
 from kube.informer import Handler, Informer, object_key
@@ -58,7 +58,6 @@ Obj = dict[str, Any]
 
 PRIORITYCLASSES = by_plural("scheduling.k8s.io", "v1", "priorityclasses")
 # What kube-apiserver creates at start; used when the objects are absent.
-SYSTEM_PRIORITY_CLASSES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
 
 
 def _assigned(pod: Obj) -> bool:
@@ -193,7 +192,7 @@ class Scheduler:
             pc = self.priority_classes.get(name)
             if pc is not None:
                 return int(pc.get("value") or 0), pc.get("preemptionPolicy")
-            return SYSTEM_PRIORITY_CLASSES.get(name, 0), None
+            return scheduling.SYSTEM_PRIORITY_CLASSES.get(name, 0), None
         if self._global_default is None:
             found = next((pc for pc in self.priority_classes.list() if pc.get("globalDefault")), None)
             self._global_default = (int(found.get("value") or 0), found.get("preemptionPolicy")) if found else (0, None)

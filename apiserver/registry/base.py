@@ -32,6 +32,9 @@ class Strategy:
     status_subresource: ClassVar[bool] = False
     #: object names: DNS-1123 subdomain for most kinds, label for namespaces.
     name_is_label: ClassVar[bool] = False
+    #: metadata.generation is kept (1 at create, +1 on each spec change) only for kinds whose strategy sets it
+    #: in Kubernetes: workloads and Pods, whose controllers report status.observedGeneration.
+    tracks_generation: ClassVar[bool] = False
 
     def __init__(self, resource: ResourceType) -> None:
         self.resource = resource

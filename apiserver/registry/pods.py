@@ -7,18 +7,11 @@ from typing import Any
 from apiserver import validation as v
 from apiserver.registry.base import Strategy
 from apiserver.registry.podspec import default_pod, validate_pod_spec
-from apiserver.storage import EtcdStorage
 from kube import errors
 from kube.models import Pod
 
 Obj = dict[str, Any]
 
-#: The ServiceAccount admission plugin's account for a pod that names none.
-DEFAULT_SERVICE_ACCOUNT = "default"
-#: The classes kube-apiserver creates at bootstrap (pkg/apis/scheduling: SystemPriorityClasses), used when
-#: their objects are not stored.
-SYSTEM_PRIORITY_CLASSES = {"system-node-critical": 2_000_001_000, "system-cluster-critical": 2_000_000_000}
-PREEMPT_LOWER_PRIORITY = "PreemptLowerPriority"
 
 
 def qos_class(pod: Obj) -> str:
@@ -39,6 +32,7 @@ def qos_class(pod: Obj) -> str:
 
 
 class PodStrategy(Strategy):
+    tracks_generation = True
     model = Pod
     status_subresource = True
 
@@ -47,52 +41,9 @@ class PodStrategy(Strategy):
 
     def prepare_for_create(self, obj: Obj) -> None:
         """pkg/registry/core/pod/strategy.go PrepareForCreate: the status is reset to Pending with the QoS
-        class (conditions are the scheduler's and the kubelet's to write). Then what the ServiceAccount
-        admission plugin does to every new pod's spec: `serviceAccountName` (and the deprecated
-        `serviceAccount`) "default" when unset."""
+        class (conditions are the scheduler's and the kubelet's to write). The service account and priority
+        come from admission plugins (apiserver/admission)."""
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
-        spec = obj["spec"]
-        if not spec.get("serviceAccountName"):
-            spec["serviceAccountName"] = DEFAULT_SERVICE_ACCOUNT
-        spec["serviceAccount"] = spec["serviceAccountName"]
-
-    async def before_create(self, obj: Obj, storage: EtcdStorage) -> None:
-        """The Priority admission plugin (plugin/pkg/admission/priority): `priority` and `preemptionPolicy`
-        from the pod's PriorityClass, or from the global default class (whose name the pod then carries), or
-        0 and PreemptLowerPriority when there is none. A class that does not exist, or a priority or policy
-        that disagrees with the class, is Forbidden."""
-        spec, name = obj["spec"], obj["metadata"]["name"]
-        class_name = spec.get("priorityClassName")
-        policy: str | None = PREEMPT_LOWER_PRIORITY
-        if class_name:
-            pc = await storage.get(storage.key("priorityclasses", None, class_name))
-            if pc is None and class_name in SYSTEM_PRIORITY_CLASSES:
-                pc = {"value": SYSTEM_PRIORITY_CLASSES[class_name], "preemptionPolicy": PREEMPT_LOWER_PRIORITY}
-            if pc is None:
-                raise errors.Forbidden(f'pods "{name}" is forbidden: no PriorityClass with name {class_name} '
-                                       f"was found", name=name, kind="pods")
-            priority, policy = int(pc.get("value") or 0), pc.get("preemptionPolicy")
-        else:
-            page = await storage.list(storage.prefix("priorityclasses"))
-            defaults = sorted((pc for pc in page.items if pc.get("globalDefault")),
-                              key=lambda pc: int(pc.get("value") or 0))
-            priority = 0
-            if defaults:  # several: the lowest value wins, as in getDefaultPriority
-                spec["priorityClassName"] = defaults[0]["metadata"]["name"]
-                priority, policy = int(defaults[0].get("value") or 0), defaults[0].get("preemptionPolicy")
-        if spec.get("priority") is not None and spec["priority"] != priority:
-            raise errors.Forbidden(
-                f'pods "{name}" is forbidden: the integer value of priority ({spec["priority"]}) must not be '
-                f"provided in pod spec; priority admission controller computed {priority} from the given "
-                f"PriorityClass name", name=name, kind="pods")
-        spec["priority"] = priority
-        if policy is not None:
-            if spec.get("preemptionPolicy") is not None and spec["preemptionPolicy"] != policy:
-                raise errors.Forbidden(
-                    f'pods "{name}" is forbidden: the string value of PreemptionPolicy ({spec["preemptionPolicy"]}) '
-                    f"must not be provided in pod spec; priority admission controller computed {policy} from the "
-                    f"given PriorityClass name", name=name, kind="pods")
-            spec["preemptionPolicy"] = policy
 
     def validate(self, obj: Obj) -> list[errors.Cause]:
         return self.validate_metadata(obj) + validate_pod_spec(obj.get("spec") or {}, "spec")

@@ -59,6 +59,8 @@ class _GoShape(Strategy):
     """Decoded objects with the fields Go always writes: the status struct's non-omitempty fields, and the
     `metadata: {}` of pod templates."""
 
+    tracks_generation = True
+
     def decode(self, obj: Obj, field_validation: str = "Warn") -> tuple[Obj, list[str]]:
         decoded, warnings = super().decode(obj, field_validation)
         decoded["status"] = {**ZERO_STATUS[self.resource.kind], **(decoded.get("status") or {})}

@@ -540,8 +540,6 @@ async def test_priority_comes_from_the_priority_class(http: httpx.AsyncClient, n
 # ---------------------------------------------------------------------------------------------- generation
 
 
-@pytest.mark.xfail(strict=True, reason="metadata.generation is set on every kind by apiserver/rest.py create and "
-                                       "update; Kubernetes' strategies set it only for kinds that track it")
 async def test_generation_only_on_kinds_kubernetes_tracks(http: httpx.AsyncClient, ns: str) -> None:
     configmap = await create(http, f"/api/v1/namespaces/{ns}/configmaps", {
         "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "gen"}, "data": {"a": "1"}})
