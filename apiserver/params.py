@@ -132,7 +132,7 @@ class ListOptions:
         try:
             self.labels = labels.parse(self.label_selector)
         except ValueError as exc:
-            raise errors.BadRequest(f"unable to parse requirement: {exc}") from exc
+            raise errors.BadRequest(str(exc)) from exc
         try:
             self.fields = fields.parse(self.field_selector)
         except ValueError as exc:
