@@ -125,8 +125,7 @@ def _write_options(request: Request, kind: str, apply: bool = False) -> WriteOpt
 
 
 async def _delete_options(request: Request) -> DeleteOptions:
-    body = (await _read(request, allow_empty=True, accepted=(*decoding.JSON_TYPES, *decoding.YAML_TYPES,
-                                                           protobuf.CONTENT_TYPE))).value
+    body = (await _read(request, allow_empty=True)).value
     return parse_delete_options(body, request.query_params, request.query_params.getlist("dryRun"))
 
 

@@ -254,11 +254,8 @@ class KubeletServer:
 
         async def receive() -> bytes | None:
             while True:
-                try:
-                    message = await websocket.receive()
-                except (WebSocketDisconnect, RuntimeError):
-                    return None
-                if message["type"] == "websocket.disconnect":
+                message = await _next_message(websocket)
+                if message is None:
                     return None
                 if message.get("bytes") is not None:
                     return message["bytes"]
@@ -359,15 +356,21 @@ class KubeletServer:
             await (websocket.send_text(message) if isinstance(message, str) else websocket.send_bytes(message))
 
         async def receive() -> bytes | str | None:
-            try:
-                message = await websocket.receive()
-            except (WebSocketDisconnect, RuntimeError):
-                return None
-            if message["type"] == "websocket.disconnect":
+            message = await _next_message(websocket)
+            if message is None:
                 return None
             return message["bytes"] if message.get("bytes") is not None else message.get("text") or b""
 
         await portforward.ChannelForwarder(send, ports, netns, pod, text=text).serve(receive)
+
+
+async def _next_message(websocket: WebSocket) -> dict[str, Any] | None:
+    """The client's next WebSocket message, or None once it has gone."""
+    try:
+        message = await websocket.receive()
+    except (WebSocketDisconnect, RuntimeError):
+        return None
+    return None if message["type"] == "websocket.disconnect" else message
 
 
 async def _deny(websocket: WebSocket, status: int, message: str) -> None:
