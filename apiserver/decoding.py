@@ -23,6 +23,8 @@ __all__ = ["MAX_DEPTH", "MAX_NODES", "Decoded", "decode_body"]
 
 MAX_DEPTH = 100
 MAX_NODES = 1_000_000
+#: Go's JSON encoder writes a float64 from 1e21 up with an exponent, which no integer field then takes.
+_GO_EXPONENT_FROM = 1e21
 
 JSON_TYPES = ("application/json", "")
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "application/apply-patch+yaml")
@@ -87,6 +89,7 @@ def decode_body(raw: bytes, content_type: str) -> Decoded:
             value = protobuf.decode(raw)
         elif content_type in YAML_TYPES:
             value = yaml.load(raw, Loader=_DepthLimitedLoader)
+            return Decoded(_bounded(value, yaml_numbers=True), duplicates)
         else:
             recorder = _DuplicateRecorder()
             value = json.loads(raw, object_pairs_hook=recorder, parse_constant=_refuse_constant)
@@ -102,9 +105,10 @@ def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())[:500]
 
 
-def _bounded(value: Any) -> Any:
-    """Walk the value iteratively: check depth and size, turn YAML's scalar keys into strings (as
-    sigs.k8s.io/yaml does), refuse NaN/Inf and strings that are not valid Unicode."""
+def _bounded(value: Any, yaml_numbers: bool = False) -> Any:
+    """Walk the value iteratively: check depth and size, refuse NaN/Inf and strings that are not valid Unicode.
+    For YAML, do what sigs.k8s.io/yaml's conversion to JSON does: scalar keys become strings and whole floats
+    (`3.0`) integers, as Go prints them."""
     root = [value]
     stack: list[tuple[Any, int]] = [(root, 0)]
     nodes = 0
@@ -117,10 +121,10 @@ def _bounded(value: Any) -> Any:
                 _stringify_keys(container)
             for key in container:
                 _check_text(key)
-            children = container.values()
+            children: Any = container.items()
         else:
-            children = container
-        for child in children:
+            children = enumerate(container)
+        for slot, child in children:
             nodes += 1
             if nodes > MAX_NODES:
                 raise errors.BadRequest(f"the request body has more than {MAX_NODES} values")
@@ -130,6 +134,8 @@ def _bounded(value: Any) -> Any:
                 _check_text(child)
             elif isinstance(child, float) and not math.isfinite(child):
                 raise errors.BadRequest(f"the request body could not be decoded: unsupported value: {child}")
+            elif yaml_numbers and isinstance(child, float) and child.is_integer() and abs(child) < _GO_EXPONENT_FROM:
+                container[slot] = int(child)
             elif child is not None and not isinstance(child, bool | int | float):
                 # YAML timestamps, dates, binary: JSON has no such types.
                 raise errors.BadRequest(f"the request body could not be decoded: unsupported value of type "
@@ -143,13 +149,11 @@ def _stringify_keys(mapping: dict[Any, Any]) -> None:
     for key, child in items:
         if isinstance(key, bool):
             text = "true" if key else "false"
-        elif key is None:
-            text = "null"
         elif isinstance(key, int | float | str):
             text = str(key)
         else:
-            raise errors.BadRequest(f"the request body could not be decoded: unsupported map key of type "
-                                    f"{type(key).__name__}")
+            kind = "<nil>" if key is None else type(key).__name__
+            raise errors.BadRequest(f"the request body could not be decoded: unsupported map key of type: {kind}")
         if text in mapping:
             raise errors.BadRequest(f'the request body could not be decoded: duplicate map key "{text}"')
         mapping[text] = child

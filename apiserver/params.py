@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,15 +34,16 @@ INT64_MAX = 2**63 - 1
 FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
 RV_MATCH = ("NotOlderThan", "Exact")
 _CONTINUE_VERSION = "meta.k8s.io/v1"
+_GO_INT = re.compile(r"[+-]?[0-9]+")
 
 
 def parse_int64(name: str, text: str | None, minimum: int = 0) -> int | None:
     if text is None or text == "":
         return None
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise errors.BadRequest(f"{name}: invalid value {text!r}: must be an integer") from None
+    # strconv.ParseInt: a sign and ASCII digits (int() would take spaces, `_` and non-ASCII digits too).
+    if not _GO_INT.fullmatch(text):
+        raise errors.BadRequest(f"{name}: invalid value {text!r}: must be an integer")
+    value = int(text, 10)
     if not minimum <= value <= INT64_MAX:
         raise errors.BadRequest(f"{name}: invalid value {text!r}: must be between {minimum} and {INT64_MAX}")
     return value

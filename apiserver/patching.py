@@ -87,6 +87,7 @@ def json_patch(target: Any, patch: Any) -> Any:
 def strategic_merge_patch(target: Any, patch: Any, field: str = "") -> Any:
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
+    _check_directives(patch)
     if patch.get("$patch") == "replace":
         return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
     if patch.get("$patch") == "delete":
@@ -117,6 +118,30 @@ def strategic_merge_patch(target: Any, patch: Any, field: str = "") -> Any:
     return result
 
 
+_PATCH_TYPES = ("replace", "merge", "delete")
+
+
+def _check_directives(patch: dict[str, Any]) -> None:
+    """Refuse malformed directives as Kubernetes' strategicpatch does, instead of skipping them."""
+    if "$patch" in patch and patch["$patch"] not in _PATCH_TYPES:
+        raise errors.BadRequest(f"unknown patch type: {_go_text(patch['$patch'])} in map")
+    if "$retainKeys" in patch and not _strings(patch["$retainKeys"]):
+        raise errors.BadRequest("invalid patch format of retainKeys")
+    for key, value in patch.items():
+        if key.startswith("$setElementOrder/") and not isinstance(value, list):
+            raise errors.BadRequest("invalid patch format of setElementOrder list")
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
+def _go_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _merge_list(current: list, patch: list, merge_key: str, field: str) -> list:
     out = [copy.deepcopy(x) for x in current]
     for item in patch:
@@ -125,6 +150,7 @@ def _merge_list(current: list, patch: list, merge_key: str, field: str) -> list:
             continue
         idx = next((i for i, x in enumerate(out) if isinstance(x, dict) and x.get(merge_key) == item[merge_key]),
                    None)
+        _check_directives(item)
         if item.get("$patch") == "delete":
             if idx is not None:
                 out.pop(idx)

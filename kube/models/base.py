@@ -68,23 +68,14 @@ INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
-def _whole(value: Any) -> Any:
-    """A JSON number with no fraction (`3.0`) is an integer, as JSON Schema counts them; nothing else becomes one
-    (strict validation then refuses strings, booleans and `1.5`)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-Int32 = Annotated[int, BeforeValidator(_whole), Interval(ge=INT32_MIN, le=INT32_MAX),
-                  WithJsonSchema({"type": "integer", "format": "int32"})]
-Int64 = Annotated[int, BeforeValidator(_whole), Interval(ge=INT64_MIN, le=INT64_MAX),
-                  WithJsonSchema({"type": "integer", "format": "int64"})]
+# Strict: `3.0` is not an integer, as Go's decoder says ("cannot unmarshal number 3.0 into ... int32"). YAML
+# bodies reach here with whole floats already made ints, as sigs.k8s.io/yaml's conversion to JSON does.
+Int32 = Annotated[int, Interval(ge=INT32_MIN, le=INT32_MAX), WithJsonSchema({"type": "integer", "format": "int32"})]
+Int64 = Annotated[int, Interval(ge=INT64_MIN, le=INT64_MAX), WithJsonSchema({"type": "integer", "format": "int64"})]
 
 
 def _int_or_string(value: Any) -> int | str:
     """intstr.IntOrString: a JSON string, or a JSON integer within int32; a boolean is neither."""
-    value = _whole(value)
     if isinstance(value, str):
         return value
     if isinstance(value, bool) or not isinstance(value, int):

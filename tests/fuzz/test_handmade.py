@@ -198,13 +198,7 @@ def test_malformed_continue_tokens_are_refused(cluster: Cluster, probe: Probe, k
         (_token({"rv": 10**30, "start": "x"}), "DELETE")])
 
 
-_UNICODE_DIGITS = pytest.mark.xfail(strict=True, reason=(
-    "apiserver (params/routes): timeoutSeconds is parsed with Python's int(), which takes non-ASCII digits such as "
-    "'\u0661'; Kubernetes' strconv.ParseInt refuses them with a 400"))
-
-
-@pytest.mark.parametrize("watch", [pytest.param(False, id="list", marks=_UNICODE_DIGITS),
-                                   pytest.param(True, id="watch", marks=_UNICODE_DIGITS)])
+@pytest.mark.parametrize("watch", [pytest.param(False, id="list"), pytest.param(True, id="watch")])
 def test_out_of_range_limit_and_timeout_are_refused(cluster: Cluster, probe: Probe, knobs: Knobs, unique: str,
                                                     watch: bool) -> None:
     ns = make_namespace(cluster, f"params-{'w' if watch else 'l'}-{unique}")
@@ -307,13 +301,7 @@ _STRINGIFIED_KEYS = ["1", "true", "1.5", "0x1F", "-7", ".inf", "no", "2026-01-01
 _UNUSABLE_KEYS = ["null", "~", "[a, b]", "{a: b}"]
 
 
-_NULL_KEYS = pytest.mark.xfail(strict=True, reason=(
-    "apiserver/decoding.py turns a YAML null key into the string 'null'; sigs.k8s.io/yaml refuses it "
-    "('unsupported map key of type: <nil>'), so Kubernetes answers 400 and stores nothing"))
-
-
-@pytest.mark.parametrize("where", [pytest.param(w, marks=_NULL_KEYS) for w in ("data", "labels", "top",
-                                                                               "annotations")])
+@pytest.mark.parametrize("where", ["data", "labels", "top", "annotations"])
 def test_apply_yaml_with_non_string_keys(cluster: Cluster, probe: Probe, knobs: Knobs, unique: str,
                                          where: str) -> None:
     ns = make_namespace(cluster, f"yaml-{where}-{unique}")
@@ -345,15 +333,10 @@ _not_a_list = st.one_of(st.text(max_size=5), st.integers(), st.booleans(), st.no
                         st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2))
 
 
-_LIST_DIRECTIVE = pytest.mark.xfail(strict=True, reason=(
-    "apiserver/patching.py: a strategic merge patch whose $setElementOrder or $retainKeys is not a list is applied "
-    "(and stored); Kubernetes refuses it as an invalid patch"))
-
-
 @pytest.mark.parametrize(("section", "directive"), [
     ("metadata", "$deleteFromPrimitiveList/finalizers"), ("spec", "$deleteFromPrimitiveList/imagePullSecrets"),
-    pytest.param("spec", "$setElementOrder/containers", marks=_LIST_DIRECTIVE),
-    pytest.param("spec", "$retainKeys", marks=_LIST_DIRECTIVE),
+    ("spec", "$setElementOrder/containers"),
+    ("spec", "$retainKeys"),
 ])
 def test_list_directives_with_a_non_list(cluster: Cluster, probe: Probe, knobs: Knobs, unique: str, section: str,
                                          directive: str) -> None:
@@ -369,9 +352,6 @@ def test_list_directives_with_a_non_list(cluster: Cluster, probe: Probe, knobs: 
     explore(knobs, _not_a_list, check, examples=["x", 5, None])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "apiserver/patching.py ignores a $patch directive of unknown type (200, nothing changed); Kubernetes refuses it "
-    "('unknown patch type')"))
 def test_patch_directive_with_an_unknown_patch_type(cluster: Cluster, probe: Probe, knobs: Knobs,
                                                     unique: str) -> None:
     """`$patch` is replace, merge or delete; Kubernetes refuses anything else ("unknown patch type")."""
@@ -452,9 +432,6 @@ def test_integer_fields_take_integers_in_range(cluster: Cluster, probe: Probe, k
     explore(knobs, _not_an_int32, check, examples=examples)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "apiserver (kube/models strict types): an integral float such as 3.0 is taken for an int32/int64 field; "
-    "Kubernetes' JSON decoder refuses it ('cannot unmarshal number 3.0 into Go struct field ... of type int32')"))
 @pytest.mark.parametrize("field", list(_INT_FIELDS))
 def test_integer_fields_refuse_integral_floats(cluster: Cluster, probe: Probe, knobs: Knobs, unique: str,
                                                field: str) -> None:

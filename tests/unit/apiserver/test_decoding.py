@@ -54,3 +54,20 @@ def test_yaml_keys_become_strings_and_times_stay_text() -> None:
 def test_depth_at_the_limit_is_fine() -> None:
     depth = MAX_DEPTH - 1
     assert decode_body(b"[" * depth + b"]" * depth, JSON).value is not None
+
+
+def test_yaml_whole_floats_become_integers_as_sigs_yaml_prints_them() -> None:
+    decoded = decode_body(b"spec:\n  replicas: 3.0\n  ratio: 1.5\n  huge: 1.0e+21\n", YAML)
+    spec = decoded.value["spec"]
+    assert spec["replicas"] == 3 and isinstance(spec["replicas"], int)
+    assert spec["ratio"] == 1.5 and isinstance(spec["huge"], float)
+
+
+def test_json_whole_floats_stay_floats_for_the_models_to_refuse() -> None:
+    assert isinstance(decode_body(b'{"replicas": 3.0}', "application/json").value["replicas"], float)
+
+
+@pytest.mark.parametrize("key", ["null", "~", "[a, b]", "{a: b}"])
+def test_yaml_keys_json_cannot_hold_are_refused(key: str) -> None:
+    with pytest.raises(errors.BadRequest, match="could not be decoded"):
+        decode_body(f"data:\n  {key}: x\n".encode(), YAML)
