@@ -1,0 +1,1 @@
+"""Authentication: who sent a request (client certificates, tokens), as Kubernetes' authenticator chain."""
