@@ -320,7 +320,7 @@ class Registry:
 
     async def _prepare_update(self, rt: ResourceType, new: Obj, current: Obj, subresource: str | None,
                               opts: WriteOptions, track: bool = True) -> Obj:
-        strategy = strategy_for(rt)
+        strategy = strategy_for(rt).for_subresource(subresource)
         if subresource == "status":
             new = strategy.prepare_for_status_update(new, current)
         elif subresource == "finalize":

@@ -283,6 +283,7 @@ SUBRESOURCES: dict[str, Handler] = {
     "scale": _scale,
     "eviction": _eviction,
     "log": _log,
+    "ephemeralcontainers": _object,
 }
 
 

@@ -66,7 +66,8 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(_CORE, "v1", "Namespace", "namespaces", False, ("ns",), subresources=("status", "finalize")),
     ResourceType(_CORE, "v1", "Node", "nodes", False, ("no",), subresources=("status",)),
     ResourceType(
-        _CORE, "v1", "Pod", "pods", True, ("po",), ("all",), subresources=("status", "binding", "log", "eviction"),
+        _CORE, "v1", "Pod", "pods", True, ("po",), ("all",),
+        subresources=("status", "binding", "log", "eviction", "ephemeralcontainers"),
     ),
     ResourceType(_CORE, "v1", "Event", "events", True, ("ev",)),
     ResourceType(_CORE, "v1", "Service", "services", True, ("svc",), ("all",), subresources=("status",)),

@@ -91,6 +91,11 @@ class Strategy:
     def validate_update(self, new: Obj, old: Obj) -> list[errors.Cause]:
         return self.validate(new)
 
+    def for_subresource(self, subresource: str | None) -> Strategy:
+        """The strategy a write through `subresource` follows, as Kubernetes gives some subresources a strategy
+        of their own (pods/ephemeralcontainers); status and finalize have their own hooks here."""
+        return self
+
     def prepare_for_finalize(self, new: Obj, old: Obj) -> Obj:
         """The object stored by a `finalize` write; only namespaces have that subresource."""
         raise errors.MethodNotAllowed(f"{self.resource.plural} have no finalize subresource")

@@ -1,7 +1,10 @@
-"""Pods: defaulting, validation, immutability of the spec, graceful deletion."""
+"""Pods: defaulting, validation, immutability of the spec, graceful deletion, and the strategy of the
+`ephemeralcontainers` subresource (the only way to add a container to a running pod, as `kubectl debug` does).
+"""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from apiserver import validation as v
@@ -9,9 +12,12 @@ from apiserver.registry.base import Strategy
 from apiserver.registry.podspec import default_pod, validate_pod_spec
 from kube import errors
 from kube.models import Pod
+from kube.resources import PODS
 
 Obj = dict[str, Any]
 
+#: the annotation of a kubelet's mirror of a static pod
+MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
 
 
 def qos_class(pod: Obj) -> str:
@@ -45,11 +51,21 @@ class PodStrategy(Strategy):
         come from admission plugins (apiserver/admission)."""
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
 
+    def for_subresource(self, subresource: str | None) -> PodStrategy:
+        return EPHEMERAL_CONTAINERS if subresource == "ephemeralcontainers" else self
+
     def validate(self, obj: Obj) -> list[errors.Cause]:
+        """ValidatePodCreate: ephemeral containers come only through their subresource."""
+        causes = self.validate_pod(obj)
+        if (obj.get("spec") or {}).get("ephemeralContainers"):
+            causes.append(v.forbidden("spec.ephemeralContainers", "cannot be set on create"))
+        return causes
+
+    def validate_pod(self, obj: Obj) -> list[errors.Cause]:
         return self.validate_metadata(obj) + validate_pod_spec(obj.get("spec") or {}, "spec")
 
     def validate_update(self, new: Obj, old: Obj) -> list[errors.Cause]:
-        causes = self.validate(new)
+        causes = self.validate_pod(new)
         if _mutable_view(new["spec"]) != _mutable_view(old["spec"]):
             causes.append(v.forbidden(
                 "spec",
@@ -77,3 +93,47 @@ def _mutable_view(spec: Obj) -> Obj:
         if group in view:
             view[group] = [{k: val for k, val in c.items() if k != "image"} for c in view[group]]
     return view
+
+
+class EphemeralContainersStrategy(PodStrategy):
+    """podEphemeralContainersStrategy: a write through pods/ephemeralcontainers changes only
+    spec.ephemeralContainers, which may grow and never change or shrink."""
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        """dropNonEphemeralContainerUpdates: the old spec and status with the new ephemeral containers, and
+        the metadata a status write keeps (ResetObjectMetaForStatus)."""
+        ephemeral = (new.get("spec") or {}).get("ephemeralContainers")
+        new["spec"] = copy.deepcopy(old["spec"])
+        if ephemeral:
+            new["spec"]["ephemeralContainers"] = ephemeral
+        else:
+            new["spec"].pop("ephemeralContainers", None)
+        if "status" in old:
+            new["status"] = copy.deepcopy(old["status"])
+        else:
+            new.pop("status", None)
+        meta, old_meta = new.setdefault("metadata", {}), old["metadata"]
+        for key in ("labels", "annotations", "finalizers", "ownerReferences", "deletionTimestamp"):
+            if key in old_meta:
+                meta[key] = copy.deepcopy(old_meta[key])
+            else:
+                meta.pop(key, None)
+
+    def validate_update(self, new: Obj, old: Obj) -> list[errors.Cause]:
+        """ValidatePodEphemeralContainersUpdate."""
+        if MIRROR_POD_ANNOTATION in (old["metadata"].get("annotations") or {}):
+            return [v.forbidden("", "static pods do not support ephemeral containers")]
+        causes = self.validate_pod(new)
+        path = "spec.ephemeralContainers"
+        wanted = {c["name"]: c for c in new["spec"].get("ephemeralContainers") or []}
+        for existing in old["spec"].get("ephemeralContainers") or []:
+            name = existing["name"]
+            if name not in wanted:
+                causes.append(v.forbidden(path, f'existing ephemeral containers "{name}" may not be removed\n'))
+            elif wanted[name] != existing:
+                causes.append(v.forbidden(f"{path}[{name}]",
+                                          f'existing ephemeral containers "{name}" may not be changed\n'))
+        return causes
+
+
+EPHEMERAL_CONTAINERS = EphemeralContainersStrategy(PODS)

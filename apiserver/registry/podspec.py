@@ -141,8 +141,8 @@ def default_pod_spec(spec: PodSpec) -> None:
         spec.service_account = spec.service_account_name
     for vol in spec.volumes:
         _default_volume(vol)
-    for c in [*spec.init_containers, *spec.containers]:
-        _default_container(c)
+    for c in [*spec.init_containers, *spec.containers, *spec.ephemeral_containers]:
+        _default_container(c)  # SetDefaults_EphemeralContainer is SetDefaults_Container on its common part
 
 
 def default_pod(spec: PodSpec) -> None:
@@ -187,6 +187,7 @@ def validate_pod_spec(spec: Obj, path: str) -> list[errors.Cause]:
     for group in ("initContainers", "containers"):
         for i, c in enumerate(spec.get(group) or []):
             causes += _validate_container(c, f"{path}.{group}[{i}]", names, volume_names)
+    causes += _validate_ephemeral_containers(spec, f"{path}.ephemeralContainers", names, volume_names)
     for key, value in (spec.get("nodeSelector") or {}).items():
         causes += v.label_key(key, f"{path}.nodeSelector")
         causes += v.label_value(value, f"{path}.nodeSelector.{key}")
@@ -201,6 +202,39 @@ def validate_pod_spec(spec: Obj, path: str) -> list[errors.Cause]:
         if effect and effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
             causes.append(v.not_supported(f"{path}.tolerations[{i}].effect", effect,
                                           ["NoSchedule", "PreferNoSchedule", "NoExecute"]))
+    return causes
+
+
+#: EphemeralContainerCommon fields Kubernetes' allowedEphemeralContainerFields leaves out: what an ephemeral
+#: container may not set, since nothing fundamental to the pod may rest on it.
+EPHEMERAL_FORBIDDEN_FIELDS = ("ports", "resources", "resizePolicy", "restartPolicy", "livenessProbe",
+                              "readinessProbe", "startupProbe", "lifecycle")
+_EPHEMERAL = "cannot be set for an Ephemeral Container"
+
+
+def _validate_ephemeral_containers(spec: Obj, path: str, names: set[str], volumes: set[str]) -> list[errors.Cause]:
+    """validateEphemeralContainers: a container's own checks, a name unique across every kind of container,
+    a targetContainerName naming a (non-ephemeral) container, and none of the fields the allow list leaves out.
+    `names` holds the init and regular containers' names."""
+    causes: list[errors.Cause] = []
+    targets = set(names)
+    for i, c in enumerate(spec.get("ephemeralContainers") or []):
+        p = f"{path}[{i}]"
+        causes += _validate_container(c, p, names, volumes)
+        target = c.get("targetContainerName")
+        if target and target not in targets:
+            causes.append({"reason": "FieldValueNotFound", "field": f"{p}.targetContainerName",
+                           "message": f'Not found: "{target}"'})
+        for name in EPHEMERAL_FORBIDDEN_FIELDS:
+            value = c.get(name)
+            if name == "resources" and isinstance(value, dict):  # a struct in Go: set when not all empty
+                value = any(value.values())
+            if value:
+                causes.append(v.forbidden(f"{p}.{name}", _EPHEMERAL))
+        for j, mount in enumerate(c.get("volumeMounts") or []):
+            for name in ("subPath", "subPathExpr"):
+                if mount.get(name):
+                    causes.append(v.forbidden(f"{p}.volumeMounts[{j}].{name}", _EPHEMERAL))
     return causes
 
 

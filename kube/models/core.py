@@ -167,6 +167,12 @@ class Container(KubeModel):
     tty: bool | None = None
 
 
+class EphemeralContainer(Container):
+    """A container added to a running pod through pods/ephemeralcontainers (e.g. by `kubectl debug`)."""
+
+    target_container_name: str | None = None
+
+
 # ---------------------------------------------------------------- volumes
 
 class KeyToPath(KubeModel):
@@ -335,6 +341,7 @@ class PodDNSConfig(KubeModel):
 class PodSpec(KubeModel):
     containers: list[Container]
     init_containers: list[Container] = Field(default_factory=list)
+    ephemeral_containers: list[EphemeralContainer] = Field(default_factory=list)
     volumes: list[Volume] = Field(default_factory=list)
     restart_policy: str | None = None
     termination_grace_period_seconds: Int64 | None = None
@@ -432,6 +439,7 @@ class PodStatus(KubeModel):
     start_time: Time | None = None
     init_container_statuses: list[ContainerStatus] = Field(default_factory=list)
     container_statuses: list[ContainerStatus] = Field(default_factory=list)
+    ephemeral_container_statuses: list[ContainerStatus] = Field(default_factory=list)
     qos_class: str | None = None
 
 
