@@ -77,16 +77,18 @@ def _container_for(pod: Obj, requested: str | None) -> str:
     spec = pod["spec"]
     names = [c["name"] for c in spec.get("containers") or []]
     init = [c["name"] for c in spec.get("initContainers") or []]
+    ephemeral = [c["name"] for c in spec.get("ephemeralContainers") or []]
     name = pod["metadata"]["name"]
     if requested:
-        if requested not in names + init:
+        if requested not in names + init + ephemeral:
             raise errors.BadRequest(f"container {requested} is not valid for pod {name}")
         return requested
     if len(names) == 1:
         return names[0]
     raise errors.BadRequest(f"a container name must be specified for pod {name}, choose one of: "
                             f"[{' '.join(names)}]" + (f" or one of the init containers: [{' '.join(init)}]"
-                                                      if init else ""))
+                                                      if init else "")
+                            + (f" or one of the ephemeral containers: [{' '.join(ephemeral)}]" if ephemeral else ""))
 
 
 def _query(request: Request) -> dict[str, str]:
