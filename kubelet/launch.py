@@ -39,9 +39,12 @@ DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 
 
 def field_path(pod: Obj, name: str) -> str:
-    """`spec.containers{web}` or `spec.initContainers{setup}`: what an Event's involvedObject.fieldPath says."""
-    inits = {c["name"] for c in pod["spec"].get("initContainers") or []}
-    return f"spec.initContainers{{{name}}}" if name in inits else f"spec.containers{{{name}}}"
+    """`spec.containers{web}`, `spec.initContainers{setup}` or `spec.ephemeralContainers{debugger}`: what an
+    Event's involvedObject.fieldPath says."""
+    for group in ("initContainers", "ephemeralContainers"):
+        if any(c["name"] == name for c in pod["spec"].get(group) or []):
+            return f"spec.{group}{{{name}}}"
+    return f"spec.containers{{{name}}}"
 
 
 @dataclass(frozen=True)
@@ -240,5 +243,5 @@ def _bind(source: str, target: str, read_only: bool) -> Obj:
 
 def _spec_of(pod: Obj, name: str) -> Obj | None:
     spec = pod["spec"]
-    return next((c for c in [*spec.get("initContainers", []), *spec.get("containers", [])] if c["name"] == name),
-                None)
+    return next((c for c in [*spec.get("initContainers", []), *spec.get("containers", []),
+                             *spec.get("ephemeralContainers", [])] if c["name"] == name), None)

@@ -13,7 +13,8 @@ from typing import Any
 
 __all__ = [
     "ATTEMPT", "CONTAINER_NAME", "CONTAINER_TYPE", "HASH", "MANAGED", "NODE_NAME", "POD_NAME", "POD_NAMESPACE",
-    "POD_UID", "SANDBOX_ID", "SANDBOX_NAME", "TYPE_CONTAINER", "TYPE_INIT", "TYPE_SANDBOX", "container_labels",
+    "POD_UID", "SANDBOX_ID", "SANDBOX_NAME", "TYPE_CONTAINER", "TYPE_EPHEMERAL", "TYPE_INIT", "TYPE_SANDBOX",
+    "container_labels",
     "docker_name",
     "node_filter", "pod_filter", "sanitize_node_name", "spec_hash",
 ]
@@ -33,6 +34,7 @@ SANDBOX_NAME = "POD"
 TYPE_SANDBOX = "sandbox"
 TYPE_CONTAINER = "container"
 TYPE_INIT = "init"
+TYPE_EPHEMERAL = "ephemeral"
 
 _DOCKER_NAME_BAD = re.compile(r"[^a-zA-Z0-9_.-]")
 
@@ -42,10 +44,10 @@ def spec_hash(container: dict[str, Any]) -> str:
 
 
 def container_labels(node: str, pod: dict[str, Any], container: str, attempt: int,
-                     spec: dict[str, Any] | None = None, *, init: bool = False,
+                     spec: dict[str, Any] | None = None, *, init: bool = False, ephemeral: bool = False,
                      sandbox_id: str | None = None) -> dict[str, str]:
-    """Every label a container of `pod` carries; `container` is SANDBOX_NAME for the sandbox, `spec` (an app
-    or init container's spec) adds its hash, and `sandbox_id` the sandbox it joins."""
+    """Every label a container of `pod` carries; `container` is SANDBOX_NAME for the sandbox, `spec` (an app,
+    init or ephemeral container's spec) adds its hash, and `sandbox_id` the sandbox it joins."""
     meta = pod["metadata"]
     labels = {
         MANAGED: "true",
@@ -54,7 +56,8 @@ def container_labels(node: str, pod: dict[str, Any], container: str, attempt: in
         POD_NAMESPACE: meta["namespace"],
         POD_NAME: meta["name"],
         CONTAINER_NAME: container,
-        CONTAINER_TYPE: TYPE_SANDBOX if container == SANDBOX_NAME else (TYPE_INIT if init else TYPE_CONTAINER),
+        CONTAINER_TYPE: (TYPE_SANDBOX if container == SANDBOX_NAME else TYPE_INIT if init
+                         else TYPE_EPHEMERAL if ephemeral else TYPE_CONTAINER),
         ATTEMPT: str(attempt),
     }
     if spec is not None:

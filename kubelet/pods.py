@@ -29,7 +29,7 @@ from kube.events import EventRecorder
 from kube.informer import Handler, Informer, object_key
 from kube.resources import PODS, SERVICES, ResourceType
 from kube.workqueue import WorkQueue
-from kubelet import naming
+from kubelet import ephemeral, naming
 from kubelet.backoff import Backoff, go_duration
 from kubelet.containers import ConfigError, sandbox_config
 from kubelet.launch import DnsSettings, Launcher, PodFiles, field_path
@@ -327,6 +327,7 @@ class PodWorkers:
         sandboxes = sorted((c for c in containers if c.sandbox), key=lambda c: c.attempt, reverse=True)
         apps = [c for c in containers if not c.sandbox]
         sandbox = next((s for s in sandboxes if s.running), None)
+        existing_sandbox = sandbox
         changed = False
 
         if sandbox is None and sandboxes:
@@ -370,12 +371,14 @@ class PodWorkers:
             for c in spec.get("containers") or []:
                 waiting.setdefault(c["name"], Waiting("PodInitializing"))
 
+        # Ephemeral containers join a sandbox that ran before this sync (never one made now, as Kubernetes).
+        debuggers = ephemeral.to_start(pod, history, waiting) if existing_sandbox is not None else []
         files: PodFiles | None = None
-        if to_start:
+        if to_start or debuggers:
             try:  # volumes come before the sandbox, as on Kubernetes: a pod whose volume fails never starts
                 files = await self.launcher.prepare(pod, self._pod_ip(pod, sandbox))
             except VolumeError as exc:
-                for c, _attempt in to_start:
+                for c, _attempt in [*to_start, *debuggers]:
                     waiting.setdefault(c["name"], Waiting("ContainerCreating"))
                 key = f"{pod['metadata']['uid']}/FailedMount"
                 if self._reported.get(key) != str(exc):
@@ -393,6 +396,10 @@ class PodWorkers:
                 await self.runtime.remove(old.id, force=True)
                 changed = True
 
+        for c, target in debuggers:  # before the init containers, so that they can debug a stuck init
+            assert sandbox is not None and files is not None
+            if await self._start_container(pod, c, 0, sandbox, files, waiting, target):
+                changed = True
         for c, attempt in to_start:
             assert sandbox is not None and files is not None
             if await self._start_container(pod, c, attempt, sandbox, files, waiting):
@@ -563,10 +570,10 @@ class PodWorkers:
 
     async def _start_container(
         self, pod: Obj, spec: Obj, attempt: int, sandbox: RuntimeContainer, files: PodFiles,
-        waiting: dict[str, Waiting],
+        waiting: dict[str, Waiting], target: RuntimeContainer | None = None,
     ) -> bool:
         """Pull if needed, create and start one container, run its postStart hook; whether a container was
-        created."""
+        created. `target`: the running container whose PID namespace an ephemeral container joins."""
         name, uid = spec["name"], pod["metadata"]["uid"]
         if not await self._ensure_image(pod, spec, waiting):
             return False
@@ -577,8 +584,10 @@ class PodWorkers:
             waiting[name] = Waiting("CreateContainerConfigError", str(exc))
             self._report_once(pod, f"{uid}/{name}/ConfigError", str(exc), "Warning", "Failed", f"Error: {exc}", spec)
             return False
+        kwargs.update(ephemeral.namespaces(pod, target))
         init = any(c["name"] == name for c in pod["spec"].get("initContainers") or [])
-        labels = naming.container_labels(self.node, pod, name, attempt, spec, init=init, sandbox_id=sandbox.id)
+        labels = naming.container_labels(self.node, pod, name, attempt, spec, init=init, sandbox_id=sandbox.id,
+                                         ephemeral=ephemeral.is_ephemeral(pod, name))
         docker_name = naming.docker_name(pod, name, attempt)
         try:
             cid = await self.runtime.create(docker_name, spec["image"], labels, **kwargs)
@@ -660,7 +669,7 @@ class PodWorkers:
         if rest:
             await self._stop(pod, rest, max(MIN_SIDECAR_GRACE, grace - math.ceil(time.monotonic() - started)))
         if include_sandbox:
-            # The pause container ignores SIGTERM as PID 1: nothing to wait for.
+            # The sandbox holds nothing to flush: no grace period (the pause image exits on SIGTERM anyway).
             await asyncio.gather(*(self.runtime.stop(c.id, 0) for c in containers if c.sandbox and c.running))
 
     async def terminate(self, pod: Obj) -> None:
@@ -728,11 +737,14 @@ class PodWorkers:
         for init_spec, st in zip(spec.get("initContainers") or [], init_statuses, strict=True):
             if not is_sidecar(init_spec) and (st["state"].get("terminated") or {}).get("exitCode") == 0:
                 st["ready"] = True  # an init container that did its job counts as ready, as on Kubernetes
+        ephemeral_statuses = [ephemeral.status(s) for s in
+                              await self._statuses(pod, spec.get("ephemeralContainers") or [], history, waiting)]
         written = self._written.get(uid)
         basis = {**pod, "status": {**(pod.get("status") or {}), **written}} if written else pod
         status = build_pod_status(basis, statuses, pod_ip=self._pod_ip(pod, sandbox), host_ip=self.node_ip,
                                   sandbox_ready=sandbox is not None, now=timeutil.now(), terminating=terminating,
-                                  init_statuses=init_statuses, initialized=initialized, failure=failure)
+                                  init_statuses=init_statuses, initialized=initialized, failure=failure,
+                                  ephemeral_statuses=ephemeral_statuses)
         current = pod.get("status") or {}
         if _same_status(status, current) or _same_status(status, self._written.get(uid) or {}):
             return

@@ -84,11 +84,20 @@ def pick_container(pod: Obj, name: str, instances: list[RuntimeContainer], previ
             raise LogError(400, f'previous terminated container "{name}" in pod "{pod_name}" not found')
         return found
     if not instances:
-        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        status = pod.get("status") or {}
+        statuses = [s for group in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses")
+                    for s in status.get(group) or []]
         waiting = next((s.get("state", {}).get("waiting") for s in statuses if s.get("name") == name), None) or {}
         reason = waiting.get("reason") or "ContainerCreating"
         raise LogError(400, f'container "{name}" in pod "{pod_name}" is waiting to start: {reason}')
     return instances[0]
+
+
+def _spec_of(pod: Obj, name: str) -> Obj | None:
+    """The spec of the pod's container `name`: a regular, init or ephemeral one."""
+    spec = pod["spec"]
+    return next((c for group in ("initContainers", "containers", "ephemeralContainers")
+                 for c in spec.get(group) or [] if c["name"] == name), None)
 
 
 def _flag(request: Request, key: str) -> bool:
@@ -173,8 +182,7 @@ class KubeletServer:
         pod = self.find_pod(namespace, pod_name)
         if pod is None:
             raise LogError(404, f'pods "{pod_name}" not found')
-        names = [c["name"] for c in [*pod["spec"].get("initContainers", []), *pod["spec"].get("containers", [])]]
-        if name not in names:
+        if _spec_of(pod, name) is None:
             raise LogError(400, f"container {name} is not valid for pod {pod_name}")
         instances = sorted(
             (c for c in await self.runtime.list_containers(self.node_name, pod["metadata"]["uid"])
@@ -210,8 +218,8 @@ class KubeletServer:
         pod, instances = await self._instances(namespace, pod_name, name)
         if not instances or not instances[0].running:
             raise LogError(400, f'container {name} is not running in pod {pod_name}')
-        spec = next(c for c in [*pod["spec"].get("initContainers", []), *pod["spec"].get("containers", [])]
-                    if c["name"] == name)
+        spec = _spec_of(pod, name)
+        assert spec is not None  # _instances checked the name
         return instances[0], spec
 
     async def exec(self, websocket: WebSocket) -> None:

@@ -236,11 +236,13 @@ def build_pod_status(
     init_statuses: list[Obj] | None = None,
     initialized: bool = True,
     failure: tuple[str, str] | None = None,
+    ephemeral_statuses: list[Obj] | None = None,
 ) -> Obj:
     """The whole status the kubelet owns. A phase never leaves Succeeded/Failed once reached, and a pod
     whose containers were stopped for its deletion ends Succeeded (all exited 0) or Failed, as on
     Kubernetes, so controllers counting finished pods (Jobs) see how it ended. `failure` (reason, message)
-    fails the pod outright (activeDeadlineSeconds: DeadlineExceeded)."""
+    fails the pod outright (activeDeadlineSeconds: DeadlineExceeded). `ephemeral_statuses` (kubelet.ephemeral)
+    are reported beside and count for nothing else."""
     old = pod.get("status") or {}
     phase = compute_phase(pod["spec"], statuses, init_statuses, initialized)
     reason, message = failure or (None, None)
@@ -262,6 +264,8 @@ def build_pod_status(
     }
     if init_statuses:
         status["initContainerStatuses"] = init_statuses
+    if ephemeral_statuses:
+        status["ephemeralContainerStatuses"] = ephemeral_statuses
     if reason:
         status["reason"] = reason
     if message:
