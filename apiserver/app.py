@@ -9,16 +9,20 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from apiserver import admission, discovery, openapi, routes
+from apiserver import admission, discovery, openapi, routes, server
 from apiserver.allocators import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR
+from apiserver.authn.chain import Authenticator
+from apiserver.authz.attributes import Authorizer
+from apiserver.authz.chain import AlwaysAllow, AlwaysDeny, AuthorizerChain
 from apiserver.compaction import DEFAULT_COMPACTION_INTERVAL, Compactor
+from apiserver.filters import AuthFilter
 from apiserver.kubeletproxy import KubeletProxy
 from apiserver.limits import DEFAULT_MAX_REQUEST_BODY_BYTES, BodyLimitMiddleware
 from apiserver.registry import services
@@ -27,7 +31,7 @@ from apiserver.storage import EtcdStorage
 from kube import errors
 from kube.resources import RESOURCES
 
-__all__ = ["Settings", "create_app"]
+__all__ = ["AUTHORIZATION_MODES", "Settings", "authorization_modes", "create_app"]
 
 log = logging.getLogger("apiserver")
 
@@ -35,6 +39,16 @@ BOOTSTRAP_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-leas
 
 
 SHUTDOWN_STEP_SECONDS = 2.0
+AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "RBAC", "Node")
+
+
+def authorization_modes(text: str) -> tuple[str, ...]:
+    """--authorization-mode as kube-apiserver takes it: known names, each once, in order."""
+    modes = tuple(m.strip() for m in text.split(",") if m.strip())
+    unknown = [m for m in modes if m not in AUTHORIZATION_MODES]
+    if unknown or not modes or len(set(modes)) != len(modes):
+        raise ValueError(f"--authorization-mode {text!r}: use each of {', '.join(AUTHORIZATION_MODES)} at most once")
+    return modes
 
 
 @dataclass
@@ -50,6 +64,20 @@ class Settings:
     service_node_port_range: str = DEFAULT_NODE_PORT_RANGE
     max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES  # 413 above it; 0: no limit
     etcd_compaction_interval: float = DEFAULT_COMPACTION_INTERVAL  # seconds; 0: never compact
+    authenticator: Authenticator = field(default_factory=lambda: Authenticator(anonymous_paths=("*",)))
+    authorization_modes: tuple[str, ...] = ("AlwaysAllow",)
+
+
+def _authorizer(modes: tuple[str, ...]) -> Authorizer:
+    built: list[Authorizer] = []
+    for mode in modes:
+        if mode == "AlwaysAllow":
+            built.append(AlwaysAllow())
+        elif mode == "AlwaysDeny":
+            built.append(AlwaysDeny())
+        else:
+            raise ValueError(f"--authorization-mode {mode} is not available yet")
+    return AuthorizerChain(built)
 
 
 async def _connect(storage: EtcdStorage, wait: float) -> None:
@@ -102,6 +130,9 @@ def create_app(settings: Settings) -> FastAPI:
                   openapi_url=None)
     # Bodies are counted as they are read, so an oversized one is refused before it costs memory.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    # Added last, so it runs first: nobody unauthenticated or unauthorized reaches a handler or reads a body.
+    app.add_middleware(AuthFilter, authenticator=settings.authenticator,
+                       authorizer=_authorizer(settings.authorization_modes), peers=server.peer_of)
 
     @app.exception_handler(errors.ApiError)
     async def api_error(_: Request, exc: errors.ApiError) -> Response:

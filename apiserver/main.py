@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import ssl
 from pathlib import Path
 
 import uvicorn
 
-from apiserver import server
+from apiserver import server, tls
 from apiserver.allocators import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, parse_port_range, parse_service_cidr
-from apiserver.app import Settings, create_app
+from apiserver.app import Settings, authorization_modes, create_app
+from apiserver.authn.chain import DEFAULT_ANONYMOUS_PATHS, Authenticator
+from apiserver.authn.tokenfile import TokenFileAuthenticator
 from apiserver.compaction import DEFAULT_COMPACTION_INTERVAL
 from apiserver.limits import DEFAULT_MAX_REQUEST_BODY_BYTES
 from kube import log
@@ -32,6 +35,32 @@ def duration(text: str) -> float:
     if seconds < 0:
         raise argparse.ArgumentTypeError(f"invalid duration {text!r}: negative")
     return seconds
+
+
+def _go_bool(text: str) -> bool:
+    if text in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    if text in ("0", "f", "F", "false", "FALSE", "False"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {text!r}")
+
+
+def _serving(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, tuple[str, ...]]:
+    """The TLS context (None for --insecure) and the anonymous paths; SystemExit on an unusable combination."""
+    if args.insecure:
+        if args.tls_cert_file or args.client_ca_file:
+            raise SystemExit("kube-apiserver-lite: --insecure serves plain HTTP: drop the TLS flags")
+        context = None
+        default_paths: tuple[str, ...] = ("*",)
+    else:
+        if not (args.tls_cert_file and args.tls_private_key_file):
+            raise SystemExit("kube-apiserver-lite: serving needs --tls-cert-file and --tls-private-key-file "
+                             "(or --insecure for plain HTTP while debugging)")
+        context = tls.server_context(args.tls_cert_file, args.tls_private_key_file, args.client_ca_file)
+        default_paths = DEFAULT_ANONYMOUS_PATHS
+    if args.anonymous_paths is None:
+        return context, default_paths
+    return context, tuple(p.strip() for p in args.anonymous_paths.split(",") if p.strip())
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -68,6 +97,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "tenth; 0: no limit)")
     p.add_argument("--etcd-compaction-interval", type=duration, default=DEFAULT_COMPACTION_INTERVAL,
                    help="compact etcd's history this often, keeping one interval of it (0: never)")
+    p.add_argument("--tls-cert-file", type=Path, help="the serving certificate (PEM); with --tls-private-key-file")
+    p.add_argument("--tls-private-key-file", type=Path, help="the serving certificate's key (PEM)")
+    p.add_argument("--client-ca-file", type=Path,
+                   help="client certificates signed by this CA authenticate as CN (user) and O (groups)")
+    p.add_argument("--token-auth-file", type=Path, help='static bearer tokens, CSV: token,user,uid,"group1,group2"')
+    p.add_argument("--anonymous-auth", type=_go_bool, default=True,
+                   help="requests without credentials are system:anonymous on --anonymous-paths (else 401)")
+    p.add_argument("--anonymous-paths", default=None,
+                   help="comma-separated paths anonymous requests may reach, '*' for all (default: health and "
+                        "version; with --insecure: all)")
+    p.add_argument("--authorization-mode", default="AlwaysAllow",
+                   help="comma-separated, tried in order: AlwaysAllow, AlwaysDeny, RBAC, Node")
+    p.add_argument("--insecure", action="store_true",
+                   help="serve plain HTTP (for debugging): no TLS, no client certificates, anonymous on every path "
+                        "unless --anonymous-paths says otherwise")
     p.add_argument("--log-level", default=os.environ.get("KUBELITE_LOG_LEVEL", "info"))
     p.add_argument("--access-log", action="store_true", help="log every request (costs ~17%% throughput)")
     return p.parse_args(argv)
@@ -82,23 +126,32 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:
         raise SystemExit(f"kube-apiserver-lite: {exc}") from None
     token = Path(args.kubelet_token_file).read_text().strip() if args.kubelet_token_file else None
-    app = create_app(Settings(kubelet_token=token, etcd=args.etcd_servers, bookmark_interval=args.bookmark_interval,
-                                  watch_cache_size=args.watch_cache_size,
-                                  not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
-                                  unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
-                                  service_cluster_ip_range=args.service_cluster_ip_range,
-                                  service_node_port_range=args.service_node_port_range,
-                                  max_request_body_bytes=args.max_request_body_bytes,
-                                  etcd_compaction_interval=args.etcd_compaction_interval))
+    try:
+        ssl_context, anonymous_paths = _serving(args)
+        tokens = [TokenFileAuthenticator.from_file(args.token_auth_file)] if args.token_auth_file else []
+        modes = authorization_modes(args.authorization_mode)
+    except (OSError, ValueError, ssl.SSLError) as exc:
+        raise SystemExit(f"kube-apiserver-lite: {exc}") from None
+    authenticator = Authenticator(tokens=tokens, anonymous=args.anonymous_auth, anonymous_paths=anonymous_paths)
+    app = create_app(Settings(authenticator=authenticator, authorization_modes=modes,
+                              kubelet_token=token, etcd=args.etcd_servers, bookmark_interval=args.bookmark_interval,
+                              watch_cache_size=args.watch_cache_size,
+                              not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
+                              unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
+                              service_cluster_ip_range=args.service_cluster_ip_range,
+                              service_node_port_range=args.service_node_port_range,
+                              max_request_body_bytes=args.max_request_body_bytes,
+                              etcd_compaction_interval=args.etcd_compaction_interval))
     open_files = server.raise_open_files_limit()
     max_connections = args.max_connections
     if max_connections is None:
         max_connections = server.default_max_connections(open_files)
     limits = server.ServerLimits(request_header_timeout=args.request_header_timeout,
                                  request_body_timeout=args.request_body_timeout, max_connections=max_connections)
+    tls_options = {"ssl_context_factory": lambda *_: ssl_context} if ssl_context else {}
     uvicorn.run(app, host=args.bind_address, port=args.port, log_config=None, access_log=args.access_log,
                 loop="uvloop", http=server.protocol_class(limits), timeout_keep_alive=args.keep_alive_timeout,
-                timeout_graceful_shutdown=3)
+                timeout_graceful_shutdown=3, **tls_options)
 
 
 if __name__ == "__main__":

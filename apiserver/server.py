@@ -33,6 +33,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
+from apiserver.authn.x509 import PeerCertificate, peer_certificate
 from kube import errors
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "LimitedHttpToolsProtocol",
     "ServerLimits",
     "default_max_connections",
+    "peer_of",
     "protocol_class",
     "raise_open_files_limit",
 ]
@@ -139,6 +141,15 @@ class _Sweeper:
             self._handle = self.loop.call_later(self.interval, self._sweep)
 
 
+#: the verified client certificate of each open TLS connection, by the client address the ASGI scope carries
+_PEERS: dict[tuple[str, int], PeerCertificate] = {}
+
+
+def peer_of(client: tuple[str, int]) -> PeerCertificate | None:
+    """The client certificate of the connection a request came on (uvicorn's scope has no TLS extension)."""
+    return _PEERS.get(client)
+
+
 _SWEEPERS: weakref.WeakKeyDictionary[ServerState, _Sweeper] = weakref.WeakKeyDictionary()
 
 _IDLE, _HEADERS, _BODY = 0, 1, 2
@@ -163,6 +174,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._peer_key: tuple[str, int] | None = None
+        peer = peer_certificate(transport)
+        if peer is not None and self.client:
+            self._peer_key = (str(self.client[0]), int(self.client[1]))
+            _PEERS[self._peer_key] = peer
         limit = self.limits.max_connections
         if limit and len(self.connections) > limit:
             self._log_refusal(limit)
@@ -178,6 +194,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._start(_HEADERS)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._peer_key is not None:
+            _PEERS.pop(self._peer_key, None)
         self._start(_IDLE)
         if self._sweeper is not None:
             self._sweeper.discard(self)

@@ -141,7 +141,8 @@ async def measure(args: argparse.Namespace, work: Path) -> dict:
         supervise.wait_http(f"{bare}/healthz", 30, started[-1])
 
         api_port = supervise.free_port()
-        started.append(supervise.start("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd,
+        started.append(supervise.start("apiserver", [*supervise.python_module("apiserver"), "--insecure",
+                                 "--etcd-servers", etcd,
                                                      "--port", str(api_port)], logs))
         api = f"http://127.0.0.1:{api_port}"
         supervise.wait_http(f"{api}/readyz", 30, started[-1])

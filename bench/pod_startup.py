@@ -111,7 +111,8 @@ async def run_kubelite(n: int, rounds: int, workdir: Path) -> tuple[list[float],
     try:
         etcd, daemon = supervise.start_etcd("etcd", workdir / "etcd", logs)
         started.append(daemon)
-        started.append(supervise.start("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd,
+        started.append(supervise.start("apiserver", [*supervise.python_module("apiserver"), "--insecure",
+                                 "--etcd-servers", etcd,
                                                      "--port", api_url.rsplit(":", 1)[1]], logs))
         supervise.wait_http(f"{api_url}/readyz", 30, started[-1])
         started.append(supervise.start("scheduler", [*supervise.python_module("scheduler"), "--apiserver", api_url],

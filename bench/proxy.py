@@ -97,7 +97,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
     try:
         etcd, daemon = supervise.start_etcd("etcd", workdir / "etcd", logs)
         started.append(daemon)
-        started.append(supervise.start("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd,
+        started.append(supervise.start("apiserver", [*supervise.python_module("apiserver"), "--insecure",
+                                 "--etcd-servers", etcd,
                                                      "--port", api_url.rsplit(":", 1)[1],
                                                      "--service-cluster-ip-range", cidr], logs))
         supervise.wait_http(f"{api_url}/readyz", 30, started[-1])

@@ -20,12 +20,14 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from cli import supervise
+from cli import certs, supervise
 from kube.client import kubeconfig
+from kube.client.rest import tls_context
 
 __all__ = ["down", "up"]
 
 CONTEXT = "kubelite"
+AUTHORIZATION = "AlwaysAllow"
 PAUSE_IMAGE = "kubelite/pause:3.9"
 REQUIRED_IMAGES = (PAUSE_IMAGE,)
 
@@ -61,8 +63,10 @@ def _cluster_up(state: dict[str, Any]) -> bool:
     if not any(supervise.running(d) for d in _daemons(state) if d.name == "apiserver"):
         return False
     try:
-        return httpx.get(f"{state['apiserver']}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
+        ca = state.get("ca")
+        return httpx.get(f"{state['apiserver']}/readyz", timeout=2,
+                         verify=tls_context(ca) if ca else True).status_code == 200
+    except (httpx.HTTPError, OSError):
         return False
 
 
@@ -121,9 +125,17 @@ def up(
         raise typer.Exit(1)
     logs, run = home / "logs", home / "run"
     node = node_name or _node_name()
-    apiserver = f"http://127.0.0.1:{port}"
+    apiserver = f"https://127.0.0.1:{port}"
     cidr, prefix = _service_network(port)
-    state = {"apiserver": apiserver, "node": node, "daemons": [], "services": {"cidr": cidr, "prefix": prefix}}
+    home.mkdir(parents=True, exist_ok=True)
+    cluster_pki = certs.ensure(home, apiserver)
+    serving_cert, serving_key = cluster_pki.serving("apiserver", service_ip=_nth_ip(cidr, 1))
+    configs = {name: str(cluster_pki.kubeconfig(name, identity)) for name, identity in certs.COMPONENTS.items()}
+    configs["kubelet"] = str(cluster_pki.kubeconfig("kubelet", certs.node_identity(node)))
+    admin = cluster_pki.kubeconfig("admin", certs.ADMIN)
+    access = kubeconfig.load(admin)
+    state = {"apiserver": apiserver, "ca": str(cluster_pki.ca_file), "node": node, "daemons": [],
+             "services": {"cidr": cidr, "prefix": prefix}}
     started: list[supervise.Daemon] = []
 
     def launch(name: str, argv: list[str]) -> supervise.Daemon:
@@ -133,7 +145,6 @@ def up(
         _state_path(home).write_text(json.dumps(state, indent=2))
         return daemon
 
-    home.mkdir(parents=True, exist_ok=True)
     token_file = _kubelet_token(home)
     try:
         if etcd is None:
@@ -144,25 +155,30 @@ def up(
             supervise.wait_http(f"{etcd}/health", timeout, d)
         state["etcd"] = etcd
         d = launch("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd, "--port", str(port),
+                                 "--tls-cert-file", str(serving_cert), "--tls-private-key-file", str(serving_key),
+                                 "--client-ca-file", str(cluster_pki.ca_file), "--authorization-mode", AUTHORIZATION,
                                  "--kubelet-token-file", str(token_file), "--service-cluster-ip-range", cidr])
-        supervise.wait_http(f"{apiserver}/readyz", timeout, d)
-        launch("scheduler", [*supervise.python_module("scheduler"), "--apiserver", apiserver])
-        launch("controller-manager", [*supervise.python_module("controllers"), "--apiserver", apiserver])
-        d = launch("kubelet", [*supervise.python_module("kubelet"), "--apiserver", apiserver, "--node-name", node,
-                               "--kubelet-token-file", str(token_file), "--cluster-dns", _nth_ip(cidr, 10),
-                               "--root-dir", str(home / "kubelet")])
-        supervise.wait_for(lambda: supervise.node_ready(apiserver, node), timeout, f"node {node} to be Ready", d)
-        launch("proxy", [*supervise.python_module("proxy"), "--apiserver", apiserver, "--node-name", node,
+        supervise.wait_http("/readyz", timeout, d, access)
+        launch("scheduler", [*supervise.python_module("scheduler"), "--kubeconfig", configs["scheduler"]])
+        launch("controller-manager", [*supervise.python_module("controllers"), "--kubeconfig",
+                                      configs["controller-manager"]])
+        d = launch("kubelet", [*supervise.python_module("kubelet"), "--kubeconfig", configs["kubelet"],
+                               "--node-name", node, "--kubelet-token-file", str(token_file),
+                               "--cluster-dns", _nth_ip(cidr, 10), "--root-dir", str(home / "kubelet")])
+        supervise.wait_for(lambda: supervise.node_ready(access, node), timeout, f"node {node} to be Ready", d)
+        launch("proxy", [*supervise.python_module("proxy"), "--kubeconfig", configs["proxy"], "--node-name", node,
                          "--service-cluster-ip-range", cidr, "--chain-prefix", prefix, "--cleanup-on-exit",
                          "--healthz-bind-address", "127.0.0.1:0"])
-        launch("dns", [*supervise.python_module("proxy.dns"), "--apiserver", apiserver, "--node-name", node,
+        launch("dns", [*supervise.python_module("proxy.dns"), "--kubeconfig", configs["proxy"], "--node-name", node,
                        "--service-cluster-ip-range", cidr, "--port", "0", "--healthz-bind-address", "127.0.0.1:0"])
     except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)
         typer.echo(f"stopping what was started; logs are in {logs}", err=True)
         _stop_all(state)
         raise typer.Exit(1) from None
-    path = kubeconfig.merge_context(CONTEXT, apiserver, path=kubeconfig_path)
+    path = kubeconfig.merge_context(CONTEXT, apiserver, path=kubeconfig_path, ca_file=str(cluster_pki.ca_file),
+                                    client_certificate=access.cert[0] if access.cert else None,
+                                    client_key=access.cert[1] if access.cert else None, embed=True)
     typer.echo(f"kubelite is up: apiserver {apiserver}, node {node} Ready")
     typer.echo(f"  context '{CONTEXT}' written to {path} and made current")
     typer.echo(f"  logs: {logs}   pids: {run}   etcd data: {home / 'etcd'}")

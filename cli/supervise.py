@@ -20,11 +20,16 @@ from pathlib import Path
 
 import httpx
 
+from kube.client import kubeconfig
+from kube.client.rest import tls_context
+
 __all__ = [
+    "Access",
     "Daemon",
     "etcd_argv",
     "etcd_binary",
     "free_port",
+    "http_client",
     "node_ready",
     "port_in_use",
     "python_module",
@@ -170,13 +175,33 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, daemon: Daemo
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def wait_http(url: str, timeout: float, daemon: Daemon | None = None) -> None:
-    wait_for(lambda: httpx.get(url, timeout=1.0).status_code == 200, timeout, url, daemon)
+Access = str | kubeconfig.ClusterCredentials  # a plain URL, or a server with its CA and credentials
 
 
-def node_ready(apiserver: str, node: str) -> bool:
+def http_client(access: Access, timeout: float = 2.0) -> httpx.Client:
+    """A client for the apiserver `access` names: its CA trusted, its client certificate or token presented."""
+    if isinstance(access, str):
+        return httpx.Client(base_url=access, timeout=timeout)
+    headers = {"Authorization": f"Bearer {access.token}"} if access.token else None
+    return httpx.Client(base_url=access.server, timeout=timeout, headers=headers,
+                        verify=tls_context(access.verify, access.cert))
+
+
+def wait_http(url: str, timeout: float, daemon: Daemon | None = None, access: Access | None = None) -> None:
+    """Wait for `url` to answer 200 (a full URL; with `access`, a path on that apiserver)."""
+    def ok() -> bool:
+        if access is None:
+            return httpx.get(url, timeout=1.0).status_code == 200
+        with http_client(access, 1.0) as client:
+            return client.get(url).status_code == 200
+
+    wait_for(ok, timeout, url, daemon)
+
+
+def node_ready(apiserver: Access, node: str) -> bool:
     """Whether the Node reports Ready=True (how starting a kubelet is waited for)."""
-    resp = httpx.get(f"{apiserver}/api/v1/nodes/{node}", timeout=2)
+    with http_client(apiserver) as client:
+        resp = client.get(f"/api/v1/nodes/{node}")
     if resp.status_code != 200:
         return False
     conditions = (resp.json().get("status") or {}).get("conditions") or []

@@ -113,6 +113,15 @@ class Forbidden(ApiError):
     code = 403
     reason = "Forbidden"
 
+    @classmethod
+    def for_resource(cls, resource: str, name: str, group: str, why: str) -> Forbidden:
+        """apimachinery's NewForbidden: `pods "x" is forbidden: <why>` (no resource: `forbidden: <why>`)."""
+        qualified = f"{resource}.{group}" if group else resource
+        if not qualified:
+            return cls(f"forbidden: {why}")
+        head = f'{qualified} "{name}"' if name else qualified
+        return cls(f"{head} is forbidden: {why}", name=name or None, group=group or None, kind=resource)
+
 
 class NotFound(ApiError):
     code = 404

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kube import errors
+from kube.client.rest import tls_context
 
 __all__ = ["HotPathClient"]
 
@@ -50,13 +51,7 @@ class HotPathClient:
         self._port = parts.port or (443 if self._tls else 80)
         self._ssl: ssl.SSLContext | None = None
         if self._tls:
-            ctx = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
-            if verify is False:
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-            if cert:
-                ctx.load_cert_chain(cert[0], cert[1])
-            self._ssl = ctx
+            self._ssl = tls_context(verify, cert)
         host_header = parts.netloc or f"{self._host}:{self._port}"
         self._head = f"Host: {host_header}\r\nUser-Agent: {user_agent}\r\nAccept: application/json\r\n"
         if token:

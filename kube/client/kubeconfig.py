@@ -118,24 +118,38 @@ def merge_context(
     path: Path | None = None,
     token: str | None = None,
     ca_file: str | None = None,
+    client_certificate: str | None = None,
+    client_key: str | None = None,
+    embed: bool = False,
     insecure: bool = False,
     make_current: bool = True,
 ) -> Path:
-    """Add or replace cluster/user/context `name`, keeping every other entry of the file."""
+    """Add or replace cluster/user/context `name`, keeping every other entry of the file. Files are named by
+    path, or with `embed` copied in as base64 (`...-data`), as kubeadm writes admin.conf."""
     path = path or default_path()
     config = _read(path) or {"apiVersion": "v1", "kind": "Config", "preferences": {}}
     cluster: dict[str, Any] = {"server": server}
     if ca_file:
-        cluster["certificate-authority"] = ca_file
+        cluster.update(_file_entry("certificate-authority", ca_file, embed))
     if insecure:
         cluster["insecure-skip-tls-verify"] = True
+    user: dict[str, Any] = {"token": token} if token else {}
+    if client_certificate and client_key:
+        user.update(_file_entry("client-certificate", client_certificate, embed))
+        user.update(_file_entry("client-key", client_key, embed))
     config["clusters"] = _upsert(config.get("clusters", []), name, "cluster", cluster)
-    config["users"] = _upsert(config.get("users", []), name, "user", {"token": token} if token else {})
+    config["users"] = _upsert(config.get("users", []), name, "user", user)
     config["contexts"] = _upsert(config.get("contexts", []), name, "context", {"cluster": name, "user": name})
     if make_current or not config.get("current-context"):
         config["current-context"] = name
     _write(path, config)
     return path
+
+
+def _file_entry(key: str, file: str, embed: bool) -> dict[str, str]:
+    if embed:
+        return {f"{key}-data": base64.b64encode(Path(file).read_bytes()).decode()}
+    return {key: file}
 
 
 def remove_context(name: str, path: Path | None = None) -> None:

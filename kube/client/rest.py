@@ -7,6 +7,7 @@ subclasses built from the server's Status. `watch` yields `(type, object)` pairs
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from kube import errors
 from kube.client import kubeconfig
 from kube.resources import ResourceType
 
-__all__ = ["ApiClient"]
+__all__ = ["ApiClient", "tls_context"]
 
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
@@ -25,6 +26,18 @@ PATCH_TYPES = {
     "strategic": "application/strategic-merge-patch+json",
     "apply": "application/apply-patch+yaml",
 }
+
+
+def tls_context(verify: bool | str, cert: tuple[str, str] | None = None) -> ssl.SSLContext:
+    """A client context trusting `verify` (a CA file; True: the system's; False: anything) that presents `cert`
+    (certificate, key). httpx ignores a `cert` given beside a CA path, so the context is built here."""
+    context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    if verify is False:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if cert is not None:
+        context.load_cert_chain(cert[0], cert[1])
+    return context
 
 
 class ApiClient:
@@ -49,8 +62,7 @@ class ApiClient:
         self._http = httpx.AsyncClient(
             base_url=self.server,
             headers=headers,
-            verify=verify,
-            cert=cert,
+            verify=tls_context(verify, cert),
             timeout=httpx.Timeout(timeout, connect=5.0),
             transport=transport,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),

@@ -91,7 +91,8 @@ def kubelite_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clust
         started.append(daemon)
         port = supervise.free_port()
         api = f"http://127.0.0.1:{port}"
-        d = launch("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd, "--port", str(port),
+        d = launch("apiserver", [*supervise.python_module("apiserver"), "--insecure",
+                                 "--etcd-servers", etcd, "--port", str(port),
                                  "--kubelet-token-file", str(token), "--service-cluster-ip-range", cidr,
                                  "--service-node-port-range", f"{ports}-{ports + 39}"])
         supervise.wait_http(f"{api}/readyz", 30, d)

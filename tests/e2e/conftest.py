@@ -43,7 +43,7 @@ def etcd_url(workdir: Path) -> Iterator[str]:
 def start_apiserver(etcd: str, logs: Path, name: str = "apiserver",
                     extra: list[str] | None = None) -> tuple[str, supervise.Daemon]:
     port = supervise.free_port()
-    daemon = supervise.start(name, [*supervise.python_module("apiserver"), "--etcd-servers", etcd,
+    daemon = supervise.start(name, [*supervise.python_module("apiserver"), "--insecure", "--etcd-servers", etcd,
                                     "--port", str(port), "--bookmark-interval", "2", *(extra or [])], logs)
     url = f"http://127.0.0.1:{port}"
     supervise.wait_http(f"{url}/readyz", 30, daemon)

@@ -110,7 +110,7 @@ async def test_every_watcher_sees_every_change_once_in_order_across_an_apiserver
 def _restart_on(etcd_url: str, workdir: Path, port: int) -> tuple[str, Any]:
     """Start an apiserver on `port` again (the one just killed), waiting until it serves."""
     daemon = supervise.start("apiserver-b-restarted", [
-        *supervise.python_module("apiserver"), "--etcd-servers", etcd_url, "--port", str(port),
+        *supervise.python_module("apiserver"), "--insecure", "--etcd-servers", etcd_url, "--port", str(port),
         "--bookmark-interval", "2"], workdir / "logs")
     url = f"http://127.0.0.1:{port}"
     supervise.wait_http(f"{url}/readyz", 30, daemon)

@@ -112,7 +112,8 @@ def start_cluster(workdir: Path, name: str) -> tuple[Cluster, list[supervise.Dae
     etcd_url, etcd = supervise.start_etcd(f"{name}-etcd", workdir / f"{name}-etcd", workdir / "logs")
     port = supervise.free_port()
     try:
-        apiserver = supervise.start(f"{name}-apiserver", [*supervise.python_module("apiserver"), "--etcd-servers",
+        apiserver = supervise.start(f"{name}-apiserver", [*supervise.python_module("apiserver"), "--insecure",
+                                 "--etcd-servers",
                                                          etcd_url, "--port", str(port)], workdir / "logs")
         url = f"http://127.0.0.1:{port}"
         supervise.wait_http(f"{url}/readyz", 30, apiserver)
