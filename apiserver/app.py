@@ -19,8 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from apiserver import admission, discovery, openapi, routes, server
 from apiserver.allocators import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR
 from apiserver.authn.chain import Authenticator
-from apiserver.authz.attributes import Authorizer
-from apiserver.authz.chain import AlwaysAllow, AlwaysDeny, AuthorizerChain
+from apiserver.authz.setup import MODES, Authorization
 from apiserver.compaction import DEFAULT_COMPACTION_INTERVAL, Compactor
 from apiserver.filters import AuthFilter
 from apiserver.kubeletproxy import KubeletProxy
@@ -31,7 +30,7 @@ from apiserver.storage import EtcdStorage
 from kube import errors
 from kube.resources import RESOURCES
 
-__all__ = ["AUTHORIZATION_MODES", "Settings", "authorization_modes", "create_app"]
+__all__ = ["AUTHORIZATION_MODES", "Settings", "create_app"]
 
 log = logging.getLogger("apiserver")
 
@@ -39,16 +38,8 @@ BOOTSTRAP_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-leas
 
 
 SHUTDOWN_STEP_SECONDS = 2.0
-AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "RBAC", "Node")
-
-
-def authorization_modes(text: str) -> tuple[str, ...]:
-    """--authorization-mode as kube-apiserver takes it: known names, each once, in order."""
-    modes = tuple(m.strip() for m in text.split(",") if m.strip())
-    unknown = [m for m in modes if m not in AUTHORIZATION_MODES]
-    if unknown or not modes or len(set(modes)) != len(modes):
-        raise ValueError(f"--authorization-mode {text!r}: use each of {', '.join(AUTHORIZATION_MODES)} at most once")
-    return modes
+AUTHORIZATION_MODES = MODES
+AUTHORIZATION_SYNC_SECONDS = 30.0
 
 
 @dataclass
@@ -68,18 +59,6 @@ class Settings:
     authorization_modes: tuple[str, ...] = ("AlwaysAllow",)
 
 
-def _authorizer(modes: tuple[str, ...]) -> Authorizer:
-    built: list[Authorizer] = []
-    for mode in modes:
-        if mode == "AlwaysAllow":
-            built.append(AlwaysAllow())
-        elif mode == "AlwaysDeny":
-            built.append(AlwaysDeny())
-        else:
-            raise ValueError(f"--authorization-mode {mode} is not available yet")
-    return AuthorizerChain(built)
-
-
 async def _connect(storage: EtcdStorage, wait: float) -> None:
     """etcd may still be starting: keep trying for `wait` seconds."""
     deadline = asyncio.get_running_loop().time() + wait
@@ -95,6 +74,8 @@ async def _connect(storage: EtcdStorage, wait: float) -> None:
 
 
 def create_app(settings: Settings) -> FastAPI:
+    authorization = Authorization(settings.authorization_modes)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.configure(settings.service_cluster_ip_range, settings.service_node_port_range)
@@ -104,6 +85,9 @@ def create_app(settings: Settings) -> FastAPI:
             settings.not_ready_toleration_seconds, settings.unreachable_toleration_seconds))
         await registry.start()
         await ensure_namespaces(registry, BOOTSTRAP_NAMESPACES)
+        await authorization.start(registry)
+        if not await authorization.wait_synced(AUTHORIZATION_SYNC_SECONDS):
+            log.warning("authorization indexes not synced after %.0f s", AUTHORIZATION_SYNC_SECONDS)
         app.state.registry = registry
         app.state.bookmark_interval = settings.bookmark_interval
         app.state.kubelet = KubeletProxy(settings.kubelet_token)
@@ -120,7 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
             repair.cancel()
             # Bounded: with etcd already gone, cancelled etcd calls can take long to unwind, and a
             # SIGTERM must still end the process promptly.
-            for step in (compactor.stop, registry.stop, storage.close, app.state.kubelet.close):
+            for step in (compactor.stop, authorization.stop, registry.stop, storage.close, app.state.kubelet.close):
                 try:
                     await asyncio.wait_for(step(), SHUTDOWN_STEP_SECONDS)
                 except Exception as exc:  # TimeoutError included
@@ -132,7 +116,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     # Added last, so it runs first: nobody unauthenticated or unauthorized reaches a handler or reads a body.
     app.add_middleware(AuthFilter, authenticator=settings.authenticator,
-                       authorizer=_authorizer(settings.authorization_modes), peers=server.peer_of)
+                       authorizer=authorization.authorizer, peers=server.peer_of)
 
     @app.exception_handler(errors.ApiError)
     async def api_error(_: Request, exc: errors.ApiError) -> Response:

@@ -12,9 +12,10 @@ import uvicorn
 
 from apiserver import server, tls
 from apiserver.allocators import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, parse_port_range, parse_service_cidr
-from apiserver.app import Settings, authorization_modes, create_app
+from apiserver.app import Settings, create_app
 from apiserver.authn.chain import DEFAULT_ANONYMOUS_PATHS, Authenticator
 from apiserver.authn.tokenfile import TokenFileAuthenticator
+from apiserver.authz.setup import parse_modes
 from apiserver.compaction import DEFAULT_COMPACTION_INTERVAL
 from apiserver.limits import DEFAULT_MAX_REQUEST_BODY_BYTES
 from kube import log
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         ssl_context, anonymous_paths = _serving(args)
         tokens = [TokenFileAuthenticator.from_file(args.token_auth_file)] if args.token_auth_file else []
-        modes = authorization_modes(args.authorization_mode)
+        modes = parse_modes(args.authorization_mode)
     except (OSError, ValueError, ssl.SSLError) as exc:
         raise SystemExit(f"kube-apiserver-lite: {exc}") from None
     authenticator = Authenticator(tokens=tokens, anonymous=args.anonymous_auth, anonymous_paths=anonymous_paths)

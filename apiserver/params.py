@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from apiserver.authn.user import UserInfo
 from kube import errors, fields, labels
 
 __all__ = [
@@ -215,6 +216,7 @@ class WriteOptions:
     field_manager: str | None = None
     force: bool = False
     user_agent: str = ""
+    user: UserInfo | None = None  # who asked (admission plugins such as NodeRestriction decide on it)
 
     @property
     def manager(self) -> str:
@@ -265,6 +267,7 @@ class DeleteOptions:
     precondition_uid: str | None = None
     precondition_resource_version: str | None = None
     dry_run: bool = False
+    user: UserInfo | None = None
 
 
 _PROPAGATION = ("Orphan", "Background", "Foreground")

@@ -169,7 +169,8 @@ class Registry:
         if generate:
             meta["name"] = meta["generateName"] + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
         meta["uid"] = str(uuid.uuid4())  # before validation: a Job's generated selector is made from it
-        attrs = Attributes("CREATE", rt, meta.get("namespace"), meta.get("name") or "", obj, dry_run=opts.dry_run)
+        attrs = Attributes("CREATE", rt, meta.get("namespace"), meta.get("name") or "", obj, dry_run=opts.dry_run,
+                           user=opts.user)
         await self.admission.admit(attrs)
         strategy.check(strategy.validate(obj), obj)
         await self.admission.validate(attrs)
@@ -348,7 +349,7 @@ class Registry:
         if track:
             _track(rt, current, new, opts, subresource)
         attrs = Attributes("UPDATE", rt, meta.get("namespace"), meta["name"], new, current, subresource,
-                           opts.dry_run)
+                           opts.dry_run, user=opts.user)
         await self.admission.admit(attrs)
         strategy.check(strategy.validate_update(new, current), new)
         await self.admission.validate(attrs)
@@ -412,7 +413,7 @@ class Registry:
             if opts.precondition_resource_version and opts.precondition_resource_version != meta["resourceVersion"]:
                 raise errors.Conflict.stale(rt.plural, name, rt.group)
             await self.admission.validate(Attributes("DELETE", rt, namespace, name, None, current,
-                                                     dry_run=opts.dry_run))
+                                                     dry_run=opts.dry_run, user=opts.user))
             grace = strategy.graceful_delete_seconds(current, opts.grace_period_seconds)
             finalizers = list(meta.get("finalizers") or [])
             gc_finalizer = _GC_FINALIZERS.get(opts.propagation_policy or "")

@@ -11,6 +11,7 @@ over a chunked stream.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,6 +22,7 @@ from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import Response, StreamingResponse
 
 from apiserver import decoding, discovery, patching, protobuf, subresources, tables
+from apiserver.filters import user_of
 from apiserver.params import (
     DeleteOptions,
     ListOptions,
@@ -120,13 +122,15 @@ def _registry(request: Request) -> Registry:
 
 
 def _write_options(request: Request, kind: str, apply: bool = False) -> WriteOptions:
-    return parse_write_options(request.query_params, request.query_params.getlist("dryRun"), kind, apply,
-                               request.headers.get("user-agent", ""))
+    options = parse_write_options(request.query_params, request.query_params.getlist("dryRun"), kind, apply,
+                                  request.headers.get("user-agent", ""))
+    return dataclasses.replace(options, user=user_of(request.scope))
 
 
 async def _delete_options(request: Request) -> DeleteOptions:
     body = (await _read(request, allow_empty=True)).value
-    return parse_delete_options(body, request.query_params, request.query_params.getlist("dryRun"))
+    options = parse_delete_options(body, request.query_params, request.query_params.getlist("dryRun"))
+    return dataclasses.replace(options, user=user_of(request.scope))
 
 
 @dataclass
@@ -266,8 +270,8 @@ async def _eviction(call: Call) -> Response:
     _only("POST", call)
     body = await read_body(call.request)
     dry_run = call.request.query_params.getlist("dryRun")
-    return json_response(await subresources.evict(call.registry, call.namespace or "", call.name, body, dry_run),
-                         201)
+    return json_response(await subresources.evict(call.registry, call.namespace or "", call.name, body, dry_run,
+                                                  user_of(call.request.scope)), 201)
 
 
 async def _log(call: Call) -> Response:

@@ -7,10 +7,12 @@ the rest of the spec. `eviction` is a delete that names its options in an Evicti
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 from apiserver import patching
+from apiserver.authn.user import UserInfo
 from apiserver.params import WriteOptions, parse_delete_options
 from apiserver.rest import Registry
 from kube import errors, labels
@@ -83,7 +85,8 @@ async def update_scale(registry: Registry, rt: ResourceType, namespace: str | No
     return scale_of(stored)
 
 
-async def evict(registry: Registry, namespace: str, name: str, body: Any, dry_run: list[str] | None = None) -> Obj:
+async def evict(registry: Registry, namespace: str, name: str, body: Any, dry_run: list[str] | None = None,
+                user: UserInfo | None = None) -> Obj:
     """Delete a pod as an Eviction asks (its deleteOptions). No PodDisruptionBudgets are served, so
     nothing can refuse an eviction yet."""
     if not isinstance(body, dict) or body.get("kind") not in (None, "Eviction"):
@@ -91,5 +94,6 @@ async def evict(registry: Registry, namespace: str, name: str, body: Any, dry_ru
     target = (body.get("metadata") or {}).get("name")
     if target and target != name:
         raise errors.BadRequest(f"name in URL does not match name in Eviction object ({target} != {name})")
-    await registry.delete(PODS, namespace, name, parse_delete_options(body.get("deleteOptions"), None, dry_run))
+    options = parse_delete_options(body.get("deleteOptions"), None, dry_run)
+    await registry.delete(PODS, namespace, name, dataclasses.replace(options, user=user))
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}

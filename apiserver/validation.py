@@ -28,6 +28,7 @@ __all__ = [
     "label_key",
     "label_value",
     "not_supported",
+    "path_segment_name",
     "required",
     "too_long",
 ]
@@ -91,6 +92,13 @@ def dns1123_subdomain(value: str, field: str) -> Causes:
                         "'example.com', regex used for validation is "
                         "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")]
     return []
+
+
+def path_segment_name(value: str, field: str) -> Causes:
+    """apimachinery's path.IsValidPathSegmentName: what RBAC objects may be named (`system:node` included)."""
+    if value in (".", ".."):
+        return [invalid(field, value, f"may not be '{value}'")]
+    return [invalid(field, value, f"may not contain '{c}'") for c in ("/", "%") if c in value]
 
 
 def label_key(key: str, field: str) -> Causes:

@@ -27,7 +27,7 @@ from kube.client.rest import tls_context
 __all__ = ["down", "up"]
 
 CONTEXT = "kubelite"
-AUTHORIZATION = "AlwaysAllow"
+AUTHORIZATION = "Node,RBAC"
 PAUSE_IMAGE = "kubelite/pause:3.9"
 REQUIRED_IMAGES = (PAUSE_IMAGE,)
 

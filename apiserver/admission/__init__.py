@@ -14,14 +14,15 @@ from __future__ import annotations
 from apiserver.admission.chain import Attributes, Chain, Plugin
 from apiserver.admission.defaulttolerationseconds import DefaultTolerationSeconds
 from apiserver.admission.namespacelifecycle import NamespaceLifecycle
+from apiserver.admission.noderestriction import NodeRestriction
 from apiserver.admission.priority import Priority
 from apiserver.admission.serviceaccount import ServiceAccount
 
-__all__ = ["Attributes", "Chain", "DefaultTolerationSeconds", "NamespaceLifecycle", "Plugin", "Priority",
-           "ServiceAccount", "default_chain"]
+__all__ = ["Attributes", "Chain", "DefaultTolerationSeconds", "NamespaceLifecycle", "NodeRestriction", "Plugin",
+           "Priority", "ServiceAccount", "default_chain"]
 
 
 def default_chain(not_ready_seconds: int = 300, unreachable_seconds: int = 300) -> Chain:
     """The plugins kube-apiserver enables by default that kubelite implements, in Kubernetes' order."""
-    return Chain([NamespaceLifecycle(), ServiceAccount(),
+    return Chain([NamespaceLifecycle(), ServiceAccount(), NodeRestriction(),
                   DefaultTolerationSeconds(not_ready_seconds, unreachable_seconds), Priority()])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from apiserver.authn.user import UserInfo
 from kube.resources import ResourceType
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class Attributes:
     old: Obj | None = None
     subresource: str | None = None
     dry_run: bool = False
+    user: UserInfo | None = None  # None: the apiserver's own writes (bootstrap, repair)
 
 
 class Plugin:

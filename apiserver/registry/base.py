@@ -30,8 +30,9 @@ class Strategy:
     model: ClassVar[type[KubeModel] | None] = None
     #: the status is written only through the status subresource; main-resource writes keep the old one.
     status_subresource: ClassVar[bool] = False
-    #: object names: DNS-1123 subdomain for most kinds, label for namespaces.
+    #: object names: DNS-1123 subdomain for most kinds, label for namespaces, any path segment for RBAC's.
     name_is_label: ClassVar[bool] = False
+    name_is_path_segment: ClassVar[bool] = False
     #: metadata.generation is kept (1 at create, +1 on each spec change) only for kinds whose strategy sets it
     #: in Kubernetes: workloads and Pods, whose controllers report status.observedGeneration.
     tracks_generation: ClassVar[bool] = False
@@ -121,6 +122,8 @@ class Strategy:
             causes.append(v.required("metadata.name", "name or generateName is required"))
         elif self.name_is_label:
             causes += v.dns1123_label(name, "metadata.name")
+        elif self.name_is_path_segment:
+            causes += v.path_segment_name(name, "metadata.name")
         else:
             causes += v.dns1123_subdomain(name, "metadata.name")
         if self.resource.namespaced and not meta.get("namespace"):

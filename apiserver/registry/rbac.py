@@ -65,6 +65,7 @@ def _validate_binding(obj: Obj, allowed_role_kinds: list[str]) -> Causes:
 
 
 class RoleStrategy(Strategy):
+    name_is_path_segment = True
     model: ClassVar[type[KubeModel] | None] = models.Role
 
     def validate(self, obj: Obj) -> Causes:
@@ -72,6 +73,7 @@ class RoleStrategy(Strategy):
 
 
 class ClusterRoleStrategy(Strategy):
+    name_is_path_segment = True
     model: ClassVar[type[KubeModel] | None] = models.ClusterRole
 
     def validate(self, obj: Obj) -> Causes:
@@ -79,6 +81,7 @@ class ClusterRoleStrategy(Strategy):
 
 
 class RoleBindingStrategy(Strategy):
+    name_is_path_segment = True
     model: ClassVar[type[KubeModel] | None] = models.RoleBinding
     role_kinds: ClassVar[list[str]] = ["ClusterRole", "Role"]
 
