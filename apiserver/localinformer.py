@@ -2,8 +2,8 @@
 
 Authorizers and admission plugins decide from memory (RBAC objects, which pods run on which node), as
 Kubernetes' do from shared informers; here the source is the Registry's watch, so nothing goes over HTTP or
-to etcd per request. A handler gets `reset(rt)` before every (re)list, then each event in order; `synced` is
-set once the first list has been delivered.
+to etcd per request. A handler gets each (re)list whole (`replace`: never an empty moment in between, in which
+a request would be refused), then each event in order; `synced` is set once the first list has been delivered.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ _RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0)
 
 
 class Handler(Protocol):
-    def reset(self, rt: ResourceType) -> None: ...
+    def replace(self, rt: ResourceType, objs: list[dict[str, Any]]) -> None: ...
 
     def apply(self, rt: ResourceType, event_type: str, obj: dict[str, Any]) -> None: ...
 
@@ -65,16 +65,22 @@ class LocalInformer:
         failures = 0
         while True:
             try:
-                self.handler.reset(rt)
                 options = ListOptions(watch=True, send_initial_events=True, allow_bookmarks=True,
                                       resource_version_match="NotOlderThan")
+                initial: list[dict[str, Any]] | None = []
                 async for event in self.registry.watch(rt, None, options, bookmark_interval=60.0):
                     if event["type"] == "BOOKMARK":
-                        if (event["object"]["metadata"].get("annotations") or {}).get(_INITIAL_END):
+                        if initial is not None and (event["object"]["metadata"].get("annotations") or {}).get(
+                                _INITIAL_END):
+                            self.handler.replace(rt, initial)
+                            initial = None
                             self._synced[rt].set()
                             failures = 0
                         continue
-                    self.handler.apply(rt, event["type"], event["object"])
+                    if initial is not None:
+                        initial.append(event["object"])
+                    else:
+                        self.handler.apply(rt, event["type"], event["object"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # etcd away, a compacted revision: relist after a pause

@@ -49,12 +49,14 @@ class NodeGraph:
 
     # ------------------------------------------------------------------ localinformer.Handler
 
-    def reset(self, rt: ResourceType) -> None:
+    def replace(self, rt: ResourceType, objs: list[Obj]) -> None:
         if rt.plural == "pods":
             self._pods.clear()
             self._by_node.clear()
         elif rt.plural == "persistentvolumeclaims":
             self._claim_volumes.clear()
+        for obj in objs:
+            self.apply(rt, "ADDED", obj)
 
     def apply(self, rt: ResourceType, event_type: str, obj: Obj) -> None:
         meta = obj["metadata"]

@@ -57,8 +57,8 @@ class _RBACFeed:
     def __init__(self, store: InMemoryRBACObjects) -> None:
         self.store = store
 
-    def reset(self, rt: ResourceType) -> None:
-        self.store.replace(rt.kind, [])
+    def replace(self, rt: ResourceType, objs: list[Obj]) -> None:
+        self.store.replace(rt.kind, objs)
 
     def apply(self, rt: ResourceType, event_type: str, obj: Obj) -> None:
         self.store.apply(event_type, obj, rt.kind)
