@@ -2,13 +2,16 @@
 
 kubectl sends `Accept: application/json;as=Table;v=v1;g=meta.k8s.io,...`; lists, single objects and each
 watch event's object are then Tables. Rows carry the object's metadata (PartialObjectMetadata) unless the
-client asks for the whole object (`includeObject=Object`, used by `--sort-by`).
+client asks for the whole object (`includeObject=Object`, used by `--sort-by`). Cells are printed from the storage
+form of a converted type (an events.k8s.io/v1 Event prints as its core/v1 self), as Kubernetes' printers print
+the internal version whatever version was asked for.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from apiserver.registry import conversion_for
 from kube import printers
 from kube.resources import ResourceType
 
@@ -36,12 +39,14 @@ def _row_object(obj: Obj, include: str) -> Obj:
 def table(rt: ResourceType, items: list[Obj], resource_version: str | None = None, continue_token: str | None = None,
           include_object: str = "Metadata", with_headers: bool = True) -> Obj:
     columns = printers.columns_for(rt.kind)
+    conversion = conversion_for(rt)
     rows = []
     for obj in items:
+        printed = conversion.to_storage(obj) if conversion is not None else obj
         cells = []
         for column in columns:
             try:
-                cells.append(column.cell(obj))
+                cells.append(column.cell(printed))
             except (KeyError, TypeError, ValueError, AttributeError):
                 cells.append("<unknown>")  # a malformed object must not break the whole listing
         rows.append({"cells": cells, "object": _row_object(obj, include_object)})

@@ -168,18 +168,52 @@ NAMESPACE_COLUMNS = [
 
 def _event_object(ev: Obj) -> str:
     ref = ev.get("involvedObject") or {}
-    return f"{(ref.get('kind') or '').lower()}/{ref.get('name', '')}"
+    kind = (ref.get("kind") or "").lower()
+    return f"{kind}/{ref['name']}" if ref.get("name") else kind
 
 
+def _since(timestamp: str | None) -> str:
+    return timeutil.age(timestamp) if timestamp else "<unknown>"
+
+
+def _event_first_seen(ev: Obj) -> str:
+    return _since(ev.get("firstTimestamp") or ev.get("eventTime"))
+
+
+def _event_last_seen(ev: Obj) -> str:
+    """printEvent's LAST SEEN: the series' last observation, else lastTimestamp, else the first sighting."""
+    if ev.get("series"):
+        return _since(ev["series"].get("lastObservedTime"))
+    return _since(ev["lastTimestamp"]) if ev.get("lastTimestamp") else _event_first_seen(ev)
+
+
+def _event_count(ev: Obj) -> int:
+    if ev.get("series"):
+        return int(ev["series"].get("count") or 0)
+    return int(ev.get("count") or 1)
+
+
+def _event_source(ev: Obj) -> str:
+    """formatEventSource: the source, or the reporting controller and instance of a new-style event."""
+    source = ev.get("source") or {}
+    component = source.get("component") or ev.get("reportingComponent") or ""
+    instance = source.get("host") or ev.get("reportingInstance") or ""
+    return f"{component}, {instance}" if instance else component
+
+
+#: Events as printed from their core/v1 form; events.k8s.io/v1 Events are printed from it too (apiserver.tables).
 EVENT_COLUMNS = [
-    Column("Last Seen", "string", 0,
-           lambda e: timeutil.age(e.get("lastTimestamp") or e.get("eventTime")
-                                  or e["metadata"].get("creationTimestamp")),
-           "", "Time when last event occurred."),
+    Column("Last Seen", "string", 0, _event_last_seen, "", "Time when last event occurred."),
     Column("Type", "string", 0, lambda e: e.get("type") or "", "", "Type of this event."),
     Column("Reason", "string", 0, lambda e: e.get("reason") or "", "", "Reason why this event was generated."),
     Column("Object", "string", 0, _event_object, "", "The object this event is about."),
+    Column("Subobject", "string", 1, lambda e: (e.get("involvedObject") or {}).get("fieldPath") or "", "",
+           "The part of the object this event is about."),
+    Column("Source", "string", 1, _event_source, "", "The component reporting this event."),
     Column("Message", "string", 0, lambda e: (e.get("message") or "").strip(), "", "A human-readable message."),
+    Column("First Seen", "string", 1, _event_first_seen, "", "Time when this event was first recorded."),
+    Column("Count", "string", 1, _event_count, "", "The number of times this event has occurred."),
+    Column("Name", "string", 1, _name, "name", "Name must be unique within a namespace."),
 ]
 
 LEASE_COLUMNS = [
@@ -444,6 +478,67 @@ PRIORITYCLASS_COLUMNS = [
     _col("PreemptionPolicy", lambda p: p.get("preemptionPolicy", "")),
 ]
 
+def _ingress_hosts(ing: Obj) -> str:
+    """formatHosts: the first three rules' hosts, `*` when none names one."""
+    rules = _spec(ing).get("rules") or []
+    hosts = [r["host"] for r in rules[:3] if r.get("host")]
+    if not hosts:
+        return "*"
+    return ",".join(hosts) + (f" + {len(rules) - 3} more..." if len(rules) > 3 else "")
+
+
+def _ingress_address(ing: Obj) -> str:
+    """ingressLoadBalancerStatusStringer (unclipped, as the server prints it): each ingress point's IP or name."""
+    points = ((_status(ing).get("loadBalancer") or {}).get("ingress")) or []
+    return ",".join(sorted({p.get("ip") or p.get("hostname") for p in points if p.get("ip") or p.get("hostname")}))
+
+
+INGRESS_COLUMNS = [
+    NAME,
+    _col("Class", lambda i: _spec(i).get("ingressClassName") or "<none>",
+         description="The name of the IngressClass resource that should be used for additional configuration"),
+    _col("Hosts", _ingress_hosts, description="Hosts that incoming requests are matched against before the ingress "
+                                              "rule"),
+    _col("Address", _ingress_address, description="Address is a list containing ingress points for the "
+                                                   "load-balancer"),
+    _col("Ports", lambda i: "80, 443" if _spec(i).get("tls") else "80",
+         description="Ports of TLS configurations that open"),
+    AGE,
+]
+
+
+def _ingress_class_parameters(ic: Obj) -> str:
+    params = _spec(ic).get("parameters")
+    if not params:
+        return "<none>"
+    kind = params.get("kind", "") + ("." + params["apiGroup"] if params.get("apiGroup") is not None else "")
+    return f"{kind}/{params.get('name', '')}"
+
+
+INGRESSCLASS_COLUMNS = [
+    NAME,
+    _col("Controller", lambda i: _spec(i).get("controller", ""),
+         description="Controller that is responsible for handling this class"),
+    _col("Parameters", _ingress_class_parameters, description="A reference to a resource with additional parameters"),
+    AGE,
+]
+
+NETWORKPOLICY_COLUMNS = [
+    NAME,
+    _col("Pod-Selector", lambda n: _selector_text(_spec(n).get("podSelector")),
+         description="Selects the pods to which this NetworkPolicy object applies."),
+    AGE,
+]
+
+#: Kubernetes prints no age for these.
+CSISTORAGECAPACITY_COLUMNS = [
+    NAME,
+    _col("StorageClassName", lambda c: c.get("storageClassName", ""),
+         description="The name of the StorageClass that the reported capacity applies to."),
+    _col("Capacity", lambda c: c.get("capacity") or "<unset>",
+         description="Capacity is the value reported by the CSI driver in its GetCapacityResponse."),
+]
+
 CREATED_AT = _col("Created At", lambda o: o["metadata"].get("creationTimestamp", ""), kind="date")
 
 
@@ -494,6 +589,10 @@ _BY_KIND: dict[str, list[Column]] = {
     "PersistentVolume": PERSISTENTVOLUME_COLUMNS,
     "PersistentVolumeClaim": PERSISTENTVOLUMECLAIM_COLUMNS,
     "StorageClass": STORAGECLASS_COLUMNS,
+    "CSIStorageCapacity": CSISTORAGECAPACITY_COLUMNS,
+    "Ingress": INGRESS_COLUMNS,
+    "IngressClass": INGRESSCLASS_COLUMNS,
+    "NetworkPolicy": NETWORKPOLICY_COLUMNS,
     "PriorityClass": PRIORITYCLASS_COLUMNS,
     "LimitRange": [NAME, CREATED_AT],
     "ResourceQuota": [NAME, AGE],

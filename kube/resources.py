@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
-    "CONFIGMAPS", "CONTROLLERREVISIONS", "CRONJOBS", "DAEMONSETS", "DEPLOYMENTS", "ENDPOINTS", "EVENTS", "JOBS",
-    "LEASES", "NAMESPACES", "NODES", "PERSISTENTVOLUMECLAIMS", "PERSISTENTVOLUMES", "PODS", "REPLICASETS",
-    "RESOURCES", "SECRETS", "SERVICEACCOUNTS", "SERVICES", "STATEFULSETS", "STORAGECLASSES",
+    "CONFIGMAPS", "CONTROLLERREVISIONS", "CRONJOBS", "CSISTORAGECAPACITIES", "DAEMONSETS", "DEPLOYMENTS", "ENDPOINTS",
+    "EVENTS", "EVENTS_V1", "INGRESSCLASSES", "INGRESSES", "JOBS", "LEASES", "NAMESPACES", "NETWORKPOLICIES", "NODES",
+    "PERSISTENTVOLUMECLAIMS", "PERSISTENTVOLUMES", "PODS", "REPLICASETS", "RESOURCES", "SECRETS", "SERVICEACCOUNTS",
+    "SERVICES", "STATEFULSETS", "STORAGECLASSES",
     "ResourceType", "by_kind", "by_plural", "lookup", "object_path",
 ]
 
@@ -61,6 +62,7 @@ class ResourceType:
 
 _WORKLOAD = ("status", "scale")
 _CORE, _APPS, _BATCH, _RBAC = "", "apps", "batch", "rbac.authorization.k8s.io"
+_NETWORKING, _STORAGE = "networking.k8s.io", "storage.k8s.io"
 
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(_CORE, "v1", "Namespace", "namespaces", False, ("ns",), subresources=("status", "finalize")),
@@ -89,12 +91,19 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(_BATCH, "v1", "Job", "jobs", True, (), ("all",), subresources=("status",)),
     ResourceType(_BATCH, "v1", "CronJob", "cronjobs", True, ("cj",), ("all",), subresources=("status",)),
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True),
-    ResourceType("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, ("sc",)),
+    ResourceType(_STORAGE, "v1", "StorageClass", "storageclasses", False, ("sc",)),
+    ResourceType(_STORAGE, "v1", "CSIStorageCapacity", "csistoragecapacities", True),
+    ResourceType(_NETWORKING, "v1", "Ingress", "ingresses", True, ("ing",), subresources=("status",)),
+    ResourceType(_NETWORKING, "v1", "IngressClass", "ingressclasses", False),
+    ResourceType(_NETWORKING, "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",)),
     ResourceType("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ("pc",)),
     ResourceType(_RBAC, "v1", "Role", "roles", True),
     ResourceType(_RBAC, "v1", "ClusterRole", "clusterroles", False),
     ResourceType(_RBAC, "v1", "RoleBinding", "rolebindings", True),
     ResourceType(_RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", False),
+    # The core/v1 Events again, in events.k8s.io/v1's form: one storage (apiserver.registry.events). Last, so
+    # that `events` and `ev` name the core/v1 resource first, as kubectl's discovery order makes them.
+    ResourceType("events.k8s.io", "v1", "Event", "events", True, ("ev",)),
 )
 
 _BY_KIND = {(r.api_version, r.kind): r for r in RESOURCES}
@@ -152,4 +161,9 @@ STATEFULSETS = _get("apps", "v1", "statefulsets")
 CONTROLLERREVISIONS = _get("apps", "v1", "controllerrevisions")
 JOBS = _get("batch", "v1", "jobs")
 CRONJOBS = _get("batch", "v1", "cronjobs")
-STORAGECLASSES = _get("storage.k8s.io", "v1", "storageclasses")
+STORAGECLASSES = _get(_STORAGE, "v1", "storageclasses")
+CSISTORAGECAPACITIES = _get(_STORAGE, "v1", "csistoragecapacities")
+INGRESSES = _get(_NETWORKING, "v1", "ingresses")
+INGRESSCLASSES = _get(_NETWORKING, "v1", "ingressclasses")
+NETWORKPOLICIES = _get(_NETWORKING, "v1", "networkpolicies")
+EVENTS_V1 = _get("events.k8s.io", "v1", "events")

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from pydantic import ValidationError
 
 from apiserver import validation as v
+from apiserver.registry import godecode
 from kube import errors
 from kube.models import KubeModel, prune_unknown_fields, unknown_fields
 from kube.resources import ResourceType
@@ -43,12 +44,16 @@ class Strategy:
     # ------------------------------------------------------------------ decoding
 
     def decode(self, obj: Obj, field_validation: str = "Warn") -> tuple[Obj, list[str]]:
-        """Type-check through the model; unknown fields rejected (Strict) or dropped with warnings."""
+        """Type-check through the model (a value of the wrong type is a `godecode.DecodeError`, a missing one
+        Invalid); unknown fields rejected (Strict) or dropped with warnings."""
         if self.model is None:
             return obj, []
         try:
             model = self.model.model_validate(obj)
         except ValidationError as exc:
+            refused = godecode.refusal(self.resource.kind, self.resource.version, self.model, obj, exc)
+            if refused is not None:  # a wrong JSON type: Go's decoder refuses it before validation runs (400)
+                raise refused from None
             name = (obj.get("metadata") or {}).get("name") or ""
             raise errors.Invalid.for_object(
                 self.resource.kind, name, v.causes_from_pydantic(exc), self.resource.group

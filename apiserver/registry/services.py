@@ -391,6 +391,12 @@ async def repair_loop(storage: EtcdStorage, interval: float = 60.0) -> None:
 class EndpointsStrategy(Strategy):
     model: ClassVar[type[KubeModel] | None] = models.Endpoints
 
+    def default(self, ep: models.Endpoints) -> None:
+        """SetDefaults_EndpointPort: a port's protocol is TCP unless it says otherwise."""
+        for subset in ep.subsets:
+            for port in subset.ports:
+                port.protocol = port.protocol or "TCP"
+
     def validate(self, obj: Obj) -> Causes:
         causes = self.validate_metadata(obj)
         for i, subset in enumerate(obj.get("subsets") or []):

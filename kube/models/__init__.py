@@ -1,6 +1,6 @@
 """Typed API objects (pydantic v2). `MODELS` maps (apiVersion, kind) to the model that validates it."""
 
-from kube.models import apps, batch, config, network, policy, rbac, storage
+from kube.models import apps, batch, config, events, network, networking, policy, rbac, storage
 from kube.models.base import KubeModel, Quantity, camel, prune_unknown_fields, unknown_fields
 from kube.models.binding import Binding
 from kube.models.coordination import Lease, LeaseSpec
@@ -48,6 +48,11 @@ MODELS: dict[tuple[str, str], type[KubeModel]] = {
     ("batch/v1", "Job"): batch.Job,
     ("batch/v1", "CronJob"): batch.CronJob,
     ("storage.k8s.io/v1", "StorageClass"): storage.StorageClass,
+    ("storage.k8s.io/v1", "CSIStorageCapacity"): storage.CSIStorageCapacity,
+    ("networking.k8s.io/v1", "Ingress"): networking.Ingress,
+    ("networking.k8s.io/v1", "IngressClass"): networking.IngressClass,
+    ("networking.k8s.io/v1", "NetworkPolicy"): networking.NetworkPolicy,
+    ("events.k8s.io/v1", "Event"): events.Event,
     ("scheduling.k8s.io/v1", "PriorityClass"): policy.PriorityClass,
     ("rbac.authorization.k8s.io/v1", "Role"): rbac.Role,
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): rbac.ClusterRole,
@@ -89,7 +94,9 @@ __all__ = [
     "batch",
     "camel",
     "config",
+    "events",
     "network",
+    "networking",
     "policy",
     "prune_unknown_fields",
     "rbac",

@@ -1,4 +1,5 @@
-"""Persistent storage: core/v1 PersistentVolume and PersistentVolumeClaim, storage.k8s.io/v1 StorageClass."""
+"""Persistent storage: core/v1 PersistentVolume and PersistentVolumeClaim, storage.k8s.io/v1 StorageClass and
+CSIStorageCapacity."""
 
 from __future__ import annotations
 
@@ -78,3 +79,14 @@ class StorageClass(TypedObject):
     allow_volume_expansion: bool | None = None
     volume_binding_mode: str | None = None
     allowed_topologies: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class CSIStorageCapacity(TypedObject):
+    """storage.k8s.io/v1 CSIStorageCapacity: what a CSI driver reports it can provision for a StorageClass in a
+    topology segment. Served and stored only: kubelite runs no CSI driver to write it and no scheduler plugin
+    reads it."""
+
+    node_topology: LabelSelector | None = None
+    storage_class_name: str | None = None
+    capacity: Quantity | None = None
+    maximum_volume_size: Quantity | None = None

@@ -1,5 +1,6 @@
-"""What the apiserver refuses before a write, in Kubernetes' words: type errors with field paths (422), the size
-limits on annotations and on ConfigMap/Secret data, and core/v1 Events as Kubernetes validates them."""
+"""What the apiserver refuses before a write, in Kubernetes' words: values of the wrong type as Go's decoder words
+them (400, apiserver.registry.godecode), a missing field (422), the size limits on annotations and on
+ConfigMap/Secret data, and core/v1 Events as Kubernetes validates them."""
 
 from __future__ import annotations
 
@@ -32,42 +33,51 @@ def deployment(**spec: Any) -> dict[str, Any]:
                                            "containers": [{"name": "c", "image": "i"}]}}, **spec}}
 
 
+def decode_error(resource: Any, obj: dict[str, Any]) -> str:
+    with pytest.raises(errors.BadRequest) as info:
+        strategy_for(resource).decode(obj)
+    assert info.value.code == 400 and info.value.reason == "BadRequest"
+    return info.value.message
+
+
 @pytest.mark.parametrize(
-    ("value", "message"),
-    [("3", 'Invalid value: "string": spec.replicas in body must be of type integer: "string"'),
-     (True, 'Invalid value: "boolean": spec.replicas in body must be of type integer: "boolean"'),
-     (1.5, 'Invalid value: "number": spec.replicas in body must be of type integer: "number"'),
-     (2**40, "Invalid value: 1099511627776: spec.replicas in body should be less than or equal to 2147483647"),
-     (-(2**31) - 1, "Invalid value: -2147483649: spec.replicas in body should be greater than or equal to "
-                    "-2147483648")],
-    ids=["string", "bool", "fraction", "too-big", "too-small"],
+    ("value", "shown"),
+    [("3", "string"), (True, "bool"), (1.5, "number 1.5"), (3.0, "number 3.0"), (2**40, "number 1099511627776"),
+     (-(2**31) - 1, "number -2147483649"), ({}, "object"), ([], "array")],
+    ids=["string", "bool", "fraction", "integral-float", "too-big", "too-small", "object", "array"],
 )
-def test_replicas_type_errors_read_as_kubernetes_writes_them(value: Any, message: str) -> None:
-    error = refused(DEPLOYMENTS, deployment(replicas=value))
-    assert [(c["reason"], c["field"], c["message"]) for c in error.causes] == [
-        ("FieldValueInvalid", "spec.replicas", message)]
-    assert error.message == f'Deployment.apps "x" is invalid: spec.replicas: {message}'
+def test_replicas_type_errors_read_as_kubernetes_writes_them(value: Any, shown: str) -> None:
+    """transformDecodeError's 400 around encoding/json's UnmarshalTypeError (Go struct, path, Go type)."""
+    assert decode_error(DEPLOYMENTS, deployment(replicas=value)) == (
+        'Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal '
+        f"{shown} into Go struct field DeploymentSpec.spec.replicas of type int32")
 
 
-def test_container_port_and_int_or_string_errors() -> None:
+def test_the_first_error_in_the_body_is_the_one_reported() -> None:
     containers = [{"name": "c", "image": "i", "ports": [{"containerPort": "80"}, {"containerPort": True}],
                    "readinessProbe": {"tcpSocket": {"port": False}}}]
-    found = messages(PODS, {"metadata": META, "spec": {"containers": containers}})
-    port = "spec.containers[0].ports[{}].containerPort"
-    probe = "spec.containers[0].readinessProbe.tcpSocket.port"
-    assert found == {
-        port.format(0): f'Invalid value: "string": {port.format(0)} in body must be of type integer: "string"',
-        port.format(1): f'Invalid value: "boolean": {port.format(1)} in body must be of type integer: "boolean"',
-        probe: f'Invalid value: "boolean": {probe} in body must be of type integer or string: "boolean"',
-    }
+    assert decode_error(PODS, {"metadata": META, "spec": {"containers": containers}}).endswith(
+        "json: cannot unmarshal string into Go struct field ContainerPort.spec.containers.ports.containerPort of "
+        "type int32")
+    containers = [{"name": "c", "image": "i", "readinessProbe": {"tcpSocket": {"port": False}}}]
+    assert decode_error(PODS, {"metadata": META, "spec": {"containers": containers}}).endswith(
+        "json: cannot unmarshal bool into Go struct field TCPSocketAction.spec.containers.readinessProbe.tcpSocket."
+        "port of type int32")
 
 
 def test_wrong_types_of_strings_objects_and_lists_are_named() -> None:
-    found = messages(PODS, {"metadata": {**META, "labels": {"a": 1}}, "spec": {"containers": "c"}})
-    assert found == {
-        "metadata.labels.a": 'Invalid value: "integer": metadata.labels.a in body must be of type string: "integer"',
-        "spec.containers": 'Invalid value: "string": spec.containers in body must be of type array: "string"',
-    }
+    assert decode_error(PODS, {"metadata": {**META, "labels": {"a": 1}}, "spec": {"containers": "c"}}).endswith(
+        "json: cannot unmarshal number into Go struct field ObjectMeta.metadata.labels of type string")
+    assert decode_error(PODS, {"metadata": META, "spec": {"containers": "c"}}).endswith(
+        "json: cannot unmarshal string into Go struct field PodSpec.spec.containers of type []v1.Container")
+    assert decode_error(PODS, {"metadata": META, "spec": {"containers": [5]}}).endswith(
+        "json: cannot unmarshal number into Go struct field PodSpec.spec.containers of type v1.Container")
+    assert decode_error(DEPLOYMENTS, {"metadata": META, "spec": "x"}).endswith(
+        "json: cannot unmarshal string into Go struct field Deployment.spec of type v1.DeploymentSpec")
+
+
+def test_a_missing_required_field_is_validation_not_decoding() -> None:
+    assert [c["field"] for c in refused(EVENTS, {"metadata": META}).causes] == ["involvedObject"]
 
 
 def event(**fields: Any) -> dict[str, Any]:
@@ -75,13 +85,30 @@ def event(**fields: Any) -> dict[str, Any]:
             "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"}, **fields}
 
 
-def test_event_timestamps_and_count_are_typed() -> None:
-    found = messages(EVENTS, event(lastTimestamp="garbage", count="1"))
-    assert found == {
-        "lastTimestamp": 'Invalid value: "garbage": lastTimestamp in body must be of type date-time: "garbage"',
-        "count": 'Invalid value: "string": count in body must be of type integer: "string"',
-    }
-    assert "count" in messages(EVENTS, event(count=2**31))
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [("garbage", 'parsing time "garbage" as "2006-01-02T15:04:05Z07:00": cannot parse "garbage" as "2006"'),
+     ("2026-12-02 10:00:00Z", 'parsing time "2026-12-02 10:00:00Z" as "2006-01-02T15:04:05Z07:00": cannot parse '
+                              '" 10:00:00Z" as "T"'),
+     ("2026-13-01T00:00:00Z", 'parsing time "2026-13-01T00:00:00Z": month out of range'),
+     ("2026-02-30T00:00:00Z", 'parsing time "2026-02-30T00:00:00Z": day out of range'),
+     ("2026-02-03T00:00:00Zx", 'parsing time "2026-02-03T00:00:00Zx": extra text: "x"'),
+     ("2026-02-03T00:00:00+0100", 'parsing time "2026-02-03T00:00:00+0100" as "2006-01-02T15:04:05Z07:00": cannot '
+                                  'parse "+0100" as "Z07:00"'),
+     (5, "json: cannot unmarshal number into Go struct field Event.lastTimestamp of type string")],
+    ids=["garbage", "space", "month", "day", "extra", "zone", "number"],
+)
+def test_event_timestamps_are_parsed_as_go_parses_them(value: Any, error: str) -> None:
+    """metav1.Time.UnmarshalJSON: time.Parse(time.RFC3339, ...) and its ParseError wording."""
+    assert decode_error(EVENTS, event(lastTimestamp=value)) == (
+        f'Event in version "v1" cannot be handled as a Event: {error}')
+
+
+def test_event_count_is_typed() -> None:
+    assert decode_error(EVENTS, event(count="1")).endswith(
+        "json: cannot unmarshal string into Go struct field Event.count of type int32")
+    assert decode_error(EVENTS, event(count=2**31)).endswith(
+        "json: cannot unmarshal number 2147483648 into Go struct field Event.count of type int32")
 
 
 def annotated(annotations: dict[str, str]) -> dict[str, Any]:
