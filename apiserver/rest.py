@@ -5,13 +5,16 @@ Nothing here knows HTTP or any kind: handlers get decoded input and typed option
 raise `kube.errors.ApiError`. What is special about a kind lives in its Strategy or an admission plugin.
 Every write runs the same pipeline — decode, mutating admission, validation, validating admission, then
 ONE storage write — so a refused request has changed nothing; a dry run takes the same path over a
-storage that does not write (`apiserver.dryrun`).
+storage that does not write (`apiserver.dryrun`). A resource type served over another one's storage
+(events.k8s.io/v1 Events) is converted at the edges: bodies to the storage form once decoded, objects
+handed back (and matched by selectors, and patched) in the served form (`apiserver.registry.conversion`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import secrets
 import uuid
@@ -22,7 +25,7 @@ from apiserver import fieldmanager, patching
 from apiserver.admission import Attributes, Chain, default_chain
 from apiserver.dryrun import DryRunStorage
 from apiserver.params import ContinueToken, DeleteOptions, ListOptions, WriteOptions
-from apiserver.registry import strategy_for
+from apiserver.registry import conversion_for, godecode, storage_of, strategy_for
 from apiserver.registry.base import SYSTEM_METADATA, spec_changed
 from apiserver.storage import EtcdStorage
 from apiserver.watchcache import CacheEvent, WatchCache, translate
@@ -47,7 +50,7 @@ class Registry:
                  admission: Chain | None = None) -> None:
         self.storage = storage
         self.dry_storage = DryRunStorage(storage)
-        self.caches = {r: WatchCache(storage, r.plural, watch_cache_size) for r in resources}
+        self.caches = {r: WatchCache(storage, r.plural, watch_cache_size) for r in resources if storage_of(r) is r}
         self.admission = admission if admission is not None else default_chain()
 
     async def start(self) -> None:
@@ -66,7 +69,7 @@ class Registry:
             cache.forget_before(revision)
 
     def _key(self, rt: ResourceType, namespace: str | None, name: str) -> str:
-        return self.storage.key(rt.plural, namespace if rt.namespaced else None, name)
+        return self.storage.key(storage_of(rt).plural, namespace if rt.namespaced else None, name)
 
     def _storage(self, dry_run: bool) -> EtcdStorage:
         return self.dry_storage if dry_run else self.storage  # type: ignore[return-value]  # same interface
@@ -94,10 +97,10 @@ class Registry:
         obj = await self.storage.get(self._key(rt, namespace, name))
         if obj is None:
             raise errors.NotFound.for_object(rt.plural, name, rt.group)
-        return obj
+        return _served(rt, obj)
 
     async def list(self, rt: ResourceType, namespace: str | None, opts: ListOptions) -> Obj:
-        prefix = self.storage.prefix(rt.plural, namespace if rt.namespaced else None)
+        prefix = self.storage.prefix(storage_of(rt).plural, namespace if rt.namespaced else None)
         name = opts.fields.exact("metadata.name")
         revision, start = 0, None
         token = opts.continuation()
@@ -113,6 +116,7 @@ class Registry:
             if name is not None and (not rt.namespaced or namespace) and not revision:
                 # A field selector on the name (kubectl's WatchList and `get NAME -w`) is one key read.
                 obj = await self.storage.get(self._key(rt, namespace, name))
+                obj = _served(rt, obj) if obj is not None else None
                 items = [obj] if obj is not None and opts.matches(obj) else []
                 revision = await self.storage.revision()
             else:
@@ -141,7 +145,7 @@ class Registry:
             want = opts.limit - len(items) if opts.limit else 0
             page = await self.storage.list(prefix, revision=revision or None, limit=want, start=start)
             revision = page.revision
-            for obj in page.items:
+            for obj in map(functools.partial(_served, rt), page.items):
                 if opts.limit and len(items) == opts.limit:
                     meta = obj["metadata"]
                     return revision, self._key(rt, meta.get("namespace"), meta["name"]).encode()
@@ -199,7 +203,7 @@ class Registry:
             await _hook(strategy, "create_failed", obj, storage)
             raise
         self._committed(rt, stored, opts.dry_run)
-        return stored, warnings
+        return _served(rt, stored), warnings
 
     def _decode(self, rt: ResourceType, body: Obj, namespace: str | None, field_validation: str,
                 name: str | None = None, duplicates: Strs | None = None) -> tuple[Obj, Strs]:
@@ -234,6 +238,9 @@ class Registry:
             meta["name"] = name
         obj, warnings = strategy_for(rt).decode({**body, "metadata": meta}, field_validation)
         obj["kind"], obj["apiVersion"] = rt.kind, rt.api_version
+        conversion = conversion_for(rt)
+        if conversion is not None:
+            obj = conversion.to_storage(obj)
         obj.setdefault("metadata", {})
         if duplicates and field_validation == "Warn":
             warnings = [*(f'duplicate field "{d}"' for d in duplicates), *warnings]
@@ -267,11 +274,14 @@ class Registry:
             return await self._apply(rt, namespace, name, patch, opts, subresource)
 
         async def mutate(current: Obj) -> Obj:
-            patched = patching.apply_patch(current, patch, content_type)
+            patched = patching.apply_patch(_served(rt, current), patch, content_type)
             expected = (patched.get("metadata") or {}).get("resourceVersion")
             if expected and expected != current["metadata"]["resourceVersion"]:
                 raise errors.Conflict.stale(rt.plural, name, rt.group)
-            new, found = self._decode(rt, patched, namespace, opts.field_validation, name)
+            try:
+                new, found = self._decode(rt, patched, namespace, opts.field_validation, name)
+            except godecode.DecodeError as exc:  # as Kubernetes' patcher words a result that does not decode
+                raise exc.in_patch(patch, patched, content_type.startswith(patching.STRATEGIC)) from None
             warnings[:] = found
             return await self._prepare_update(rt, new, current, subresource, opts)
 
@@ -295,7 +305,7 @@ class Registry:
                                       causes=exc.causes) from None
 
         async def mutate(current: Obj) -> Obj:
-            new, found = self._decode(rt, applied(current), namespace, opts.field_validation, name)
+            new, found = self._decode(rt, applied(_served(rt, current)), namespace, opts.field_validation, name)
             warnings[:] = found
             return await self._prepare_update(rt, new, current, subresource, opts, track=False)
 
@@ -315,7 +325,10 @@ class Registry:
         opts = options or WriteOptions()
 
         async def mutate(current: Obj) -> Obj:
-            return await self._prepare_update(rt, change(json.loads(json.dumps(current))), current, None, opts)
+            changed = change(json.loads(json.dumps(_served(rt, current))))
+            conversion = conversion_for(rt)
+            new = conversion.to_storage(changed) if conversion is not None else changed
+            return await self._prepare_update(rt, new, current, None, opts)
 
         return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), []
 
@@ -387,7 +400,7 @@ class Registry:
             "deletionGracePeriodSeconds"
         ) and not strategy.holds_deletion(stored):
             await self._remove(key, stored, rt, dry_run)
-        return stored
+        return _served(rt, stored)
 
     # ------------------------------------------------------------------ delete
 
@@ -424,7 +437,7 @@ class Registry:
                     await self._remove(key, current, rt, opts.dry_run)
                 except errors.Conflict:
                     continue
-                return current, True
+                return _served(rt, current), True
             marked = json.loads(json.dumps(current))
             mmeta = marked["metadata"]
             if finalizers:
@@ -437,13 +450,13 @@ class Registry:
             elif previous is None:
                 mmeta["deletionGracePeriodSeconds"] = grace
             if mmeta == meta:
-                return current, False
+                return _served(rt, current), False
             try:
                 stored = await storage.update(key, marked, int(meta["resourceVersion"]))
             except errors.Conflict:
                 continue
             self._committed(rt, stored, opts.dry_run)
-            return stored, False
+            return _served(rt, stored), False
         raise errors.Conflict(f"too many concurrent writers to {rt.plural} {name!r}")
 
     async def _remove(self, key: str, current: Obj, rt: ResourceType, dry_run: bool = False) -> None:
@@ -503,7 +516,8 @@ class Registry:
     ) -> AsyncIterator[Obj]:
         """Watch events as dicts {type, object}. Synthetic ADDED for existing objects when the watch starts
         from "" / "0" (or with sendInitialEvents), then live events from the watch cache."""
-        cache = self.caches[rt]
+        cache = self.caches[storage_of(rt)]
+        conversion = conversion_for(rt)
 
         def matches(obj: Obj) -> bool:
             if rt.namespaced and namespace and obj["metadata"].get("namespace") != namespace:
@@ -542,6 +556,9 @@ class Registry:
                 if cached is None:
                     return  # closed by the cache (reset or overflow): the client resumes from its last RV
                 last = cached.revision
+                if conversion is not None:
+                    cached = CacheEvent(cached.revision, cached.key, conversion.served(cached.object),
+                                        conversion.served(cached.prev))
                 out = translate(cached, matches)
                 if out is not None:
                     yield {"type": out[0], "object": out[1]}
@@ -550,18 +567,26 @@ class Registry:
 
     async def _watch_etcd(self, rt: ResourceType, since: int, matches: Callable[[Obj], bool]) -> AsyncIterator[Obj]:
         try:
-            async for stored in self.storage.watch(self.storage.prefix(rt.plural), since + 1):
-                out = translate(CacheEvent(stored.revision, stored.key, stored.object, stored.prev), matches)
+            async for stored in self.storage.watch(self.storage.prefix(storage_of(rt).plural), since + 1):
+                out = translate(CacheEvent(stored.revision, stored.key, _served(rt, stored.object),
+                                           _served(rt, stored.prev)), matches)
                 if out is not None:
                     yield {"type": out[0], "object": out[1]}
         except errors.Gone:
             raise errors.Gone("The resourceVersion for the provided watch is too old.") from None
 
 
+def _served(rt: ResourceType, obj: Any) -> Any:
+    """A stored object (or None) in the form `rt` serves it."""
+    conversion = conversion_for(rt)
+    return conversion.served(obj) if conversion is not None else obj
+
+
 def _track(rt: ResourceType, live: Obj | None, new: Obj, opts: WriteOptions, subresource: str | None) -> None:
     """Record in new's managedFields what this write's manager now owns (Kubernetes' fieldmanager on every
-    create, update and patch)."""
-    entries = fieldmanager.update(live, new, opts.manager, rt.api_version, subresource, timeutil.now())
+    create, update and patch), in the fields of the version the request used."""
+    entries = fieldmanager.update(_served(rt, live), _served(rt, new), opts.manager, rt.api_version, subresource,
+                                  timeutil.now())
     if entries:
         new["metadata"]["managedFields"] = entries
     else:
