@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from apiserver import admission, discovery, openapi, routes, server
+from apiserver import admission, discovery, openapi, reviews, routes, server
 from apiserver.allocators import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR
 from apiserver.authn.chain import Authenticator
 from apiserver.authz.setup import MODES, Authorization
@@ -138,7 +138,10 @@ def create_app(settings: Settings) -> FastAPI:
         log.exception("internal error")
         return routes.json_response(errors.InternalError(f"an error on the server: {exc}").to_status(), 500)
 
-    app.include_router(routes.router)  # first: resource requests are by far the most frequent
+    app.state.authorization = authorization
+    app.state.authenticator = settings.authenticator
+    app.include_router(reviews.router)  # fixed paths, before the resource routes' catch-all
+    app.include_router(routes.router)  # resource requests are by far the most frequent
     app.include_router(discovery.router)
     app.include_router(openapi.router)
     return app

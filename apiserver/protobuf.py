@@ -545,6 +545,29 @@ SCHEMAS: dict[str, Schema] = {
     "LeaseSpec": {1: ("holderIdentity", "string?"), 2: ("leaseDurationSeconds", "int32?"),
                   3: ("acquireTime", "MicroTime"), 4: ("renewTime", "MicroTime"), 5: ("leaseTransitions", "int32?"),
                   6: ("strategy", "string?"), 7: ("preferredHolder", "string?")},
+    # k8s.io/api/authorization/v1 (kubectl auth can-i sends its reviews as protobuf)
+    "ResourceAttributes": {1: ("namespace", "string"), 2: ("verb", "string"), 3: ("group", "string"),
+                           4: ("version", "string"), 5: ("resource", "string"), 6: ("subresource", "string"),
+                           7: ("name", "string")},
+    "NonResourceAttributes": {1: ("path", "string"), 2: ("verb", "string")},
+    "SelfSubjectAccessReview": {**_OBJECT, 2: ("spec", "SelfSubjectAccessReviewSpec")},
+    "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes"),
+                                    2: ("nonResourceAttributes", "NonResourceAttributes")},
+    "SubjectAccessReview": {**_OBJECT, 2: ("spec", "SubjectAccessReviewSpec")},
+    "SubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes"),
+                                2: ("nonResourceAttributes", "NonResourceAttributes"), 3: ("user", "string"),
+                                4: ("groups", "[]string"), 6: ("uid", "string")},
+    "SelfSubjectRulesReview": {**_OBJECT, 2: ("spec", "SelfSubjectRulesReviewSpec")},
+    "SelfSubjectRulesReviewSpec": {1: ("namespace", "string")},
+    # k8s.io/api/authentication/v1
+    "SelfSubjectReview": {**_OBJECT},
+    "TokenReview": {**_OBJECT, 2: ("spec", "TokenReviewSpec")},
+    "TokenReviewSpec": {1: ("token", "string"), 2: ("audiences", "[]string")},
+    "TokenRequest": {**_OBJECT, 2: ("spec", "TokenRequestSpec")},
+    "TokenRequestSpec": {1: ("audiences", "[]string"), 4: ("expirationSeconds", "int64?"),
+                         3: ("boundObjectRef", "BoundObjectReference")},
+    "BoundObjectReference": {1: ("kind", "string"), 2: ("apiVersion", "string"), 3: ("name", "string"),
+                             4: ("uid", "string")},
 }
 
 #: kind -> (message in SCHEMAS, the apiVersions it is accepted under; None = any, as DeleteOptions is
@@ -577,6 +600,13 @@ KINDS: dict[str, tuple[str, frozenset[str] | None]] = {
     "PriorityClass": ("PriorityClass", frozenset({"scheduling.k8s.io/v1"})),
     "StorageClass": ("StorageClass", frozenset({"storage.k8s.io/v1"})),
     "Lease": ("Lease", frozenset({"coordination.k8s.io/v1"})),
+    "SelfSubjectAccessReview": ("SelfSubjectAccessReview", frozenset({"authorization.k8s.io/v1"})),
+    "SubjectAccessReview": ("SubjectAccessReview", frozenset({"authorization.k8s.io/v1"})),
+    "LocalSubjectAccessReview": ("SubjectAccessReview", frozenset({"authorization.k8s.io/v1"})),
+    "SelfSubjectRulesReview": ("SelfSubjectRulesReview", frozenset({"authorization.k8s.io/v1"})),
+    "SelfSubjectReview": ("SelfSubjectReview", frozenset({"authentication.k8s.io/v1"})),
+    "TokenReview": ("TokenReview", frozenset({"authentication.k8s.io/v1"})),
+    "TokenRequest": ("TokenRequest", frozenset({"authentication.k8s.io/v1"})),
     "DeleteOptions": ("DeleteOptions", None),
 }
 

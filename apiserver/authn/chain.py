@@ -23,7 +23,8 @@ DEFAULT_ANONYMOUS_PATHS = ("/healthz", "/livez", "/readyz", "/version")
 
 
 class TokenAuthenticator(Protocol):
-    def authenticate_token(self, token: str) -> UserInfo | None: ...
+    def authenticate_token(self, token: str, audiences: Sequence[str] = ()) -> UserInfo | None:
+        """The token's user, or None if this method does not know the token (or it is not for `audiences`)."""
 
 
 def _bearer(authorization: str) -> str | None:
@@ -47,14 +48,21 @@ class Authenticator:
             return user
         token = _bearer(authorization) if authorization else None
         if token is not None:  # another scheme (Basic...) is not a credential kube-apiserver reads
-            for method in self.tokens:
-                user = method.authenticate_token(token)
-                if user is not None:
-                    return user
-            raise errors.Unauthorized("Unauthorized")
+            user = self.authenticate_bearer(token)
+            if user is None:
+                raise errors.Unauthorized("Unauthorized")
+            return user
         if self.anonymous and self._anonymous_allowed(path):
             return UserInfo(ANONYMOUS, groups=(ALL_UNAUTHENTICATED,))
         raise errors.Unauthorized("Unauthorized")
+
+    def authenticate_bearer(self, token: str, audiences: Sequence[str] = ()) -> UserInfo | None:
+        """The user a bearer token names (also what TokenReview answers), or None."""
+        for method in self.tokens:
+            user = method.authenticate_token(token, audiences)
+            if user is not None:
+                return user
+        return None
 
     def _anonymous_allowed(self, path: str) -> bool:
         for allowed in self.anonymous_paths:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 
 from apiserver.authn.user import ALL_AUTHENTICATED, UserInfo
@@ -34,5 +35,6 @@ class TokenFileAuthenticator:
     def from_file(cls, path: Path) -> TokenFileAuthenticator:
         return cls(read_token_file(path))
 
-    def authenticate_token(self, token: str) -> UserInfo | None:
+    def authenticate_token(self, token: str, audiences: Sequence[str] = ()) -> UserInfo | None:
+        """Static tokens carry no audience: valid for any, as kube-apiserver treats them."""
         return self._tokens.get(token)
