@@ -15,8 +15,14 @@ Each document declares what this apiserver serves, laid out as Kubernetes' own d
 
 Where Kubernetes' documents differ from what is served, the document follows what is served: bodies and answers are
 JSON (and YAML in), a JSON patch body is declared as the array of operations it is, an apply patch as the kind, and
-delete answers the object (Kubernetes documents a Status for most kinds). `/openapi/v2` is answered 404, which
-kubectl accepts once v3 exists.
+delete answers the object (Kubernetes documents a Status for most kinds).
+
+`/openapi/v2` is the same in Swagger 2.0, as older clients and `kubectl explain`'s v2 fallback read it: one document
+for every group-version (`definitions` from all the v3 schemas, `#/definitions/` references, parameters with inline
+types, a `body` parameter for request bodies, one schema per answer, `consumes`/`produces`), with the same
+operationIds, `x-kubernetes-action`, `x-kubernetes-group-version-kind` and patch merge keys. It is served as JSON;
+a client that accepts only its protobuf form (application/com.github.proto-openapi.spec.v2@v1.0+protobuf) gets
+406 Not Acceptable and falls back.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic.json_schema import models_json_schema
 
@@ -37,7 +43,7 @@ from kube import errors
 from kube.models import MODELS
 from kube.resources import RESOURCES, ResourceType
 
-__all__ = ["document", "group_versions", "router"]
+__all__ = ["document", "document_v2", "group_versions", "router"]
 
 router = APIRouter()
 
@@ -300,10 +306,19 @@ def _paths(rt: ResourceType) -> Json:
 
 # ---------------------------------------------------------------- component schemas
 
+#: lists Kubernetes marks atomic although a list of the same name elsewhere merges by key (NetworkPolicy ports
+#: are no container ports), per model.
+_ATOMIC_LISTS: dict[str, dict[str, str | None]] = {
+    "NetworkPolicyIngressRule": {"ports": None},
+    "NetworkPolicyEgressRule": {"ports": None},
+    "IngressLoadBalancerIngress": {"ports": None},
+}
+
+
 def _mark_merge_lists(model: str, schema: Json) -> None:
     """Tell kubectl which lists merge by key (containers by name, ...), so `apply` diffs them element-wise
     instead of replacing them whole (which would make every re-apply a change)."""
-    overrides = patching.MODEL_MERGE_KEYS.get(model, {})
+    overrides = {**patching.MODEL_MERGE_KEYS.get(model, {}), **_ATOMIC_LISTS.get(model, {})}
     for name, prop in (schema.get("properties") or {}).items():
         key = overrides[name] if name in overrides else patching.MERGE_KEYS.get(name)
         if key and (prop.get("type") == "array" or "items" in prop):
@@ -439,6 +454,120 @@ def group_versions() -> list[tuple[str, str]]:
         if (r.group, r.version) not in seen:
             seen.append((r.group, r.version))
     return seen
+
+
+# ---------------------------------------------------------------- /openapi/v2 (Swagger 2.0)
+
+_V2_REF = "#/definitions/{model}"
+#: what /openapi/v2 can be answered as; the protobuf form Kubernetes also offers is not
+_V2_JSON = "application/json"
+
+
+def _v2_schema(schema: Any) -> Any:
+    """A v3 schema in Swagger 2.0's subset: `anyOf` (which 2.0 lacks) as Kubernetes writes an IntOrString, else
+    dropped; a `$ref` with siblings wrapped in allOf, as 2.0 ignores a reference's siblings."""
+    if isinstance(schema, list):
+        return [_v2_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _v2_schema(v) for k, v in schema.items()
+           if k not in ("anyOf", "oneOf", "const", "nullable") and not (k == "default" and v is None)}
+    options = schema.get("anyOf") or schema.get("oneOf")
+    if options:
+        types_ = {o.get("type") for o in options if isinstance(o, dict)} - {"null"}
+        if types_ == {"integer", "string"}:
+            out.update(type="string", format="int-or-string")
+    return out
+
+
+def _v2_parameter(param: Json) -> Json:
+    out = {k: v for k, v in param.items() if k != "schema"}
+    out.update({k: v for k, v in (param.get("schema") or {}).items() if k in ("type", "uniqueItems", "format")})
+    return out
+
+
+def _v2_operation(op: Json) -> Json:
+    out: Json = {"description": op.get("description", ""), "consumes": ["*/*"], "produces": [_V2_JSON,
+                                                                                            "application/yaml"],
+                 "schemes": ["https"], "tags": op.get("tags", []), "operationId": op["operationId"]}
+    params = [_v2_parameter(p) for p in op.get("parameters", [])]
+    body = op.get("requestBody")
+    if body is not None:
+        content = body.get("content") or {}
+        if "application/apply-patch+yaml" in content:  # a patch: one body, four content types
+            out["consumes"] = list(content)
+            schema = _ref(f"{_META}.Patch")
+        else:
+            schema = next(iter(content.values()), {}).get("schema", {})
+        params.insert(0, {"name": "body", "in": "body", "required": bool(body.get("required")),
+                          "schema": _v2_schema(schema)})
+    if params:
+        out["parameters"] = params
+    responses: Json = {}
+    for code, answer in op.get("responses", {}).items():
+        content = answer.get("content") or {}
+        if code.startswith("2"):
+            out["produces"] = list(content) or out["produces"]
+        responses[code] = {"description": answer.get("description", "")}
+        if content and code.startswith("2"):
+            responses[code]["schema"] = _v2_schema(next(iter(content.values())).get("schema", {}))
+    out["responses"] = responses
+    out.update({k: v for k, v in op.items() if k.startswith("x-kubernetes-")})
+    return out
+
+
+@functools.cache
+def _v2_bytes() -> bytes:
+    """One Swagger 2.0 document made of every group-version's v3 document."""
+    paths: Json = {}
+    definitions: Json = {}
+    for group, version in group_versions():
+        doc = document(group, version)
+        for path, item in doc["paths"].items():
+            v2_item: Json = {}
+            if item.get("parameters"):
+                v2_item["parameters"] = [_v2_parameter(p) for p in item["parameters"]]
+            for method in ("get", "put", "post", "delete", "patch"):
+                if method in item:
+                    v2_item[method] = _v2_operation(item[method])
+            paths[path] = v2_item
+        for name, schema in doc["components"]["schemas"].items():
+            definitions.setdefault(name, _v2_schema(schema))
+    text = json.dumps({"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.36.0-kubelite"},
+                       "paths": paths, "definitions": definitions,
+                       "securityDefinitions": {"BearerToken": {"description": "Bearer Token authentication",
+                                                               "type": "apiKey", "name": "authorization",
+                                                               "in": "header"}},
+                       "security": [{"BearerToken": []}]})
+    return text.replace('"#/components/schemas/', '"#/definitions/').encode()
+
+
+def document_v2() -> Json:
+    """The Swagger 2.0 document of /openapi/v2 (a fresh copy)."""
+    return json.loads(_v2_bytes())
+
+
+def _accepts_json(accept: str | None) -> bool:
+    """Whether an Accept header takes JSON (or anything); a missing one does."""
+    if not accept or not accept.strip():
+        return True
+    for clause in accept.split(","):
+        media, *params = (p.strip() for p in clause.split(";"))
+        if any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params):
+            continue
+        if media.lower() in ("*/*", "application/*", _V2_JSON):
+            return True
+    return False
+
+
+@router.get("/openapi/v2", include_in_schema=False)
+async def swagger(request: Request) -> Response:
+    if not _accepts_json(request.headers.get("accept")):
+        raise errors.ApiError("only application/json is served for /openapi/v2 (not its protobuf form)",
+                              reason="NotAcceptable", code=406)
+    body = _v2_bytes()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32].upper() + '"'
+    return Response(body, media_type=_V2_JSON, headers={"ETag": etag, "Vary": "Accept"})
 
 
 @router.get("/openapi/v3", include_in_schema=False)
