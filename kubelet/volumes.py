@@ -6,10 +6,12 @@ volumes, its managed /etc/hosts and resolv.conf, and its containers' termination
                           ~secret, ~downward-api, ~projected      written by `kubelet.atomicwriter`
     <root>/pods/<uid>/etc-hosts, resolv.conf, containers/<name>/<attempt>
 
-hostPath and persistentVolumeClaim volumes point outside (a claim through its bound PersistentVolume's
-hostPath or local path, created when missing). `setup` is idempotent and called at every sync, so updated
-ConfigMaps, Secrets and labels reach the files within a sync period; `cleanup` removes the whole directory
-(unmounting tmpfs first) once the pod's containers are gone. The payload builders are pure functions.
+A projected serviceAccountToken source is the pod's bound token from `kubelet.tokens` (which refreshes it);
+the atomic writer rewrites the file when the token changed. hostPath and persistentVolumeClaim volumes point
+outside (a claim through its bound PersistentVolume's hostPath or local path, created when missing). `setup`
+is idempotent and called at every sync, so updated ConfigMaps, Secrets, labels and tokens reach the files
+within a sync period; `cleanup` removes the whole directory (unmounting tmpfs first) once the pod's containers
+are gone. The payload builders are pure functions.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from kube import quantity
 from kube.resources import CONFIGMAPS, PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, SECRETS, ResourceType
 from kubelet.atomicwriter import FileProjection, write_payload
 from kubelet.containers import ConfigError, field_value, resource_value
+from kubelet.tokens import TokenError, TokenManager
 
 __all__ = [
     "HostVolume", "VolumeError", "VolumeManager", "configmap_payload", "downward_payload", "resolve_subpath",
@@ -188,9 +191,10 @@ def _mount_tmpfs(path: Path, size: int | None) -> None:
 
 
 class VolumeManager:
-    def __init__(self, root: Path, fetch: Fetch) -> None:
+    def __init__(self, root: Path, fetch: Fetch, tokens: TokenManager | None = None) -> None:
         self.root = Path(root)
         self.fetch = fetch
+        self.tokens = tokens
 
     def pod_dir(self, uid: str) -> Path:
         return self.root / "pods" / uid
@@ -256,24 +260,45 @@ class VolumeManager:
         raise VolumeError(f"volume type {', '.join(kinds) or 'unknown'} is not supported by this kubelet")
 
     async def _projected(self, pod: Obj, projected: Obj) -> Payload:
+        """The files of a projected volume; as Kubernetes' plugin, every source is tried and the errors of all
+        that failed are reported together (then nothing is written)."""
         ns = pod["metadata"]["namespace"]
         default = int(projected.get("defaultMode", DEFAULT_MODE))
         payload: Payload = {}
+        failures: list[str] = []
         for source in projected.get("sources") or []:
-            if "configMap" in source:
-                sub = {"defaultMode": default, **source["configMap"]}
-                cm = await self.fetch(CONFIGMAPS, ns, sub.get("name", ""))
-                payload.update(configmap_payload(cm, sub))
-            elif "secret" in source:
-                sub = {"defaultMode": default, **source["secret"]}
-                secret = await self.fetch(SECRETS, ns, sub.get("name", ""))
-                payload.update(secret_payload(secret, sub))
-            elif "downwardAPI" in source:
-                payload.update(downward_payload(pod, {"defaultMode": default, **source["downwardAPI"]}))
-            else:
-                kinds = ", ".join(source)
-                log.debug("projected source %s is not supported; skipped", kinds)
+            try:
+                if "configMap" in source:
+                    sub = {"defaultMode": default, **source["configMap"]}
+                    cm = await self.fetch(CONFIGMAPS, ns, sub.get("name", ""))
+                    payload.update(configmap_payload(cm, sub))
+                elif "secret" in source:
+                    sub = {"defaultMode": default, **source["secret"]}
+                    secret = await self.fetch(SECRETS, ns, sub.get("name", ""))
+                    payload.update(secret_payload(secret, sub))
+                elif "downwardAPI" in source:
+                    payload.update(downward_payload(pod, {"defaultMode": default, **source["downwardAPI"]}))
+                elif "serviceAccountToken" in source:
+                    payload.update(await self._token(pod, source["serviceAccountToken"], default))
+                else:
+                    kinds = ", ".join(source)
+                    log.debug("projected source %s is not supported; skipped", kinds)
+            except VolumeError as exc:
+                failures.append(str(exc))
+        if failures:  # utilerrors.NewAggregate's wording
+            raise VolumeError(failures[0] if len(failures) == 1 else f"[{', '.join(failures)}]")
         return payload
+
+    async def _token(self, pod: Obj, source: Obj, mode: int) -> Payload:
+        """A serviceAccountToken projection: the pod's bound token from the token manager, with the volume's
+        mode (refreshed there; rewritten here when it changed)."""
+        if self.tokens is None:
+            raise VolumeError("cannot use TokenManager when kubelet is in standalone mode")
+        try:
+            token = await self.tokens.get(pod, source)
+        except TokenError as exc:
+            raise VolumeError(str(exc)) from None
+        return {source.get("path") or "token": FileProjection(token.encode(), mode)}
 
     async def _claim_path(self, namespace: str, claim: str) -> str:
         pvc = await self.fetch(PERSISTENTVOLUMECLAIMS, namespace, claim)
