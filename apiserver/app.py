@@ -7,30 +7,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from apiserver import admission, discovery, openapi, reviews, routes, server
+from apiserver import admission, audit, discovery, openapi, reviews, routes, server
 from apiserver.allocators import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR
 from apiserver.authn.chain import Authenticator
+from apiserver.authn.serviceaccount import ObjectIndex, ServiceAccountAuthenticator, TokenIssuer
 from apiserver.authz.setup import MODES, Authorization
 from apiserver.compaction import DEFAULT_COMPACTION_INTERVAL, Compactor
+from apiserver.encryption import EncryptionConfig
 from apiserver.filters import AuthFilter
 from apiserver.kubeletproxy import KubeletProxy
+from apiserver.kubernetesservice import KubernetesService
 from apiserver.limits import DEFAULT_MAX_REQUEST_BODY_BYTES, BodyLimitMiddleware
-from apiserver.registry import services
+from apiserver.localinformer import LocalInformer
+from apiserver.registry import services, storage_of
 from apiserver.rest import Registry, ensure_namespaces
 from apiserver.storage import EtcdStorage
+from apiserver.tokenrequest import TokenRequests
 from kube import errors
-from kube.resources import RESOURCES
+from kube.resources import PODS, RESOURCES, SECRETS, SERVICEACCOUNTS
 
-__all__ = ["AUTHORIZATION_MODES", "Settings", "create_app"]
+__all__ = ["AUTHORIZATION_MODES", "ServiceAccountKeys", "Settings", "create_app"]
 
 log = logging.getLogger("apiserver")
 
@@ -57,6 +64,36 @@ class Settings:
     etcd_compaction_interval: float = DEFAULT_COMPACTION_INTERVAL  # seconds; 0: never compact
     authenticator: Authenticator = field(default_factory=lambda: Authenticator(anonymous_paths=("*",)))
     authorization_modes: tuple[str, ...] = ("AlwaysAllow",)
+    service_accounts: ServiceAccountKeys | None = None  # None: no service-account tokens issued or accepted
+    advertise_address: str | None = None  # what the `kubernetes` Service's Endpoints list; None: no Service kept
+    secure_port: int = 6443
+    encryption: EncryptionConfig | None = None  # --encryption-provider-config: values encrypted in etcd
+    audit_policy: audit.Policy | None = None  # --audit-policy-file; audited only with a log as well
+    audit_log: audit.LogBackend | None = None  # --audit-log-path
+
+
+@dataclass(frozen=True)
+class ServiceAccountKeys:
+    issuer: str
+    public_keys: list[Any]
+    private_key: Any | None = None  # None: tokens are accepted, not issued (TokenRequest is not served)
+    api_audiences: list[str] = field(default_factory=list)
+
+    @property
+    def audiences(self) -> list[str]:
+        return self.api_audiences or [self.issuer]
+
+
+def _service_account_tokens(settings: Settings) -> tuple[Authenticator, ObjectIndex, TokenRequests | None]:
+    """The authenticator with service-account tokens added (when keys are configured), the index of the objects
+    tokens are bound to, and the TokenRequest handler (when this apiserver signs)."""
+    keys, index = settings.service_accounts, ObjectIndex()
+    if keys is None:
+        return settings.authenticator, index, None
+    accounts = ServiceAccountAuthenticator(keys.public_keys, [keys.issuer], keys.audiences, index)
+    authenticator = dataclasses.replace(settings.authenticator, tokens=[*settings.authenticator.tokens, accounts])
+    issuer = TokenRequests(TokenIssuer(keys.private_key, keys.issuer), keys.audiences) if keys.private_key else None
+    return authenticator, index, issuer
 
 
 async def _connect(storage: EtcdStorage, wait: float) -> None:
@@ -73,21 +110,41 @@ async def _connect(storage: EtcdStorage, wait: float) -> None:
             await asyncio.sleep(0.3)
 
 
+def _transformers(config: EncryptionConfig | None) -> dict[str, Any]:
+    """{etcd resource: value transformer} for the served resource types the encryption config names."""
+    if config is None:
+        return {}
+    stored = {storage_of(rt) for rt in RESOURCES}
+    transformers = config.transformers((rt.group, rt.plural) for rt in sorted(stored, key=lambda r: r.plural))
+    log.info("encryption at rest for %s", ", ".join(sorted(transformers)) or "no served resource")
+    return transformers
+
+
 def create_app(settings: Settings) -> FastAPI:
     authorization = Authorization(settings.authorization_modes)
+    authenticator, bound_objects, token_requests = _service_account_tokens(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.configure(settings.service_cluster_ip_range, settings.service_node_port_range)
-        storage = EtcdStorage(settings.etcd)
+        storage = EtcdStorage(settings.etcd, transformers=_transformers(settings.encryption))
         await _connect(storage, settings.etcd_wait_seconds)
         registry = Registry(storage, list(RESOURCES), settings.watch_cache_size, admission.default_chain(
-            settings.not_ready_toleration_seconds, settings.unreachable_toleration_seconds))
+            settings.not_ready_toleration_seconds, settings.unreachable_toleration_seconds,
+            mount_tokens=token_requests is not None))
         await registry.start()
         await ensure_namespaces(registry, BOOTSTRAP_NAMESPACES)
         await authorization.start(registry)
-        if not await authorization.wait_synced(AUTHORIZATION_SYNC_SECONDS):
-            log.warning("authorization indexes not synced after %.0f s", AUTHORIZATION_SYNC_SECONDS)
+        followers = LocalInformer(registry, [SERVICEACCOUNTS, PODS, SECRETS], bound_objects)
+        if settings.service_accounts is not None:
+            followers.start()
+        if not (await authorization.wait_synced(AUTHORIZATION_SYNC_SECONDS) and (
+                settings.service_accounts is None or await followers.wait_synced(AUTHORIZATION_SYNC_SECONDS))):
+            log.warning("authentication/authorization indexes not synced after %.0f s", AUTHORIZATION_SYNC_SECONDS)
+        kubernetes_service = KubernetesService(registry, settings.service_cluster_ip_range,
+                                               settings.advertise_address or "", settings.secure_port)
+        if settings.advertise_address:
+            await kubernetes_service.start()
         app.state.registry = registry
         app.state.bookmark_interval = settings.bookmark_interval
         app.state.kubelet = KubeletProxy(settings.kubelet_token)
@@ -104,19 +161,31 @@ def create_app(settings: Settings) -> FastAPI:
             repair.cancel()
             # Bounded: with etcd already gone, cancelled etcd calls can take long to unwind, and a
             # SIGTERM must still end the process promptly.
-            for step in (compactor.stop, authorization.stop, registry.stop, storage.close, app.state.kubelet.close):
+            steps = (kubernetes_service.stop, compactor.stop, followers.stop, authorization.stop, registry.stop,
+                     storage.close, app.state.kubelet.close)
+            for step in steps:
                 try:
                     await asyncio.wait_for(step(), SHUTDOWN_STEP_SECONDS)
                 except Exception as exc:  # TimeoutError included
                     log.warning("shutdown step %s did not finish cleanly: %r", step.__qualname__, exc)
+            if auditing and settings.audit_log is not None:
+                await settings.audit_log.aclose()  # what is queued is written
 
     app = FastAPI(title="kubelite apiserver", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
     # Bodies are counted as they are read, so an oversized one is refused before it costs memory.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
-    # Added last, so it runs first: nobody unauthenticated or unauthorized reaches a handler or reads a body.
-    app.add_middleware(AuthFilter, authenticator=settings.authenticator,
-                       authorizer=authorization.authorizer, peers=server.peer_of)
+    # Added after the body limit, so it runs before it: nobody unauthenticated or unauthorized reaches a handler
+    # or reads a body.
+    auditing = settings.audit_policy is not None and settings.audit_log is not None
+    filter_authenticator, filter_authorizer = authenticator, authorization.authorizer
+    if auditing:  # they tell the request's audit record who asked and what was decided
+        filter_authenticator = audit.recording_authenticator(authenticator)
+        filter_authorizer = audit.recording_authorizer(authorization.authorizer)
+    app.add_middleware(AuthFilter, authenticator=filter_authenticator, authorizer=filter_authorizer,
+                       peers=server.peer_of)
+    if auditing:  # around AuthFilter, so the 401s and 403s it answers are audited too
+        app.add_middleware(audit.AuditFilter, policy=settings.audit_policy, backend=settings.audit_log)
 
     @app.exception_handler(errors.ApiError)
     async def api_error(_: Request, exc: errors.ApiError) -> Response:
@@ -139,7 +208,8 @@ def create_app(settings: Settings) -> FastAPI:
         return routes.json_response(errors.InternalError(f"an error on the server: {exc}").to_status(), 500)
 
     app.state.authorization = authorization
-    app.state.authenticator = settings.authenticator
+    app.state.authenticator = authenticator
+    app.state.token_requests = token_requests
     app.include_router(reviews.router)  # fixed paths, before the resource routes' catch-all
     app.include_router(routes.router)  # resource requests are by far the most frequent
     app.include_router(discovery.router)

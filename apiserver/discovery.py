@@ -40,6 +40,7 @@ _SUBRESOURCES: dict[str, tuple[list[str], tuple[str, str, str] | None]] = {
     "eviction": (["create"], ("policy", "v1", "Eviction")),
     "log": (["get"], ("", "v1", "Pod")),
     "finalize": (["update"], None),
+    "token": (["create"], ("authentication.k8s.io", "v1", "TokenRequest")),
 }
 
 

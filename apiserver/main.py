@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import re
 import ssl
@@ -10,10 +11,11 @@ from pathlib import Path
 
 import uvicorn
 
-from apiserver import server, tls
+from apiserver import audit, encryption, server, tls
 from apiserver.allocators import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, parse_port_range, parse_service_cidr
-from apiserver.app import Settings, create_app
+from apiserver.app import ServiceAccountKeys, Settings, create_app
 from apiserver.authn.chain import DEFAULT_ANONYMOUS_PATHS, Authenticator
+from apiserver.authn.serviceaccount import DEFAULT_ISSUER, load_keys
 from apiserver.authn.tokenfile import TokenFileAuthenticator
 from apiserver.authz.setup import parse_modes
 from apiserver.compaction import DEFAULT_COMPACTION_INTERVAL
@@ -64,6 +66,39 @@ def _serving(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, tuple[str
     return context, tuple(p.strip() for p in args.anonymous_paths.split(",") if p.strip())
 
 
+def _audit(args: argparse.Namespace) -> tuple[audit.Policy | None, audit.LogBackend | None]:
+    """The audit policy and log: both or neither (kube-apiserver audits nothing without a backend)."""
+    if not args.audit_policy_file:
+        return None, None
+    policy = audit.load_policy(args.audit_policy_file)
+    if not args.audit_log_path:
+        return policy, None
+    return policy, audit.LogBackend(args.audit_log_path, args.audit_log_maxsize, args.audit_log_maxbackup,
+                                    args.audit_log_maxage)
+
+
+def _service_account_keys(args: argparse.Namespace) -> ServiceAccountKeys | None:
+    private, publics = None, []
+    if args.service_account_signing_key_file:
+        private, publics = load_keys(args.service_account_signing_key_file)
+        if private is None:
+            raise ValueError(f"{args.service_account_signing_key_file}: no private key to sign with")
+    for path in args.service_account_key_file:
+        publics += load_keys(path)[1]
+    if not publics:
+        return None
+    audiences = [a.strip() for a in args.api_audiences.split(",") if a.strip()]
+    return ServiceAccountKeys(args.service_account_issuer, publics, private, audiences)
+
+
+def _advertise(args: argparse.Namespace) -> str | None:
+    """The `kubernetes` Service's endpoint address; None (no Service kept) when only loopback is served."""
+    address = args.advertise_address or args.bind_address
+    if address in ("0.0.0.0", "::", "") or ipaddress.ip_address(address).is_loopback:
+        return args.advertise_address if args.advertise_address else None
+    return address
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="kube-apiserver-lite", description=__doc__)
     p.add_argument("--etcd-servers", default=os.environ.get("KUBELITE_ETCD", "http://127.0.0.1:2379"),
@@ -110,6 +145,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "version; with --insecure: all)")
     p.add_argument("--authorization-mode", default="AlwaysAllow",
                    help="comma-separated, tried in order: AlwaysAllow, AlwaysDeny, RBAC, Node")
+    p.add_argument("--encryption-provider-config", type=Path,
+                   help="an EncryptionConfiguration (apiserver.config.k8s.io/v1): which resources are encrypted in "
+                        "etcd, with which providers and keys (aescbc, aesgcm, secretbox, identity)")
+    p.add_argument("--audit-policy-file", type=Path,
+                   help="an audit Policy (audit.k8s.io/v1): what is audited, at which level")
+    p.add_argument("--audit-log-path", help="write audit events here as JSON lines ('-': standard output)")
+    p.add_argument("--audit-log-maxsize", type=int, default=0,
+                   help="megabytes of the audit log before it is rotated (0: 100)")
+    p.add_argument("--audit-log-maxbackup", type=int, default=0, help="rotated audit logs kept (0: all)")
+    p.add_argument("--audit-log-maxage", type=int, default=0, help="days rotated audit logs are kept (0: any)")
+    p.add_argument("--service-account-issuer", default=DEFAULT_ISSUER,
+                   help="the `iss` of the service-account tokens this apiserver signs and accepts")
+    p.add_argument("--service-account-signing-key-file", type=Path,
+                   help="the ECDSA P-256 private key (PEM) service-account tokens are signed with (TokenRequest)")
+    p.add_argument("--service-account-key-file", type=Path, action="append", default=[],
+                   help="a PEM public (or private) key service-account tokens are verified with; repeatable "
+                        "(default: the signing key's)")
+    p.add_argument("--api-audiences", default="",
+                   help="comma-separated audiences of tokens for this API (default: the issuer)")
+    p.add_argument("--advertise-address",
+                   help="the address the `kubernetes` Service's Endpoints list (how pods reach this apiserver); "
+                        "default: --bind-address unless it is a wildcard or loopback")
     p.add_argument("--insecure", action="store_true",
                    help="serve plain HTTP (for debugging): no TLS, no client certificates, anonymous on every path "
                         "unless --anonymous-paths says otherwise")
@@ -131,6 +188,10 @@ def main(argv: list[str] | None = None) -> None:
         ssl_context, anonymous_paths = _serving(args)
         tokens = [TokenFileAuthenticator.from_file(args.token_auth_file)] if args.token_auth_file else []
         modes = parse_modes(args.authorization_mode)
+        encryption_config = encryption.load(args.encryption_provider_config) \
+            if args.encryption_provider_config else None
+        audit_policy, audit_log = _audit(args)
+        service_accounts = _service_account_keys(args)
     except (OSError, ValueError, ssl.SSLError) as exc:
         raise SystemExit(f"kube-apiserver-lite: {exc}") from None
     authenticator = Authenticator(tokens=tokens, anonymous=args.anonymous_auth, anonymous_paths=anonymous_paths)
@@ -142,7 +203,10 @@ def main(argv: list[str] | None = None) -> None:
                               service_cluster_ip_range=args.service_cluster_ip_range,
                               service_node_port_range=args.service_node_port_range,
                               max_request_body_bytes=args.max_request_body_bytes,
-                              etcd_compaction_interval=args.etcd_compaction_interval))
+                              etcd_compaction_interval=args.etcd_compaction_interval,
+                              encryption=encryption_config, audit_policy=audit_policy, audit_log=audit_log,
+                              service_accounts=service_accounts, advertise_address=_advertise(args),
+                              secure_port=args.port))
     open_files = server.raise_open_files_limit()
     max_connections = args.max_connections
     if max_connections is None:

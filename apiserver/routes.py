@@ -280,6 +280,18 @@ async def _log(call: Call) -> Response:
 
 
 #: subresource name -> its handler; kube.resources declares which resource serves which.
+async def _token(call: Call) -> Response:
+    _only("POST", call)
+    issuer = call.request.app.state.token_requests
+    if issuer is None:  # no --service-account-signing-key-file: Kubernetes serves no TokenRequest then
+        raise _not_found(f"{call.resource.plural}/{call.subresource}")
+    body = await read_body(call.request)
+    dry_run = parse_write_options(call.request.query_params, call.request.query_params.getlist("dryRun")).dry_run
+    answer = await issuer.create(call.registry, call.namespace or "", call.name, body, user_of(call.request.scope),
+                                 dry_run)
+    return json_response(answer, 201)
+
+
 SUBRESOURCES: dict[str, Handler] = {
     "status": _object,
     "finalize": _finalize,
@@ -288,6 +300,7 @@ SUBRESOURCES: dict[str, Handler] = {
     "eviction": _eviction,
     "log": _log,
     "ephemeralcontainers": _object,
+    "token": _token,
 }
 
 

@@ -3,6 +3,12 @@
 Keys are `/registry/{resource}/{namespace}/{name}` (cluster-scoped: `/registry/{resource}/{name}`), values the
 object's JSON. An object's resourceVersion is its key's mod_revision and is set on read, never stored.
 Every write is an etcd transaction that compares the key's mod_revision (or absence), so no update is lost.
+
+Values of some resources may pass through a transformer on their way to and from etcd (encryption at rest,
+apiserver.encryption), chosen by the resource part of the key alone: reads, lists, watches and the
+compare-and-swap loop all see plain objects. A value read with an older key is *stale* and rewritten by the next
+update even when the object is unchanged (Kubernetes' GuaranteedUpdate), so `kubectl replace` re-encrypts it.
+A value that cannot be read is a 500 InternalError for that object, never a crash.
 """
 
 from __future__ import annotations
@@ -10,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
 import aetcd
@@ -22,7 +28,7 @@ from aetcd import rpc
 
 from kube import errors
 
-__all__ = ["EtcdStorage", "ListPage", "StoredEvent", "same_object"]
+__all__ = ["EtcdStorage", "ListPage", "StoredEvent", "ValueTransformer", "same_object"]
 
 log = logging.getLogger("apiserver.storage")
 
@@ -52,10 +58,25 @@ class StoredEvent:
     prev: Obj | None  # the object before the change, if it existed
 
 
+class ValueTransformer(Protocol):
+    """What etcd holds for a resource, to and from its plain JSON (apiserver.encryption's transformers)."""
+
+    def from_storage(self, data: bytes, context: bytes) -> tuple[bytes, bool]:
+        """(plain value, stale); ValueError when the value cannot be read."""
+
+    def to_storage(self, data: bytes, context: bytes) -> bytes: ...
+
+
 def _decode(value: bytes, mod_revision: int) -> Obj:
     obj = json.loads(value)
     obj.setdefault("metadata", {})["resourceVersion"] = str(mod_revision)
     return obj
+
+
+def _unreadable(key: str, exc: Exception) -> errors.InternalError:
+    """As Kubernetes' etcd3 store answers a value its transformer cannot read."""
+    why = f"unable to transform key {key!r}: {exc}"
+    return errors.InternalError(f"Internal error occurred: {why}", causes=[{"message": why}])
 
 
 def _encode(obj: Obj) -> bytes:
@@ -76,10 +97,36 @@ def _translate(exc: Exception) -> errors.ApiError:
 
 
 class EtcdStorage:
-    def __init__(self, endpoint: str, timeout: float = 10.0) -> None:
+    def __init__(self, endpoint: str, timeout: float = 10.0,
+                 transformers: Mapping[str, ValueTransformer] | None = None) -> None:
+        """`transformers`: {resource: transformer} for the values under `/registry/{resource}/`."""
         url = urlparse(endpoint if "://" in endpoint else f"http://{endpoint}")
         self.endpoint = endpoint
         self._client = aetcd.Client(host=url.hostname or "127.0.0.1", port=url.port or 2379, timeout=timeout)
+        self._transformers = dict(transformers or {})
+
+    # ------------------------------------------------------------------ values
+
+    def _transformer(self, key: str) -> ValueTransformer | None:
+        if not self._transformers or not key.startswith(PREFIX):
+            return None
+        return self._transformers.get(key[len(PREFIX):].split("/", 1)[0])
+
+    def _read(self, key: str, value: bytes, mod_revision: int) -> tuple[Obj, bool]:
+        """The object a stored value holds and whether the value is stale; InternalError if unreadable."""
+        transformer = self._transformer(key)
+        if transformer is None:
+            return _decode(value, mod_revision), False
+        try:
+            plain, stale = transformer.from_storage(value, key.encode())
+            return _decode(plain, mod_revision), stale
+        except ValueError as exc:  # the transformer's errors and undecodable JSON alike
+            raise _unreadable(key, exc) from None
+
+    def _value(self, key: str, obj: Obj) -> bytes:
+        data = _encode(obj)
+        transformer = self._transformer(key)
+        return transformer.to_storage(data, key.encode()) if transformer is not None else data
 
     async def connect(self) -> None:
         await self._client.connect()
@@ -103,11 +150,14 @@ class EtcdStorage:
         return resp.header.revision
 
     async def get(self, key: str) -> Obj | None:
+        return (await self._get(key))[0]
+
+    async def _get(self, key: str) -> tuple[Obj | None, bool]:
         try:
             found = await self._client.get(key.encode())
         except Exception as exc:
             raise _translate(exc) from exc
-        return _decode(found.value, found.mod_revision) if found else None
+        return self._read(key, found.value, found.mod_revision) if found else (None, False)
 
     async def list(
         self, prefix: str, *, revision: int | None = None, limit: int = 0, start: bytes | None = None
@@ -115,7 +165,7 @@ class EtcdStorage:
         """One page of objects under `prefix` as of `revision` (default: now)."""
         begin = start or prefix.encode()
         resp = await self._range(begin, prefix_end(prefix.encode()), limit=limit, revision=revision or 0)
-        items = [_decode(kv.value, kv.mod_revision) for kv in resp.kvs]
+        items = [self._read(kv.key.decode(), kv.value, kv.mod_revision)[0] for kv in resp.kvs]
         next_key = resp.kvs[-1].key + b"\0" if resp.more and resp.kvs else None
         return ListPage(items, revision if revision else resp.header.revision, next_key)
 
@@ -134,7 +184,7 @@ class EtcdStorage:
         """Store a new object; `AlreadyExists` if the key exists."""
         txn = self._client.transactions
         ok, responses = await self._txn(
-            [txn.create(key.encode()) == 0], [txn.put(key.encode(), _encode(obj))], []
+            [txn.create(key.encode()) == 0], [txn.put(key.encode(), self._value(key, obj))], []
         )
         if not ok:
             raise errors.AlreadyExists(f"{key} already exists")
@@ -144,7 +194,7 @@ class EtcdStorage:
         """Replace the object if its key is still at `expected_revision`; else raise `Conflict`."""
         txn = self._client.transactions
         ok, responses = await self._txn(
-            [txn.mod(key.encode()) == expected_revision], [txn.put(key.encode(), _encode(obj))], []
+            [txn.mod(key.encode()) == expected_revision], [txn.put(key.encode(), self._value(key, obj))], []
         )
         if not ok:
             raise errors.Conflict("stale resourceVersion")
@@ -168,12 +218,12 @@ class EtcdStorage:
         `mutate` raises ApiError to refuse; NotFound is raised here when the key is absent.
         """
         for _ in range(retries):
-            current = await self.get(key)
+            current, stale = await self._get(key)
             if current is None:
                 raise errors.NotFound(f"{key} not found")
             revision = int(current["metadata"]["resourceVersion"])
             updated = await mutate(json.loads(json.dumps(current)))
-            if updated is None or same_object(updated, current):
+            if updated is None or (same_object(updated, current) and not stale):
                 return current
             try:
                 return await self.update(key, updated, revision)
@@ -202,19 +252,29 @@ class EtcdStorage:
             )
             async for ev in stream:
                 kv, prev = ev.kv, ev.prev_kv
+                key = kv.key.decode()
                 # A create has no previous value: aetcd then hands over an empty KeyValue, not None.
-                prev_obj = _decode(prev.value, prev.mod_revision) if prev is not None and prev.value else None
-                if ev.kind == "PUT":
-                    yield StoredEvent("PUT", kv.key.decode(), kv.mod_revision,
-                                      _decode(kv.value, kv.mod_revision), prev_obj)
-                else:
-                    yield StoredEvent("DELETE", kv.key.decode(), kv.mod_revision, None, prev_obj)
+                prev_obj = self._watched(key, prev) if prev is not None and prev.value else None
+                if ev.kind != "PUT":
+                    yield StoredEvent("DELETE", key, kv.mod_revision, None, prev_obj)
+                elif (obj := self._watched(key, kv)) is not None:
+                    yield StoredEvent("PUT", key, kv.mod_revision, obj, prev_obj)
         except asyncio.CancelledError:
             raise
         except errors.ApiError:
             raise
         except Exception as exc:
             raise _translate(exc) from exc
+
+    def _watched(self, key: str, kv: Any) -> Obj | None:
+        """A watched value, or None if this apiserver cannot read it (written with a key it lacks, or
+        tampered): watchers skip that change and reads of the object answer the error, while the watch of
+        every other object goes on."""
+        try:
+            return self._read(key, kv.value, kv.mod_revision)[0]
+        except errors.InternalError as exc:
+            log.error("watch: the value of %s at revision %d skipped: %s", key, kv.mod_revision, exc.message)
+            return None
 
     # ------------------------------------------------------------------ compaction
 

@@ -68,9 +68,10 @@ class ClusterPKI:
     def ca_file(self) -> Path:
         return self.pki_dir / "ca.crt"
 
-    def serving(self, name: str, service_ip: str | None = None) -> tuple[Path, Path]:
+    def serving(self, name: str, service_ip: str | None = None, extra_ips: tuple[str, ...] = ()) -> tuple[Path, Path]:
         """A serving certificate for this host (and the `kubernetes` Service), written as <name>.crt/.key."""
         names, addresses = _host_names()
+        addresses += [ip for ip in extra_ips if ip not in addresses]
         if service_ip:
             addresses.append(service_ip)
             names += ["kubernetes", "kubernetes.default", "kubernetes.default.svc",
@@ -78,6 +79,13 @@ class ClusterPKI:
         issued = self.ca.issue("kube-apiserver", client=False, server=True, dns_names=names,
                                ip_addresses=[str(ipaddress.ip_address(a)) for a in addresses])
         return issued.write(self.pki_dir / f"{name}.crt", self.pki_dir / f"{name}.key")
+
+    def service_account_key(self) -> Path:
+        """The key service-account tokens are signed with (sa.key, made once: tokens outlive restarts)."""
+        path = self.pki_dir / "sa.key"
+        if not path.exists():
+            pki.write_private(path, pki.new_private_key_pem())
+        return path
 
     def client(self, name: str, identity: Identity) -> tuple[Path, Path]:
         issued = self.ca.issue(identity.user, organizations=identity.groups)

@@ -129,7 +129,13 @@ def up(
     cidr, prefix = _service_network(port)
     home.mkdir(parents=True, exist_ok=True)
     cluster_pki = certs.ensure(home, apiserver)
-    serving_cert, serving_key = cluster_pki.serving("apiserver", service_ip=_nth_ip(cidr, 1))
+    pod_gateway = _pod_network_gateway()
+    serving_cert, serving_key = cluster_pki.serving("apiserver", service_ip=_nth_ip(cidr, 1),
+                                                    extra_ips=(pod_gateway,) if pod_gateway else ())
+    sa_key = cluster_pki.service_account_key()
+    # Pods reach the apiserver at the pod network's gateway (the `kubernetes` Service's endpoint), so it listens
+    # there too; without a pod network only loopback.
+    exposure = ["--bind-address", "0.0.0.0", "--advertise-address", pod_gateway] if pod_gateway else []
     configs = {name: str(cluster_pki.kubeconfig(name, identity)) for name, identity in certs.COMPONENTS.items()}
     configs["kubelet"] = str(cluster_pki.kubeconfig("kubelet", certs.node_identity(node)))
     admin = cluster_pki.kubeconfig("admin", certs.ADMIN)
@@ -157,6 +163,7 @@ def up(
         d = launch("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd, "--port", str(port),
                                  "--tls-cert-file", str(serving_cert), "--tls-private-key-file", str(serving_key),
                                  "--client-ca-file", str(cluster_pki.ca_file), "--authorization-mode", AUTHORIZATION,
+                                 "--service-account-signing-key-file", str(sa_key), *exposure,
                                  "--kubelet-token-file", str(token_file), "--service-cluster-ip-range", cidr])
         supervise.wait_http("/readyz", timeout, d, access)
         launch("scheduler", [*supervise.python_module("scheduler"), "--kubeconfig", configs["scheduler"]])
@@ -184,6 +191,22 @@ def up(
     typer.echo(f"  logs: {logs}   pids: {run}   etcd data: {home / 'etcd'}")
     typer.echo(f"  services: ClusterIPs from {cidr}, cluster DNS at {_nth_ip(cidr, 10)}")
     typer.echo("  try: klite get nodes; klite get pods -A; klite down")
+
+
+def _pod_network_gateway() -> str | None:
+    """The host's address on Docker's default bridge, where the kubelet's pods live (None if unknown)."""
+    import docker
+
+    try:
+        network = docker.from_env(timeout=10).networks.get("bridge")
+    except Exception:
+        return None
+    for config in (network.attrs.get("IPAM") or {}).get("Config") or []:
+        if config.get("Gateway"):
+            return str(config["Gateway"])
+        if config.get("Subnet"):
+            return _nth_ip(config["Subnet"], 1)
+    return None
 
 
 def _kubelet_token(home: Path) -> Path:

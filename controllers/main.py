@@ -9,11 +9,12 @@ import os
 import signal
 import socket
 import uuid
+from pathlib import Path
 
 from controllers.context import ControllerContext, InformerFactory
 from controllers.registry import available
 from kube import log
-from kube.client import ApiClient
+from kube.client import ApiClient, kubeconfig
 from kube.events import EventRecorder
 from kube.leaderelection import LeaderElector, LeaseSettings
 
@@ -34,8 +35,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--job-backoff-base", type=float, default=None,
                    help="seconds before a Job's failed pod is replaced, doubled per further failure "
                         "(default 10, env KUBELITE_JOB_BACKOFF_BASE)")
+    p.add_argument("--root-ca-file", type=Path,
+                   help="the cluster CA published to every namespace as the kube-root-ca.crt ConfigMap "
+                        "(default: the CA the --kubeconfig trusts)")
     p.add_argument("--log-level", default=os.environ.get("KUBELITE_LOG_LEVEL", "info"))
     return p.parse_args(argv)
+
+
+def root_ca(args: argparse.Namespace) -> str:
+    """The PEM the root-ca-cert-publisher spreads: --root-ca-file, else the kubeconfig's CA, else none."""
+    if args.root_ca_file:
+        return args.root_ca_file.read_text()
+    if args.kubeconfig:
+        verify = kubeconfig.load(args.kubeconfig).verify
+        if isinstance(verify, str):
+            return Path(verify).read_text()
+    return ""
 
 
 def selected(spec: str, names: list[str]) -> list[str]:
@@ -57,6 +72,7 @@ async def run_controllers(client: ApiClient, args: argparse.Namespace) -> None:
     ctx = ControllerContext(client, informers, EventRecorder(client, "controller-manager"), options={
         "node_monitor_grace_period": args.node_monitor_grace_period,
         "job_backoff_base": args.job_backoff_base,
+        "root_ca": root_ca(args),
     })
     controllers = [catalogue[name](ctx) for name in selected(args.controllers, list(catalogue))]
     informers.start()

@@ -22,7 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
     "CA_VALIDITY", "CERT_VALIDITY", "CertificateAuthority", "Issued", "ca_cert_hash", "identity_of",
-    "load_certificate", "write_private",
+    "load_certificate", "new_private_key_pem", "write_private",
 ]
 
 CA_VALIDITY = datetime.timedelta(days=3650)  # kubeadm's CA lifetime
@@ -45,6 +45,11 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 def _cert_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def new_private_key_pem() -> bytes:
+    """A fresh ECDSA P-256 key as PKCS#8 PEM (service-account signing keys, as kubeadm's sa.key)."""
+    return _key_pem(_new_key())
 
 
 def write_private(path: Path, data: bytes) -> None:

@@ -76,7 +76,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(_CORE, "v1", "Endpoints", "endpoints", True, ("ep",), singular="endpoints"),
     ResourceType(_CORE, "v1", "ConfigMap", "configmaps", True, ("cm",)),
     ResourceType(_CORE, "v1", "Secret", "secrets", True),
-    ResourceType(_CORE, "v1", "ServiceAccount", "serviceaccounts", True, ("sa",)),
+    ResourceType(_CORE, "v1", "ServiceAccount", "serviceaccounts", True, ("sa",), subresources=("token",)),
     ResourceType(_CORE, "v1", "PersistentVolume", "persistentvolumes", False, ("pv",), subresources=("status",)),
     ResourceType(
         _CORE, "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, ("pvc",), subresources=("status",),

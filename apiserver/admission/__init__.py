@@ -22,7 +22,7 @@ __all__ = ["Attributes", "Chain", "DefaultTolerationSeconds", "NamespaceLifecycl
            "Priority", "ServiceAccount", "default_chain"]
 
 
-def default_chain(not_ready_seconds: int = 300, unreachable_seconds: int = 300) -> Chain:
+def default_chain(not_ready_seconds: int = 300, unreachable_seconds: int = 300, mount_tokens: bool = False) -> Chain:
     """The plugins kube-apiserver enables by default that kubelite implements, in Kubernetes' order."""
-    return Chain([NamespaceLifecycle(), ServiceAccount(), NodeRestriction(),
+    return Chain([NamespaceLifecycle(), ServiceAccount(mount_tokens), NodeRestriction(),
                   DefaultTolerationSeconds(not_ready_seconds, unreachable_seconds), Priority()])

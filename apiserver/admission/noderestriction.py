@@ -9,11 +9,15 @@ static pods, so a kubelet creates no pods at all (Kubernetes lets it create mirr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apiserver.admission.chain import Attributes, Plugin
 from apiserver.authn.user import node_name
 from kube import errors
+from kube.resources import PODS
+
+if TYPE_CHECKING:
+    from apiserver.rest import Registry
 
 __all__ = ["NodeRestriction", "forbidden_labels"]
 
@@ -68,6 +72,12 @@ def _node_of(pod: Obj | None) -> str:
 class NodeRestriction(Plugin):
     name = "NodeRestriction"
 
+    def __init__(self) -> None:
+        self._registry: Registry | None = None
+
+    async def start(self, registry: Registry) -> None:
+        self._registry = registry
+
     async def validate(self, attrs: Attributes) -> None:
         node = node_name(attrs.user) if attrs.user is not None else None
         if node is None:
@@ -77,6 +87,8 @@ class NodeRestriction(Plugin):
             self._pod(node, attrs)
         elif resource.group == "" and resource.plural == "nodes":
             self._node(node, attrs)
+        elif resource.group == "" and resource.plural == "serviceaccounts" and attrs.subresource == "token":
+            await self._token(node, attrs)
         elif resource.group == "coordination.k8s.io" and resource.plural == "leases":
             name = attrs.name or ((attrs.obj or {}).get("metadata") or {}).get("name", "")
             if attrs.namespace != NODE_LEASE_NAMESPACE or name != node:
@@ -100,6 +112,21 @@ class NodeRestriction(Plugin):
         else:
             self._refuse(attrs, f'unexpected operation "{attrs.operation}", node "{node}" can only create and '
                                 "delete mirror pods")
+
+    async def _token(self, node: str, attrs: Attributes) -> None:
+        """A kubelet's tokens are bound to a pod it runs (Kubernetes' admitServiceAccount)."""
+        ref = ((attrs.obj or {}).get("spec") or {}).get("boundObjectRef") or {}
+        if ref.get("apiVersion") != "v1" or ref.get("kind") != "Pod" or not ref.get("name"):
+            self._refuse(attrs, "node requested token not bound to a pod")
+        if not ref.get("uid"):
+            self._refuse(attrs, "node requested token with a pod binding without a uid")
+        assert self._registry is not None, "started with the registry"
+        pod = await self._registry.get(PODS, attrs.namespace, ref["name"])
+        if pod["metadata"]["uid"] != ref["uid"]:
+            self._refuse(attrs, f"the UID in the bound object reference ({ref['uid']}) does not match the UID in "
+                                "record. The object might have been deleted and then recreated")
+        if _node_of(pod) != node:
+            self._refuse(attrs, "node requested token bound to a pod scheduled on a different node")
 
     def _node(self, node: str, attrs: Attributes) -> None:
         if attrs.name != node:

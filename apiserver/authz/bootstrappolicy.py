@@ -201,6 +201,11 @@ def controller_rules() -> dict[str, list[Obj]]:
             rule(("update",), (APPS,), ("replicasets/status",)),
             rule(("create", "delete", "list", "patch", "watch"), (CORE,), ("pods",)),
         ],
+        "root-ca-cert-publisher": [
+            rule(("list", "watch"), (CORE,), ("namespaces",)),
+            rule(("create", "list", "watch"), (CORE,), ("configmaps",)),
+            rule(("update",), (CORE,), ("configmaps",), ("kube-root-ca.crt",)),  # only the one it publishes
+        ],
         "serviceaccount": [
             rule(("list", "watch"), (CORE,), ("namespaces",)),
             rule(("create", "list", "watch"), (CORE,), ("serviceaccounts",)),
