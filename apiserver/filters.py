@@ -1,5 +1,6 @@
-"""The filters every request passes before a handler, in kube-apiserver's order: authentication, then
-authorization. A refused request is answered here (401/403 Status) and never reaches a handler or storage.
+"""The filters every request passes before a handler, in kube-apiserver's order: authentication,
+impersonation, then authorization. A refused request is answered here (401/403 Status) and never reaches a
+handler or storage.
 
 The user is left in the ASGI scope (`scope["kubelite.user"]`) for admission and the review APIs.
 """
@@ -14,6 +15,7 @@ from apiserver.authn.chain import Authenticator
 from apiserver.authn.user import UserInfo
 from apiserver.authz.attributes import Attributes, Authorizer
 from apiserver.authz.chain import forbidden_message
+from apiserver.impersonation import impersonate
 from apiserver.requestinfo import RequestInfo, request_info
 from kube import errors
 
@@ -62,6 +64,7 @@ class AuthFilter:
         peer = self.peers(tuple(client)) if client else None
         try:
             user = self.authenticator.authenticate(path, _header(scope, b"authorization"), peer)
+            user = impersonate(user, scope.get("headers", ()), self.authorizer)
             info = request_info(method, path, query)
             attrs = attributes_for(user, info)
             verdict = self.authorizer.authorize(attrs)

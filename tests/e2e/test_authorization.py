@@ -288,3 +288,28 @@ def test_service_account_tokens_are_bound_to_what_they_were_made_for(rbac_apiser
             assert admin.delete(f"/api/v1/namespaces/{ns}/serviceaccounts/reader").status_code == 200
         supervise.wait_for(lambda: account.get(f"/api/v1/namespaces/{ns}/pods").status_code == 401, 10,
                            "the deleted account's token to be refused")
+
+
+def test_impersonation_needs_the_impersonate_verb(rbac_apiserver: Apiserver, namespaces: tuple[str, str],
+                                                  tmp_path: Path) -> None:
+    a, _ = namespaces
+    as_alice = {"Impersonate-User": "alice", "Impersonate-Group": "developers"}
+    with rbac_apiserver.http() as admin:
+        listed = admin.get(f"/api/v1/namespaces/{a}/secrets", headers=as_alice)
+        assert listed.status_code == 403  # the admin, acting as alice, has alice's rights only
+        assert 'User "alice" cannot list resource "secrets"' in _status(listed)["message"]
+        assert admin.get(f"/api/v1/namespaces/{a}/pods", headers=as_alice).status_code == 200
+        who = _post(admin, "/apis/authentication.k8s.io/v1/selfsubjectreviews", {})
+        assert who.json()["status"]["userInfo"]["username"] == "kubernetes-admin"
+        group_only = admin.get("/api/v1/pods", headers={"Impersonate-Group": "developers"})
+        assert group_only.status_code == 400
+    with rbac_apiserver.http(ALICE) as alice:
+        refused = alice.get(f"/api/v1/namespaces/{a}/pods", headers={"Impersonate-User": "kubernetes-admin"})
+        assert refused.status_code == 403
+        assert _status(refused)["message"] == ('users "kubernetes-admin" is forbidden: User "alice" cannot impersonate '
+                                               'resource "users" in API group "" at the cluster scope')
+    whoami = _kubectl(rbac_apiserver, certs.ADMIN, tmp_path, "auth", "whoami", "--as", "alice", "-o", "json")
+    assert whoami.returncode == 0, whoami.stderr
+    assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == "alice"
+    can = _kubectl(rbac_apiserver, certs.ADMIN, tmp_path, "auth", "can-i", "list", "secrets", "-n", a, "--as", "alice")
+    assert can.stdout.strip() == "no"
