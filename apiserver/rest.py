@@ -203,7 +203,7 @@ class Registry:
             await _hook(strategy, "create_failed", obj, storage)
             raise
         self._committed(rt, stored, opts.dry_run)
-        return _served(rt, stored), warnings
+        return _served(rt, stored), [*warnings, *attrs.warnings]
 
     def _decode(self, rt: ResourceType, body: Obj, namespace: str | None, field_validation: str,
                 name: str | None = None, duplicates: Strs | None = None) -> tuple[Obj, Strs]:
@@ -256,13 +256,15 @@ class Registry:
         opts = options or WriteOptions()
         new, warnings = self._decode(rt, body, namespace, opts.field_validation, name, duplicates)
         expected = new["metadata"].get("resourceVersion")
+        admitted: Strs = []
 
         async def mutate(current: Obj) -> Obj:
             if expected and expected != current["metadata"]["resourceVersion"]:
                 raise errors.Conflict.stale(rt.plural, name, rt.group)
-            return await self._prepare_update(rt, json.loads(json.dumps(new)), current, subresource, opts)
+            admitted.clear()
+            return await self._prepare_update(rt, json.loads(json.dumps(new)), current, subresource, opts, admitted)
 
-        return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), warnings
+        return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), [*warnings, *admitted]
 
     async def patch(
         self, rt: ResourceType, namespace: str | None, name: str, patch: Any, content_type: str,
@@ -283,7 +285,7 @@ class Registry:
             except godecode.DecodeError as exc:  # as Kubernetes' patcher words a result that does not decode
                 raise exc.in_patch(patch, patched, content_type.startswith(patching.STRATEGIC)) from None
             warnings[:] = found
-            return await self._prepare_update(rt, new, current, subresource, opts)
+            return await self._prepare_update(rt, new, current, subresource, opts, warnings)
 
         return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), warnings
 
@@ -307,7 +309,7 @@ class Registry:
         async def mutate(current: Obj) -> Obj:
             new, found = self._decode(rt, applied(_served(rt, current)), namespace, opts.field_validation, name)
             warnings[:] = found
-            return await self._prepare_update(rt, new, current, subresource, opts, track=False)
+            return await self._prepare_update(rt, new, current, subresource, opts, warnings, track=False)
 
         try:
             return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), warnings
@@ -323,17 +325,20 @@ class Registry:
         """A server-side read-modify-write (e.g. the scale subresource): `change` gets a copy of the stored
         object and returns the new one, which is validated like any update; retried on conflicts."""
         opts = options or WriteOptions()
+        admitted: Strs = []
 
         async def mutate(current: Obj) -> Obj:
             changed = change(json.loads(json.dumps(_served(rt, current))))
             conversion = conversion_for(rt)
             new = conversion.to_storage(changed) if conversion is not None else changed
-            return await self._prepare_update(rt, new, current, None, opts)
+            admitted.clear()
+            return await self._prepare_update(rt, new, current, None, opts, admitted)
 
-        return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), []
+        return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), admitted
 
     async def _prepare_update(self, rt: ResourceType, new: Obj, current: Obj, subresource: str | None,
-                              opts: WriteOptions, track: bool = True) -> Obj:
+                              opts: WriteOptions, warnings: Strs | None = None, track: bool = True) -> Obj:
+        """The update pipeline up to the write; admission's warnings are added to `warnings`."""
         strategy = strategy_for(rt).for_subresource(subresource)
         if subresource == "status":
             new = strategy.prepare_for_status_update(new, current)
@@ -366,6 +371,8 @@ class Registry:
         await self.admission.admit(attrs)
         strategy.check(strategy.validate_update(new, current), new)
         await self.admission.validate(attrs)
+        if warnings is not None:
+            warnings.extend(attrs.warnings)
         return new
 
     async def _guaranteed_update(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from apiserver.authn.user import UserInfo
@@ -20,7 +20,8 @@ Operation = Literal["CREATE", "UPDATE", "DELETE"]
 @dataclass
 class Attributes:
     """What a plugin knows about one write. `obj` is the object to be stored (None for DELETE), `old`
-    the stored one (None for CREATE); a mutating plugin changes `obj` in place."""
+    the stored one (None for CREATE); a mutating plugin changes `obj` in place. A plugin appends to
+    `warnings` what the response's Warning headers should say (Kubernetes' warning.AddWarning)."""
 
     operation: Operation
     resource: ResourceType
@@ -31,6 +32,7 @@ class Attributes:
     subresource: str | None = None
     dry_run: bool = False
     user: UserInfo | None = None  # None: the apiserver's own writes (bootstrap, repair)
+    warnings: list[str] = field(default_factory=list)
 
 
 class Plugin:
