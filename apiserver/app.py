@@ -26,6 +26,7 @@ from apiserver.authz.setup import MODES, Authorization
 from apiserver.compaction import DEFAULT_COMPACTION_INTERVAL, Compactor
 from apiserver.encryption import EncryptionConfig
 from apiserver.filters import AuthFilter
+from apiserver.inflight import DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, InFlightLimit
 from apiserver.kubeletproxy import KubeletProxy
 from apiserver.kubernetesservice import KubernetesService
 from apiserver.limits import DEFAULT_MAX_REQUEST_BODY_BYTES, BodyLimitMiddleware
@@ -67,6 +68,8 @@ class Settings:
     service_accounts: ServiceAccountKeys | None = None  # None: no service-account tokens issued or accepted
     advertise_address: str | None = None  # what the `kubernetes` Service's Endpoints list; None: no Service kept
     secure_port: int = 6443
+    max_requests_inflight: int = DEFAULT_MAX_REQUESTS_INFLIGHT  # 0: no limit
+    max_mutating_requests_inflight: int = DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT
     encryption: EncryptionConfig | None = None  # --encryption-provider-config: values encrypted in etcd
     audit_policy: audit.Policy | None = None  # --audit-policy-file; audited only with a log as well
     audit_log: audit.LogBackend | None = None  # --audit-log-path
@@ -175,6 +178,9 @@ def create_app(settings: Settings) -> FastAPI:
                   openapi_url=None)
     # Bodies are counted as they are read, so an oversized one is refused before it costs memory.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    # Inside authentication (it exempts system:masters), outside everything that costs more than headers.
+    app.add_middleware(InFlightLimit, max_requests=settings.max_requests_inflight,
+                       max_mutating=settings.max_mutating_requests_inflight)
     # Added after the body limit, so it runs before it: nobody unauthenticated or unauthorized reaches a handler
     # or reads a body.
     auditing = settings.audit_policy is not None and settings.audit_log is not None

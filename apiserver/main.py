@@ -19,6 +19,7 @@ from apiserver.authn.serviceaccount import DEFAULT_ISSUER, load_keys
 from apiserver.authn.tokenfile import TokenFileAuthenticator
 from apiserver.authz.setup import parse_modes
 from apiserver.compaction import DEFAULT_COMPACTION_INTERVAL
+from apiserver.inflight import DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT
 from apiserver.limits import DEFAULT_MAX_REQUEST_BODY_BYTES
 from kube import log
 
@@ -167,6 +168,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--advertise-address",
                    help="the address the `kubernetes` Service's Endpoints list (how pods reach this apiserver); "
                         "default: --bind-address unless it is a wildcard or loopback")
+    p.add_argument("--max-requests-inflight", type=int, default=DEFAULT_MAX_REQUESTS_INFLIGHT,
+                   help="non-mutating requests served at once; more get 429 (0: no limit)")
+    p.add_argument("--max-mutating-requests-inflight", type=int, default=DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+                   help="mutating requests served at once; more get 429 (0: no limit)")
     p.add_argument("--insecure", action="store_true",
                    help="serve plain HTTP (for debugging): no TLS, no client certificates, anonymous on every path "
                         "unless --anonymous-paths says otherwise")
@@ -206,7 +211,8 @@ def main(argv: list[str] | None = None) -> None:
                               etcd_compaction_interval=args.etcd_compaction_interval,
                               encryption=encryption_config, audit_policy=audit_policy, audit_log=audit_log,
                               service_accounts=service_accounts, advertise_address=_advertise(args),
-                              secure_port=args.port))
+                              secure_port=args.port, max_requests_inflight=args.max_requests_inflight,
+                              max_mutating_requests_inflight=args.max_mutating_requests_inflight))
     open_files = server.raise_open_files_limit()
     max_connections = args.max_connections
     if max_connections is None:
