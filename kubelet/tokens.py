@@ -132,10 +132,10 @@ class TokenManager:
     def requires_refresh(self, token: Token) -> bool:
         """Older than 24 h, or within 20 % of its lifetime (plus a jitter) of its expiry."""
         now = self.clock()
-        jitter = self.jitter() * MAX_JITTER
+        jitter = int(self.jitter() * MAX_JITTER)  # whole seconds, as Go's time.Duration(float) * time.Second
         if now > token.issued + MAX_TTL - jitter:
             return True
-        return now > token.expires - token.expiration_seconds * 0.2 - jitter
+        return now > token.expires - token.expiration_seconds * 20 // 100 - jitter
 
     def expired(self, token: Token) -> bool:
         return self.clock() > token.expires
