@@ -424,7 +424,9 @@ def test_integer_fields_take_integers_in_range(cluster: Cluster, probe: Probe, k
                     patch = {part: patch}
             outcome = probe.send(f"{field} on merge patch", "PATCH", rt.object_path("target", ns),
                                  headers={"Content-Type": "application/merge-patch+json"}, body=json.dumps(patch))
-        refused(outcome, 400, 422)
+        # Go's decoder refuses the body (400) before validation; a patch's result that does not decode is 422
+        # Invalid on `patch` (handlers/patch.go)
+        refused(outcome, 422 if verb == "merge-patch" else 400)
 
     examples = {"deployment replicas": ["3", 2**40], "deployment containerPort": [True, "80"],
                 "pod containerPort": [True, "80"], "pod terminationGracePeriodSeconds": [2**63, "30"],
@@ -442,7 +444,7 @@ def test_integer_fields_refuse_integral_floats(cluster: Cluster, probe: Probe, k
     def check(value: float) -> None:
         body = _with(objects.manifest(rt, f"new-{next(counter)}", ns), path, value)
         outcome = probe.send(f"{field} as a float", "POST", rt.collection_path(ns), body=json.dumps(body))
-        refused(outcome, 400, 422)
+        refused(outcome, 400)  # "json: cannot unmarshal number 3.0 into Go struct field ... of type int32"
 
     explore(knobs, st.integers(min_value=1, max_value=100).map(float), check, examples=[3.0, 80.0])
 
@@ -527,7 +529,7 @@ def test_event_timestamps_are_timestamps(cluster: Cluster, probe: Probe, knobs: 
         name = f"ev-{next(counter)}"
         body = {**objects.manifest(EVENTS, name, ns), field: value}
         outcome = probe.send(f"Event {field}", "POST", EVENTS.collection_path(ns), body=json.dumps(body))
-        refused(outcome, 400, 422)
+        refused(outcome, 400)  # metav1.Time's UnmarshalJSON refuses it while the body is decoded
         assert not exists(cluster, EVENTS, name, ns)
 
     explore(knobs, st.tuples(st.sampled_from(["lastTimestamp", "firstTimestamp", "eventTime"]), garbage), check,
