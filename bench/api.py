@@ -6,9 +6,12 @@ Measures, against a fresh etcd:
   - raw aetcd: puts/s and gets/s (the storage floor, no HTTP);
   - a bare FastAPI endpoint (uvicorn, uvloop, httptools) doing one aetcd put per request: the ceiling of
     one Python process serving writes;
-  - kubelite's apiserver: creates/s and gets/s of Pods (decoding, defaulting, validation, admission,
-    compare-and-swap), list latency of all objects, and watch delivery latency with N watchers
-    (from sending the write to each watcher's receipt).
+  - kubelite's apiserver as users run it — TLS, a client certificate, Node,RBAC authorization of a user who
+    is not system:masters (so every request is authorized by RBAC) — creates/s and gets/s of Pods (decoding,
+    defaulting, validation, admission, compare-and-swap), list latency of all objects, and watch delivery
+    latency with N watchers (from sending the write to each watcher's receipt);
+  - the same apiserver binary with --insecure (plain HTTP, no authentication or authorization) over the same
+    etcd: the secured path's creates and gets as a fraction of it.
 Load comes from this process (httpx, bounded concurrency and count). Prints a table and one JSON line.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import ssl
 import statistics
 import sys
 import tempfile
@@ -30,7 +34,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import bounded, percentile
-from cli import supervise
+from cli import certs, supervise
+from kube.client.rest import tls_context
 
 
 async def raw_etcd(port: int, n: int, concurrency: int) -> tuple[float, float]:
@@ -43,6 +48,20 @@ async def raw_etcd(port: int, n: int, concurrency: int) -> tuple[float, float]:
     return puts, gets
 
 
+BENCH_USER = certs.Identity("bench-user", ("bench",))
+
+
+def grant_bench_user() -> list[tuple[str, dict]]:
+    """What the load's user may do, through RBAC (a user outside system:masters: every request is authorized)."""
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    role = {"metadata": {"name": "bench-pods"}, "rules": [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "list", "watch"]}]}
+    binding = {"metadata": {"name": "bench-pods"}, "roleRef": {
+        "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "bench-pods"},
+        "subjects": [{"kind": "Group", "name": "bench", "apiGroup": "rbac.authorization.k8s.io"}]}
+    return [(f"{rbac}/clusterroles", role), (f"{rbac}/clusterrolebindings", binding)]
+
+
 def pod(name: str) -> dict:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"bench": "api"}},
             "spec": {"containers": [{"name": "main", "image": "busybox:latest", "command": ["sleep", "3600"],
@@ -50,10 +69,11 @@ def pod(name: str) -> dict:
 
 
 async def http_rates(url: str, path: str, n: int, concurrency: int, prefix: str,
-                     get_path: str | None) -> tuple[float, float | None]:
+                     get_path: str | None, tls: ssl.SSLContext | None = None) -> tuple[float, float | None]:
     # aiohttp, not httpx, generates the load: httpx's async pool served ~120 req/s at 32 connections
     # here (against ~2,500 for aiohttp), which would measure the client instead of the servers.
-    connector = aiohttp.TCPConnector(limit=concurrency)
+    # Connections are kept alive, as any real client's are: TLS costs one handshake per connection.
+    connector = aiohttp.TCPConnector(limit=concurrency, ssl=tls if tls is not None else False)
     async with aiohttp.ClientSession(base_url=url, connector=connector) as http:
         async def create(i: int) -> None:
             async with http.post(path, json=pod(f"{prefix}-{i}")) as resp:
@@ -71,8 +91,8 @@ async def http_rates(url: str, path: str, n: int, concurrency: int, prefix: str,
     return creates, gets
 
 
-async def list_latency(url: str, path: str, repeats: int) -> list[float]:
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+async def list_latency(url: str, path: str, repeats: int, tls: ssl.SSLContext | bool = True) -> list[float]:
+    async with httpx.AsyncClient(base_url=url, timeout=60, verify=tls) as http:
         samples = []
         for _ in range(repeats):
             t0 = time.perf_counter()
@@ -83,13 +103,15 @@ async def list_latency(url: str, path: str, repeats: int) -> list[float]:
         return [*samples, count]
 
 
-async def watch_latency(url: str, ns: str, watchers: int, events: int) -> list[float]:
+async def watch_latency(url: str, ns: str, watchers: int, events: int,
+                        tls: ssl.SSLContext | bool = True) -> list[float]:
     sent: dict[str, float] = {}
     latencies: list[float] = []
     ready = asyncio.Event()
     connected = 0
     limits = httpx.Limits(max_connections=watchers + 8)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=httpx.Timeout(60, read=None)) as http:
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=httpx.Timeout(60, read=None),
+                                 verify=tls) as http:
         rv = (await http.get(f"/api/v1/namespaces/{ns}/pods")).json()["metadata"]["resourceVersion"]
 
         async def watcher() -> None:
@@ -140,23 +162,43 @@ async def measure(args: argparse.Namespace, work: Path) -> dict:
         bare = f"http://127.0.0.1:{bare_port}"
         supervise.wait_http(f"{bare}/healthz", 30, started[-1])
 
+        insecure_port = supervise.free_port()
+        started.append(supervise.start("apiserver-insecure", [
+            *supervise.python_module("apiserver"), "--insecure", "--etcd-servers", etcd,
+            "--port", str(insecure_port)], logs))
+        insecure = f"http://127.0.0.1:{insecure_port}"
+        supervise.wait_http(f"{insecure}/readyz", 30, started[-1])
+
+        cluster = certs.ensure(work / "home", "https://127.0.0.1")
+        serving_cert, serving_key = cluster.serving("apiserver")
         api_port = supervise.free_port()
-        started.append(supervise.start("apiserver", [*supervise.python_module("apiserver"), "--insecure",
-                                 "--etcd-servers", etcd,
-                                                     "--port", str(api_port)], logs))
-        api = f"http://127.0.0.1:{api_port}"
-        supervise.wait_http(f"{api}/readyz", 30, started[-1])
+        started.append(supervise.start("apiserver", [
+            *supervise.python_module("apiserver"), "--etcd-servers", etcd, "--port", str(api_port),
+            "--tls-cert-file", str(serving_cert), "--tls-private-key-file", str(serving_key),
+            "--client-ca-file", str(cluster.ca_file), "--authorization-mode", "Node,RBAC"], logs))
+        api = f"https://127.0.0.1:{api_port}"
+        admin = tls_context(str(cluster.ca_file), tuple(map(str, cluster.client("admin", certs.ADMIN))))
+        user = tls_context(str(cluster.ca_file), tuple(map(str, cluster.client("bench", BENCH_USER))))
+        supervise.wait_for(lambda: httpx.get(f"{api}/readyz", verify=admin, timeout=1).status_code == 200, 30,
+                           "the secured apiserver", started[-1])
 
         raw_puts, raw_gets = await raw_etcd(etcd_port, args.objects, 16)
         bare_creates, _ = await http_rates(bare, "/put", args.objects, args.concurrency, "bare", None)
-        async with httpx.AsyncClient(base_url=api) as http:
+        async with httpx.AsyncClient(base_url=insecure) as http:
+            (await http.post("/api/v1/namespaces", json={"metadata": {"name": "plain"}})).raise_for_status()
+        plain_creates, plain_gets = await http_rates(insecure, "/api/v1/namespaces/plain/pods", args.objects,
+                                                     args.concurrency, "p", "/api/v1/namespaces/plain/pods")
+        async with httpx.AsyncClient(base_url=api, verify=admin) as http:
             for ns in ("bench", "watch"):
                 (await http.post("/api/v1/namespaces", json={"metadata": {"name": ns}})).raise_for_status()
+            for path, body in grant_bench_user():
+                (await http.post(path, json=body)).raise_for_status()
+        await asyncio.sleep(0.5)  # the RBAC objects reach the authorizer through the watch cache
         creates, gets = await http_rates(api, "/api/v1/namespaces/bench/pods", args.objects, args.concurrency,
-                                         "p", "/api/v1/namespaces/bench/pods")
-        *lists, count = await list_latency(api, "/api/v1/namespaces/bench/pods", args.list_repeats)
+                                         "p", "/api/v1/namespaces/bench/pods", user)
+        *lists, count = await list_latency(api, "/api/v1/namespaces/bench/pods", args.list_repeats, user)
         assert count == args.objects, count
-        delivery = await watch_latency(api, "watch", args.watchers, args.watch_events)
+        delivery = await watch_latency(api, "watch", args.watchers, args.watch_events, user)
         assert len(delivery) == args.watchers * args.watch_events, len(delivery)
     finally:
         for daemon in reversed(started):
@@ -166,6 +208,9 @@ async def measure(args: argparse.Namespace, work: Path) -> dict:
         "raw_etcd_puts_per_s": round(raw_puts), "raw_etcd_gets_per_s": round(raw_gets),
         "bare_fastapi_put_per_s": round(bare_creates),
         "apiserver_creates_per_s": round(creates), "apiserver_gets_per_s": round(gets or 0),
+        "insecure_creates_per_s": round(plain_creates), "insecure_gets_per_s": round(plain_gets or 0),
+        "secured_vs_insecure_creates": round(creates / plain_creates, 2),
+        "secured_vs_insecure_gets": round((gets or 0) / (plain_gets or 1), 2),
         "list_ms_p50": round(statistics.median(lists) * 1000, 1), "list_ms_p99": round(percentile(lists, 99) * 1000, 1),
         "watch_delivery_ms_p50": round(percentile(delivery, 50) * 1000, 2),
         "watch_delivery_ms_p99": round(percentile(delivery, 99) * 1000, 2),
@@ -188,8 +233,11 @@ def main() -> None:
     print(f"{args.objects} objects, concurrency {args.concurrency}, {args.watchers} watchers")
     print(f"  raw aetcd            puts/s {f['raw_etcd_puts_per_s']:>7}   gets/s {f['raw_etcd_gets_per_s']:>7}")
     print(f"  bare FastAPI + put   req/s  {f['bare_fastapi_put_per_s']:>7}")
-    print(f"  kubelite apiserver   creates/s {f['apiserver_creates_per_s']:>5}   gets/s {f['apiserver_gets_per_s']:>7}"
-          f"   ({f['creates_vs_bare_ratio']}x bare, {f['gets_vs_raw_etcd_ratio']}x raw gets)")
+    print(f"  apiserver --insecure creates/s {f['insecure_creates_per_s']:>5}   gets/s {f['insecure_gets_per_s']:>7}"
+          "   (plain HTTP, nobody authenticated or authorized)")
+    print(f"  apiserver secured    creates/s {f['apiserver_creates_per_s']:>5}   gets/s {f['apiserver_gets_per_s']:>7}"
+          f"   ({f['creates_vs_bare_ratio']}x bare, {f['gets_vs_raw_etcd_ratio']}x raw gets; TLS + RBAC: "
+          f"{f['secured_vs_insecure_creates']}x / {f['secured_vs_insecure_gets']}x of --insecure)")
     print(f"  list of {args.objects}          p50 {f['list_ms_p50']} ms   p99 {f['list_ms_p99']} ms")
     print(f"  watch delivery       p50 {f['watch_delivery_ms_p50']} ms   p99 {f['watch_delivery_ms_p99']} ms")
     print(json.dumps(f))

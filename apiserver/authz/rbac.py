@@ -174,11 +174,36 @@ def aggregate_errors(messages: Sequence[str]) -> str:
 # ---------------------------------------------------------------------------- the authorizer
 
 
+_Visited = tuple[tuple["_Source | None", "Obj | None", "str | None"], ...]
+
+#: subjects whose rules are kept at once; beyond it the cache starts over (a bound, not an eviction policy)
+RULE_CACHE_SIZE = 4096
+
+
 class RBACAuthorizer:
-    """An `Authorizer` (authorize) and the rule resolver of SelfSubjectRulesReview (rules_for)."""
+    """An `Authorizer` (authorize) and the rule resolver of SelfSubjectRulesReview (rules_for).
+
+    The rules that apply to a (user, groups, namespace) are gathered once per state of the objects and kept,
+    so a request matches its own few rules instead of walking every binding: what a decision depends on is
+    exactly what the cache key and the objects' generation hold, so answers are those of a fresh walk."""
 
     def __init__(self, objects: RBACObjects) -> None:
         self.objects = objects
+        self._visited: dict[tuple[str, tuple[str, ...], str], _Visited] = {}
+        self._generation: object = None
+
+    def _applicable(self, user: UserInfo, namespace: str) -> _Visited:
+        generation = getattr(self.objects, "generation", None)
+        if generation is None:  # objects that do not say when they change: walk every time
+            return tuple(self.visit(user, namespace))
+        if generation != self._generation or len(self._visited) >= RULE_CACHE_SIZE:
+            self._visited.clear()
+            self._generation = generation
+        key = (user.name, user.groups, namespace)
+        found = self._visited.get(key)
+        if found is None:
+            found = self._visited[key] = tuple(self.visit(user, namespace))
+        return found
 
     def _role_rules(self, ref: Mapping[str, Any], namespace: str) -> tuple[Sequence[Obj], str | None]:
         """GetRoleReferenceRules: the rules of a binding's roleRef (`namespace` is the binding's), or the error."""
@@ -227,7 +252,7 @@ class RBACAuthorizer:
 
     def authorize(self, attrs: Attributes) -> Verdict:
         errors: list[str] = []
-        for source, rule, error in self.visit(attrs.user, attrs.namespace):
+        for source, rule, error in self._applicable(attrs.user, attrs.namespace):
             if rule is not None and source is not None and rule_allows(attrs, rule):
                 return Verdict(Decision.ALLOW, f"RBAC: allowed by {source.describe()}")
             if error is not None:

@@ -46,6 +46,8 @@ class InMemoryRBACObjects:
         self._role_binding_views: dict[str, tuple[Obj, ...]] = {}
         self._cluster_role_bindings: dict[str, Obj] = {}
         self._cluster_role_binding_view: tuple[Obj, ...] = ()
+        #: changes with every write, so what is derived from the objects (the authorizer's cache) knows it is stale
+        self.generation = 0
         for obj in objects:
             self.apply("ADDED", obj)
 
@@ -76,6 +78,7 @@ class InMemoryRBACObjects:
         ignored. `kind` (Role, or the resource `roles`, ...) defaults to the object's own `kind`."""
         if event_type not in ("ADDED", "MODIFIED", "DELETED"):
             return
+        self.generation += 1
         which = _kind(kind, obj)
         namespace, name = _key(obj)
         deleted = event_type == "DELETED"
@@ -107,6 +110,7 @@ class InMemoryRBACObjects:
         """Every object of `kind` at once (a list, or a re-list after 410 Gone): the ones absent are forgotten."""
         which = _kind(kind)
         items = list(objs)
+        self.generation += 1
         if which == "Role":
             self._roles = {_key(o): o for o in items}
         elif which == "ClusterRole":

@@ -319,3 +319,14 @@ def test_the_objects_follow_watch_events() -> None:
     assert objects.counts() == {"Role": 0, "ClusterRole": 1, "RoleBinding": 0, "ClusterRoleBinding": 1}
     with pytest.raises(ValueError, match="not an RBAC kind"):
         objects.apply("ADDED", {"kind": "Pod", "metadata": {"name": "p"}})
+
+
+def test_the_rule_cache_is_keyed_by_groups_and_namespace_too() -> None:
+    objects = InMemoryRBACObjects([cluster_role("r", rule(["get"], [""], ["pods"])),
+                                   crb("ops", "r", group("ops")), rb("a", "x", "ClusterRole", "r", user("bob"))])
+    authorizer = RBACAuthorizer(objects)
+    plain, in_ops = UserInfo("bob", groups=(ALL_AUTHENTICATED,)), UserInfo("bob", groups=("ops", ALL_AUTHENTICATED))
+    assert not authorizer.authorize(res(plain, "get", "pods", "b", "p")).allowed
+    assert authorizer.authorize(res(in_ops, "get", "pods", "b", "p")).allowed
+    assert authorizer.authorize(res(plain, "get", "pods", "a", "p")).allowed
+    assert not authorizer.authorize(res(plain, "get", "pods", "b", "p")).allowed  # a cached answer, still right
