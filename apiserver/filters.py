@@ -19,9 +19,10 @@ from apiserver.impersonation import impersonate
 from apiserver.requestinfo import RequestInfo, request_info
 from kube import errors
 
-__all__ = ["USER_KEY", "AuthFilter", "PeerLookup", "attributes_for", "user_of"]
+__all__ = ["INFO_KEY", "USER_KEY", "AuthFilter", "PeerLookup", "attributes_for", "user_of"]
 
 USER_KEY = "kubelite.user"
+INFO_KEY = "kubelite.requestinfo"  # the RequestInfo, parsed once for every filter after this one
 
 Scope = dict[str, Any]
 PeerLookup = Any  # callable: (host, port) -> PeerCertificate | None
@@ -75,6 +76,7 @@ class AuthFilter:
             await _refuse(scope, receive, send, exc)
             return
         scope[USER_KEY] = user
+        scope[INFO_KEY] = info
         await self.app(scope, receive, send)
 
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 from apiserver import responses
 from apiserver.authn.user import SYSTEM_MASTERS
-from apiserver.filters import user_of
+from apiserver.filters import INFO_KEY, user_of
 from apiserver.requestinfo import request_info
 from kube import errors
 
@@ -61,6 +61,8 @@ class InFlightLimit:
         user = user_of(scope)
         if user is not None and SYSTEM_MASTERS in user.groups:
             return True
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
-        info = request_info(scope["method"], scope["path"], query)
+        info = scope.get(INFO_KEY)
+        if info is None:
+            query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+            info = request_info(scope["method"], scope["path"], query)
         return info.verb in _LONG_RUNNING_VERBS or info.subresource in _LONG_RUNNING_SUBRESOURCES
