@@ -251,3 +251,29 @@ def test_openapi_v2_is_served_as_json_only(http: httpx.Client) -> None:
     assert "/apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses" in doc.json()["paths"]
     protobuf = http.get("/openapi/v2", headers={"Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"})
     assert protobuf.status_code == 406
+
+
+def test_server_side_apply_of_both_versions(kubectl: Run, http: httpx.Client, namespace: str) -> None:
+    policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "ssa"},
+              "spec": {"podSelector": {"matchLabels": {"app": "a"}}}}
+    assert "serverside-applied" in kubectl("apply", "--server-side", "-n", namespace, "-f", "-",
+                                           stdin=json.dumps(policy)).stdout
+    managed = get_json(kubectl, "-n", namespace, "netpol", "ssa", "--show-managed-fields")["metadata"]["managedFields"]
+    assert [(m["manager"], m["operation"], m["apiVersion"]) for m in managed] == [
+        ("kubectl", "Apply", "networking.k8s.io/v1")]
+    event = {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "ssa.1"},
+             "eventTime": "2026-12-02T10:00:00.000000Z", "reportingController": "example.com/ctl",
+             "reportingInstance": "ctl-1", "action": "Sync", "reason": "Synced", "type": "Normal",
+             "regarding": {"kind": "Pod", "name": "a", "namespace": namespace}, "note": "synced"}
+    url = f"/apis/events.k8s.io/v1/namespaces/{namespace}/events/ssa.1"
+    created = http.patch(url, params={"fieldManager": "ctl"}, content=json.dumps(event),
+                         headers={"Content-Type": "application/apply-patch+yaml"})
+    assert created.status_code in (200, 201), created.text
+    assert created.json()["note"] == "synced" and created.json()["metadata"]["managedFields"][0]["fieldsV1"][
+        "f:note"] == {}
+    series = {**event, "series": {"count": 2, "lastObservedTime": "2026-12-02T10:05:00.000000Z"}}
+    updated = http.patch(url, params={"fieldManager": "ctl"}, content=json.dumps(series),
+                         headers={"Content-Type": "application/apply-patch+yaml"})
+    assert updated.status_code == 200, updated.text
+    core = http.get(f"/api/v1/namespaces/{namespace}/events/ssa.1").json()
+    assert core["series"]["count"] == 2 and core["message"] == "synced"
