@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from cli import apply as apply_cmd
-from cli import cluster, context, manifests, resources_cmd
+from cli import cluster, context, manifests, resources_cmd, users
 from cli import delete as delete_cmd
 from cli import describe as describe_cmd
 from cli import get as get_cmd
@@ -174,6 +174,7 @@ def api_resources(
 
 app.command("up")(cluster.up)
 app.command("down")(cluster.down)
+app.add_typer(users.app, name="kubeconfig")
 
 
 def main() -> None:

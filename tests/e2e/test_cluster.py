@@ -25,6 +25,27 @@ def klite(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.C
                           timeout=timeout)
 
 
+def _a_new_user_gets_only_what_rbac_grants(home: Path, env: dict[str, str], run_id: str) -> None:
+    """`klite kubeconfig user`: a certificate from the cluster CA; Forbidden until a RoleBinding grants view."""
+    from tests.e2e.test_kubectl import kubectl_binary
+
+    user_config = home / f"dana-{run_id}.conf"
+    made = klite("kubeconfig", "user", "dana", "--group", "readers", "--out", str(user_config), "--home", str(home),
+                 env=env)
+    assert made.returncode == 0, made.stderr
+
+    def kubectl(config: Path | None, *args: str) -> subprocess.CompletedProcess[str]:
+        chosen = {**env, "KUBECONFIG": str(config)} if config else env
+        return subprocess.run([kubectl_binary(), *args], env=chosen, capture_output=True, text=True, timeout=60)
+
+    refused = kubectl(user_config, "get", "pods")
+    assert refused.returncode != 0 and 'User "dana" cannot list resource "pods"' in refused.stderr
+    granted = kubectl(None, "create", "rolebinding", f"dana-{run_id}", "--clusterrole=view", "--group=readers")
+    assert granted.returncode == 0, granted.stderr
+    supervise.wait_for(lambda: "demo" in kubectl(user_config, "get", "pods").stdout, 30, "dana to see the pods")
+    assert kubectl(user_config, "auth", "can-i", "delete", "pods").stdout.strip() == "no"
+
+
 def test_up_runs_a_workload_and_down_leaves_nothing(tmp_path: Path, run_id: str,
                                                     docker_client: docker.DockerClient) -> None:
     home, config = tmp_path / "home", tmp_path / "kubeconfig"
@@ -54,6 +75,7 @@ def test_up_runs_a_workload_and_down_leaves_nothing(tmp_path: Path, run_id: str,
         assert httpx.get(f"http://{pod_ip}/", timeout=5).status_code in (200, 403, 404)  # httpd answers
         listed = klite("get", "pods", "-o", "wide", env=env)
         assert "demo" in listed.stdout and "Running" in listed.stdout and node in listed.stdout
+        _a_new_user_gets_only_what_rbac_grants(home, env, run_id)
     finally:
         down = klite("down", *common, env=env)
     assert down.returncode == 0, down.stderr
