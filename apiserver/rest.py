@@ -273,7 +273,8 @@ class Registry:
         opts = options or WriteOptions()
         warnings: Strs = []
         if content_type.split(";")[0].strip() == patching.APPLY:
-            return await self._apply(rt, namespace, name, patch, opts, subresource)
+            obj, found, _ = await self.apply(rt, namespace, name, patch, opts, subresource)
+            return obj, found
 
         async def mutate(current: Obj) -> Obj:
             patched = patching.apply_patch(_served(rt, current), patch, content_type)
@@ -289,9 +290,10 @@ class Registry:
 
         return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), warnings
 
-    async def _apply(self, rt: ResourceType, namespace: str | None, name: str, config: Any, opts: WriteOptions,
-                     subresource: str | None) -> tuple[Obj, Strs]:
-        """Server-side apply: merge the manager's configuration in, by field ownership; create if missing."""
+    async def apply(self, rt: ResourceType, namespace: str | None, name: str, config: Any, opts: WriteOptions,
+                    subresource: str | None = None) -> tuple[Obj, Strs, bool]:
+        """Server-side apply: merge the manager's configuration in, by field ownership; create if missing
+        (the third value: whether it was created, which Kubernetes answers 201)."""
         if not isinstance(config, dict):
             raise errors.BadRequest("the apply configuration must be an object")
         if not config.get("apiVersion") or not config.get("kind"):
@@ -312,13 +314,14 @@ class Registry:
             return await self._prepare_update(rt, new, current, subresource, opts, warnings, track=False)
 
         try:
-            return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), warnings
+            return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), warnings, False
         except errors.NotFound:
             if subresource is not None:
                 raise
         body = applied(None)
         body.setdefault("metadata", {})["name"] = name
-        return await self.create(rt, namespace, body, opts, applied=True)
+        created, found = await self.create(rt, namespace, body, opts, applied=True)
+        return created, found, True
 
     async def update_with(self, rt: ResourceType, namespace: str | None, name: str,
                           change: Callable[[Obj], Obj], options: WriteOptions | None = None) -> tuple[Obj, Strs]:

@@ -229,6 +229,9 @@ async def _object(call: Call) -> Response:
         content_type = _media_type(request) or patching.MERGE
         options = _write_options(request, "PatchOptions", apply=content_type == patching.APPLY)
         patch = await read_body(request, accepted=_PATCH_TYPES)
+        if content_type == patching.APPLY:  # an apply that creates answers 201, as Kubernetes' patch handler
+            obj, warnings, created = await registry.apply(rt, ns, name, patch, options, subresource=sub)
+            return json_response(obj, 201 if created else 200, warnings)
         obj, warnings = await registry.patch(rt, ns, name, patch, content_type, options, subresource=sub)
         return json_response(obj, 200, warnings)
     if method == "DELETE" and sub is None:
