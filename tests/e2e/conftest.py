@@ -3,19 +3,27 @@ as separate processes, with a real Docker engine underneath.
 
 Everything runs on 127.0.0.1 with free ports and a temporary directory; processes are stopped by their
 PID at teardown. Tests name what they create with a per-run suffix, so leftovers never collide.
+
+The cluster is secured as users run it (tests/support/secured.py): the session has its own CA, the apiserver
+serves TLS and authenticates client certificates, every daemon runs with a kubeconfig of its own Kubernetes
+identity, and the tests are the admin (`kubeconfig`, `admin`, `api`, `http`, `async_http`). A module that needs
+a cluster of its own overrides `apiserver` (module-scoped); the fixtures above follow it.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 
 import docker
+import httpx
 import pytest
 
 from cli import supervise
 from kube.client import ApiClient, kubeconfig
+from tests.support import secured
+from tests.support.secured import Apiserver, TestPKI
 
 pytestmark = pytest.mark.e2e
 
@@ -32,6 +40,12 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def pki(workdir: Path) -> TestPKI:
+    """The session's cluster CA, serving certificate and client credentials."""
+    return TestPKI(workdir / "pki-home")
+
+
+@pytest.fixture(scope="session")
 def etcd_url(workdir: Path) -> Iterator[str]:
     url, daemon = supervise.start_etcd("etcd", workdir / "etcd", workdir / "logs")
     try:
@@ -40,29 +54,37 @@ def etcd_url(workdir: Path) -> Iterator[str]:
         supervise.stop(daemon)
 
 
-def start_apiserver(etcd: str, logs: Path, name: str = "apiserver",
-                    extra: list[str] | None = None) -> tuple[str, supervise.Daemon]:
-    port = supervise.free_port()
-    daemon = supervise.start(name, [*supervise.python_module("apiserver"), "--insecure", "--etcd-servers", etcd,
-                                    "--port", str(port), "--bookmark-interval", "2", *(extra or [])], logs)
-    url = f"http://127.0.0.1:{port}"
-    supervise.wait_http(f"{url}/readyz", 30, daemon)
-    return url, daemon
+def start_apiserver(pki: TestPKI, etcd: str, logs: Path, name: str = "apiserver", extra: Sequence[str] = (),
+                    port: int | None = None) -> Apiserver:
+    """A secured apiserver with the suite's short bookmark interval."""
+    return secured.start_apiserver(pki, etcd, logs, name, ["--bookmark-interval", "2", *extra], port=port)
 
 
 @pytest.fixture(scope="session")
-def apiserver_url(etcd_url: str, workdir: Path) -> Iterator[str]:
-    url, daemon = start_apiserver(etcd_url, workdir / "logs")
+def apiserver(pki: TestPKI, etcd_url: str, workdir: Path) -> Iterator[Apiserver]:
+    server = start_apiserver(pki, etcd_url, workdir / "logs")
     try:
-        yield url
+        yield server
     finally:
-        supervise.stop(daemon)
+        server.stop()
 
 
-@pytest.fixture(scope="session", name="kubeconfig")
-def kubeconfig_path(apiserver_url: str, workdir: Path) -> Path:
-    """A kubeconfig file whose current context points at the test apiserver."""
-    return kubeconfig.merge_context("kubelite-test", apiserver_url, path=workdir / "kubeconfig")
+@pytest.fixture(scope="module")
+def apiserver_url(apiserver: Apiserver) -> str:
+    """The apiserver's https URL (credentials come from `admin`, `http`, `api` or `kubeconfig`)."""
+    return apiserver.url
+
+
+@pytest.fixture(scope="module")
+def admin(apiserver: Apiserver) -> kubeconfig.ClusterCredentials:
+    """The admin's server, CA and client certificate (for cli.supervise's helpers)."""
+    return apiserver.credentials()
+
+
+@pytest.fixture(scope="module", name="kubeconfig")
+def kubeconfig_path(apiserver: Apiserver) -> Path:
+    """The admin's kubeconfig for the test apiserver, CA and client certificate embedded as kubeadm writes it."""
+    return apiserver.kubeconfig(embed=True)
 
 
 @pytest.fixture(scope="session")
@@ -73,8 +95,8 @@ def docker_client() -> docker.DockerClient:
 
 
 @pytest.fixture
-async def api(apiserver_url: str) -> AsyncIterator[ApiClient]:
-    client = ApiClient(apiserver_url)
+async def api(apiserver: Apiserver) -> AsyncIterator[ApiClient]:
+    client = apiserver.api()
     try:
         yield client
     finally:
@@ -82,14 +104,27 @@ async def api(apiserver_url: str) -> AsyncIterator[ApiClient]:
 
 
 @pytest.fixture
-def daemons(workdir: Path, apiserver_url: str) -> Iterator[Callable[..., supervise.Daemon]]:
-    """Start daemons (`daemons("kubelet", "--node-name", "n1")`); all stopped at the end of the test."""
+def http(apiserver: Apiserver) -> Iterator[httpx.Client]:
+    """Raw requests to the apiserver as the admin (paths relative to it)."""
+    with apiserver.http() as client:
+        yield client
+
+
+@pytest.fixture
+async def async_http(apiserver: Apiserver) -> AsyncIterator[httpx.AsyncClient]:
+    async with apiserver.async_http() as client:
+        yield client
+
+
+@pytest.fixture
+def daemons(workdir: Path, apiserver: Apiserver) -> Iterator[Callable[..., supervise.Daemon]]:
+    """Start daemons (`daemons("kubelet", "--node-name", "n1")`), each with the kubeconfig of its own identity,
+    against the test's apiserver unless `apiserver=` names another; all stopped at the end of the test."""
     started: list[supervise.Daemon] = []
 
-    def start(module: str, *args: str, name: str | None = None) -> supervise.Daemon:
+    def start(module: str, *args: str, name: str | None = None, apiserver: Apiserver = apiserver) -> supervise.Daemon:
         label = name or f"{module}-{len(started)}"
-        daemon = supervise.start(label, [*supervise.python_module(module), "--apiserver", apiserver_url, *args],
-                                 workdir / "logs")
+        daemon = supervise.start(label, apiserver.daemon_argv(module, *args), workdir / "logs")
         started.append(daemon)
         return daemon
 

@@ -11,11 +11,11 @@ import aetcd
 import httpx
 import pytest
 
-from cli import supervise
 from kube import errors
 from kube.client import ApiClient
 from kube.resources import NAMESPACES, NODES, PODS
 from tests.e2e.conftest import start_apiserver
+from tests.support.secured import Apiserver, TestPKI
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +26,22 @@ def pod(name: str, **spec: Any) -> dict[str, Any]:
         "metadata": {"name": name, "labels": {"app": name.rsplit("-", 1)[0]}},
         "spec": {"containers": [{"name": "main", "image": "busybox:latest"}], **spec},
     }
+
+
+async def test_the_suite_runs_secured(apiserver: Apiserver) -> None:
+    """The suite's apiserver is the one users run: TLS only, anonymous requests reach the public health and
+    version paths and nothing else, the admin's client certificate gets in."""
+    async with apiserver.async_http(identity=None) as anonymous:
+        for path in ("/readyz", "/livez", "/healthz", "/version"):
+            assert (await anonymous.get(path)).status_code == 200, path
+        for path in ("/api", "/api/v1/namespaces", "/apis/apps/v1/deployments"):
+            refused = await anonymous.get(path)
+            assert refused.status_code == 401 and refused.json()["reason"] == "Unauthorized", path
+    async with apiserver.async_http() as admin:
+        assert (await admin.get("/api/v1/namespaces")).status_code == 200
+    async with httpx.AsyncClient(timeout=5) as plain:
+        with pytest.raises(httpx.HTTPError):
+            await plain.get(apiserver.url.replace("https://", "http://", 1) + "/readyz")
 
 
 async def test_bootstrap_namespaces_exist(api: ApiClient) -> None:
@@ -267,13 +283,13 @@ async def test_watch_with_selector_sees_objects_enter_and_leave(api: ApiClient, 
 
 
 async def test_watch_beyond_the_cache_window_falls_back_to_etcd_then_gone_when_compacted(
-    etcd_url: str, workdir: Path, run_id: str
+    pki: TestPKI, etcd_url: str, workdir: Path, run_id: str
 ) -> None:
-    url, daemon = start_apiserver(etcd_url, workdir / "logs", name="apiserver-small-cache",
-                                  extra=["--watch-cache-size", "3"])
+    small = start_apiserver(pki, etcd_url, workdir / "logs", name="apiserver-small-cache",
+                            extra=["--watch-cache-size", "3"])
     ns = f"window-{run_id}"
     try:
-        async with ApiClient(url) as api:
+        async with small.api() as api:
             await api.create(NAMESPACES, {"metadata": {"name": ns}})
             start = (await api.list(PODS, ns))["metadata"]["resourceVersion"]
             for i in range(6):
@@ -294,11 +310,11 @@ async def test_watch_beyond_the_cache_window_falls_back_to_etcd_then_gone_when_c
                 async for _ in api.watch(PODS, ns, resource_version=start, timeout_seconds=2):
                     pass
     finally:
-        supervise.stop(daemon)
+        small.stop()
 
 
-async def test_errors_are_status_objects(apiserver_url: str) -> None:
-    async with httpx.AsyncClient(base_url=apiserver_url) as http:
+async def test_errors_are_status_objects(apiserver: Apiserver) -> None:
+    async with apiserver.async_http() as http:
         missing = await http.get("/api/v1/namespaces/default/pods/no-such-pod")
         assert missing.status_code == 404
         assert missing.json() == {
@@ -313,8 +329,8 @@ async def test_errors_are_status_objects(apiserver_url: str) -> None:
         assert unknown.status_code == 404 and unknown.json()["kind"] == "Status"
 
 
-async def test_discovery_and_version(apiserver_url: str) -> None:
-    async with httpx.AsyncClient(base_url=apiserver_url) as http:
+async def test_discovery_and_version(apiserver: Apiserver) -> None:
+    async with apiserver.async_http() as http:
         assert (await http.get("/api")).json()["versions"] == ["v1"]
         core = (await http.get("/api/v1")).json()
         names = {r["name"] for r in core["resources"]}
@@ -359,8 +375,8 @@ async def test_finalizers_hold_deletion_and_terminating_namespaces_refuse_conten
         await api.get(NAMESPACES, ns)
 
 
-async def test_replies_are_shaped_as_kubernetes_writes_them(apiserver_url: str) -> None:
-    async with httpx.AsyncClient(base_url=apiserver_url) as http:
+async def test_replies_are_shaped_as_kubernetes_writes_them(apiserver: Apiserver) -> None:
+    async with apiserver.async_http() as http:
         for path in ("/api/", "/apis/", "/api/v1/", "/apis/apps/", "/apis/apps/v1/"):
             resp = await http.get(path)
             assert resp.status_code == 200, path

@@ -20,9 +20,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-async def http(apiserver_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=apiserver_url, timeout=30) as client:
-        yield client
+def http(async_http: httpx.AsyncClient) -> httpx.AsyncClient:
+    """Raw requests as the admin (conftest's `async_http`: these tests are all async)."""
+    return async_http
 
 
 @pytest.fixture

@@ -266,7 +266,7 @@ def test_user_errors_are_one_line_without_traceback(klite: Klite, tmp_path: Path
     assert proc.stderr.startswith("error: no kubeconfig at")
     assert len(proc.stderr.strip().splitlines()) == 1
 
-    dead = kubeconfig_module.merge_context("dead", f"http://127.0.0.1:{supervise.free_port()}", path=tmp_path / "dead")
+    dead = kubeconfig_module.merge_context("dead", f"https://127.0.0.1:{supervise.free_port()}", path=tmp_path / "dead")
     proc = klite("get", "pods", code=1, config=dead)
     assert proc.stderr.startswith("error: cannot reach the apiserver at")
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -285,7 +285,7 @@ async def test_context_and_its_namespace_come_from_the_kubeconfig(klite: Klite, 
     path.write_text(yaml.safe_dump(config))
     # a second, unreachable context becomes current: --context picks the working one by name
     live_context = config["current-context"]
-    kubeconfig_module.merge_context("elsewhere", f"http://127.0.0.1:{supervise.free_port()}", path=path)
+    kubeconfig_module.merge_context("elsewhere", f"https://127.0.0.1:{supervise.free_port()}", path=path)
     assert klite("get", "pods", code=1, config=path).stderr.startswith("error: cannot reach the apiserver")
     out = klite("--context", live_context, "get", "pods", "-o", "name", config=path).stdout
     assert out.strip() == "pod/ctx"  # the context's namespace, not "default"

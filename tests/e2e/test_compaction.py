@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from cli import supervise
-from kube.client import ApiClient
 from kube.informer import Informer
 from kube.resources import CONFIGMAPS
 from tests.e2e.conftest import start_apiserver
+from tests.support.secured import Apiserver, TestPKI
 
 pytestmark = pytest.mark.e2e
 
@@ -33,9 +33,11 @@ SLACK = 3.0
 
 
 class Cluster:
-    def __init__(self, etcd: str, apiservers: list[str]) -> None:
+    def __init__(self, etcd: str, apiservers: list[Apiserver]) -> None:
         self.etcd = etcd
-        self.apiservers = apiservers
+        self.servers = apiservers
+        self.apiservers = [a.url for a in apiservers]
+        self.http = apiservers[0].pki.http(timeout=20)  # the admin, for full URLs of either apiserver
         self.etcdctl = str(Path(supervise.etcd_binary()).parent / "etcdctl")
 
     def revisions(self) -> tuple[int, int]:
@@ -62,17 +64,21 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(workdir: Path) -> Iterator[Cluster]:
+def cluster(pki: TestPKI, workdir: Path) -> Iterator[Cluster]:
     etcd, etcd_daemon = supervise.start_etcd("etcd-compaction", workdir / "etcd-compaction", workdir / "logs")
     daemons = [etcd_daemon]
     try:
-        urls = []
+        servers = []
         for i in range(2):
-            url, daemon = start_apiserver(etcd, workdir / "logs", name=f"apiserver-compaction-{i}",
-                                          extra=["--etcd-compaction-interval", f"{INTERVAL:g}s"])
-            daemons.append(daemon)
-            urls.append(url)
-        yield Cluster(etcd, urls)
+            server = start_apiserver(pki, etcd, workdir / "logs", name=f"apiserver-compaction-{i}",
+                                     extra=["--etcd-compaction-interval", f"{INTERVAL:g}s"])
+            daemons.append(server.daemon)
+            servers.append(server)
+        c = Cluster(etcd, servers)
+        try:
+            yield c
+        finally:
+            c.http.close()
     finally:
         for daemon in reversed(daemons):
             supervise.stop(daemon)
@@ -84,21 +90,21 @@ def configmaps(url: str) -> str:
 
 def churn(cluster: Cluster, name: str, seconds: float, max_writes: int = 3000) -> int:
     """Update one ConfigMap through both apiservers for `seconds`; how many writes were made."""
-    assert httpx.post(configmaps(cluster.apiservers[0]), json={"metadata": {"name": name}}).status_code == 201
+    client = cluster.http
+    assert client.post(configmaps(cluster.apiservers[0]), json={"metadata": {"name": name}}).status_code == 201
     writes = 0
     deadline = time.monotonic() + seconds
-    with httpx.Client(timeout=10) as client:
-        while time.monotonic() < deadline and writes < max_writes:
-            url = cluster.apiservers[writes % 2]
-            resp = client.patch(f"{configmaps(url)}/{name}", json={"data": {"n": str(writes)}},
-                                headers={"Content-Type": "application/merge-patch+json"})
-            assert resp.status_code == 200, resp.text
-            writes += 1
+    while time.monotonic() < deadline and writes < max_writes:
+        url = cluster.apiservers[writes % 2]
+        resp = client.patch(f"{configmaps(url)}/{name}", json={"data": {"n": str(writes)}},
+                            headers={"Content-Type": "application/merge-patch+json"})
+        assert resp.status_code == 200, resp.text
+        writes += 1
     return writes
 
 
-def first_event(url: str, params: dict[str, str]) -> dict:
-    with httpx.stream("GET", configmaps(url), params={"watch": "true", **params}, timeout=20) as stream:
+def first_event(cluster: Cluster, url: str, params: dict[str, str]) -> dict:
+    with cluster.http.stream("GET", configmaps(url), params={"watch": "true", **params}, timeout=20) as stream:
         assert stream.status_code == 200
         for line in stream.iter_lines():
             return json.loads(line)
@@ -136,16 +142,16 @@ def test_a_watch_from_a_compacted_revision_gets_410_and_a_relist_brings_it_back(
     current, _ = cluster.revisions()
     cluster.wait_compacted_past(current)
     for url in cluster.apiservers:
-        event = first_event(url, {"resourceVersion": "1"})
+        event = first_event(cluster, url, {"resourceVersion": "1"})
         assert event["type"] == "ERROR", event
         status = event["object"]
         assert status["kind"] == "Status" and status["code"] == 410 and status["reason"] == "Expired", status
         # The client re-lists and watches from the list's resourceVersion: it sees what comes next.
-        listed = httpx.get(configmaps(url)).json()
+        listed = cluster.http.get(configmaps(url)).json()
         name = f"after-relist-{run_id}-{cluster.apiservers.index(url)}"
-        with httpx.stream("GET", configmaps(url), timeout=20, params={
+        with cluster.http.stream("GET", configmaps(url), timeout=20, params={
                 "watch": "true", "resourceVersion": listed["metadata"]["resourceVersion"]}) as stream:
-            assert httpx.post(configmaps(url), json={"metadata": {"name": name}}).status_code == 201
+            assert cluster.http.post(configmaps(url), json={"metadata": {"name": name}}).status_code == 201
             for line in stream.iter_lines():
                 event = json.loads(line)
                 assert event["type"] != "ERROR", event
@@ -155,14 +161,14 @@ def test_a_watch_from_a_compacted_revision_gets_410_and_a_relist_brings_it_back(
 
 
 async def test_an_informer_resuming_from_a_compacted_revision_relists(cluster: Cluster, run_id: str) -> None:
-    client = ApiClient(cluster.apiservers[1])
+    client = cluster.servers[1].api()
     informer = Informer(client, CONFIGMAPS, namespace="default")
     informer.resource_version = "1"  # as if it had been away since the cluster's start
     task = asyncio.create_task(informer.run())
     try:
         await asyncio.wait_for(informer.synced.wait(), 15)  # set by the re-list the 410 caused
         name = f"informed-{run_id}"
-        await asyncio.to_thread(httpx.post, configmaps(cluster.apiservers[0]), json={"metadata": {"name": name}})
+        await asyncio.to_thread(cluster.http.post, configmaps(cluster.apiservers[0]), json={"metadata": {"name": name}})
         deadline = time.monotonic() + 15
         while informer.get(f"default/{name}") is None:
             assert time.monotonic() < deadline, "the informer never saw the new ConfigMap"
@@ -176,15 +182,15 @@ async def test_an_informer_resuming_from_a_compacted_revision_relists(cluster: C
 def test_a_list_at_a_compacted_revision_gets_410(cluster: Cluster, run_id: str) -> None:
     url = cluster.apiservers[0]
     for i in range(3):
-        assert httpx.post(configmaps(url), json={"metadata": {"name": f"page-{run_id}-{i}"}}).status_code == 201
-    first = httpx.get(configmaps(url), params={"limit": "1"}).json()
+        assert cluster.http.post(configmaps(url), json={"metadata": {"name": f"page-{run_id}-{i}"}}).status_code == 201
+    first = cluster.http.get(configmaps(url), params={"limit": "1"}).json()
     token, revision = first["metadata"]["continue"], first["metadata"]["resourceVersion"]
     exact = {"resourceVersion": revision, "resourceVersionMatch": "Exact"}
-    assert httpx.get(configmaps(url), params=exact).status_code == 200  # still there before the compaction
+    assert cluster.http.get(configmaps(url), params=exact).status_code == 200  # still there before the compaction
     churn(cluster, f"before-list-{run_id}", 0.2)
     cluster.wait_compacted_past(int(revision) + 1)
     for params in ({"limit": "1", "continue": token}, exact):
-        resp = httpx.get(configmaps(url), params=params)
+        resp = cluster.http.get(configmaps(url), params=params)
         status = resp.json()
         assert resp.status_code == 410 and status["reason"] == "Expired" and status["code"] == 410, (params, status)
-    assert len(httpx.get(configmaps(url)).json()["items"]) >= 3  # a fresh list works
+    assert len(cluster.http.get(configmaps(url)).json()["items"]) >= 3  # a fresh list works

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_kubectl import kubectl_binary
+from tests.support.secured import Apiserver
 
 pytestmark = pytest.mark.e2e
 
@@ -40,11 +41,10 @@ def _events_since(http: httpx.Client, path: str, rv: str) -> list[dict[str, Any]
         return [json.loads(line) for line in resp.iter_lines() if line]
 
 
-def test_kubectl_dry_run_server_changes_nothing(apiserver_url: str, kubeconfig: Path, tmp_path: Path,
+def test_kubectl_dry_run_server_changes_nothing(http: httpx.Client, kubeconfig: Path, tmp_path: Path,
                                                 run_id: str) -> None:
     ns = f"dry-{run_id}"
     node = f"dry-node-{run_id}"
-    http = httpx.Client(base_url=apiserver_url, timeout=30)
     assert http.post("/api/v1/namespaces", json={"metadata": {"name": ns}}).status_code == 201
     try:
         assert http.post(f"/apis/apps/v1/namespaces/{ns}/deployments", json=DEPLOYMENT).status_code == 201
@@ -93,11 +93,10 @@ def test_kubectl_dry_run_server_changes_nothing(apiserver_url: str, kubeconfig: 
         http.delete(f"/api/v1/nodes/{node}")
         http.delete(f"/api/v1/namespaces/{ns}/services/np")
         http.delete(f"/api/v1/namespaces/{ns}")
-        http.close()
 
 
-def test_dry_run_answers_like_a_write_and_refuses_what_a_write_would(apiserver_url: str, run_id: str) -> None:
-    with httpx.Client(base_url=apiserver_url, timeout=30) as http:
+def test_dry_run_answers_like_a_write_and_refuses_what_a_write_would(apiserver: Apiserver, run_id: str) -> None:
+    with apiserver.http() as http:
         path = "/api/v1/namespaces/default/configmaps"
         made = http.post(path, params={"dryRun": "All"}, json={"metadata": {"name": f"d-{run_id}"}})
         assert made.status_code == 201

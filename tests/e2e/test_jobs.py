@@ -28,7 +28,7 @@ import pytest
 
 from cli import supervise
 from kube import errors, timeutil
-from kube.client import ApiClient
+from kube.client import ApiClient, kubeconfig
 from kube.resources import CRONJOBS, EVENTS, JOBS, NAMESPACES, NODES, PODS
 from tests.e2e.waiting import eventually
 
@@ -464,12 +464,13 @@ async def test_kubectl_create_job_from_cronjob(api: ApiClient, ns: str, controll
 # ---------------------------------------------------------------------- real pods
 
 
-async def test_real_busybox_pods_through_a_kubelet(api: ApiClient, ns: str, controllers, run_id: str,
+async def test_real_busybox_pods_through_a_kubelet(api: ApiClient, admin: kubeconfig.ClusterCredentials, ns: str,
+                                                   controllers, run_id: str,
                                                    daemons: Callable[..., supervise.Daemon]) -> None:
     node = f"jobnode-{run_id}"
     kubelet = daemons("kubelet", "--node-name", node, "--heartbeat-interval", "1", "--sync-interval", "1",
                       name=f"kubelet-{node}")
-    supervise.wait_for(lambda: supervise.node_ready(api.server, node), 30, f"node {node} Ready", kubelet)
+    supervise.wait_for(lambda: supervise.node_ready(admin, node), 30, f"node {node} Ready", kubelet)
     controllers()
     try:
         ok = job_body("real-ok", completions=2, parallelism=2)

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import httpx
 import pytest
 
 from cli import supervise
@@ -32,6 +31,7 @@ from kube import errors
 from kube.client import ApiClient, kubeconfig
 from kube.resources import CONFIGMAPS, EVENTS, LEASES, NAMESPACES, NODES, PODS, SECRETS
 from tests.e2e.conftest import start_apiserver
+from tests.support.secured import Apiserver, TestPKI
 
 pytestmark = pytest.mark.e2e
 
@@ -48,14 +48,14 @@ def token_file(workdir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def kubelet_apiserver(etcd_url: str, workdir: Path, token_file: Path) -> Iterator[str]:
+def kubelet_apiserver(pki: TestPKI, etcd_url: str, workdir: Path, token_file: Path) -> Iterator[Apiserver]:
     """An apiserver on the shared etcd that presents the kubelet token when it asks a kubelet for logs."""
-    url, daemon = start_apiserver(etcd_url, workdir / "logs", name="apiserver-kubelet-tests",
-                                  extra=["--kubelet-token-file", str(token_file)])
+    server = start_apiserver(pki, etcd_url, workdir / "logs", name="apiserver-kubelet-tests",
+                             extra=["--kubelet-token-file", str(token_file)])
     try:
-        yield url
+        yield server
     finally:
-        supervise.stop(daemon)
+        server.stop()
 
 
 async def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
@@ -140,23 +140,24 @@ _counter = iter(range(1000))
 
 
 @pytest.fixture
-async def node(api: ApiClient, run_id: str, docker_client: docker.DockerClient, kubelet_apiserver: str,
-               token_file: Path, daemons: Callable[..., supervise.Daemon], workdir: Path) -> AsyncIterator[Node]:
+async def node(api: ApiClient, admin: kubeconfig.ClusterCredentials, run_id: str,
+               docker_client: docker.DockerClient, kubelet_apiserver: Apiserver, token_file: Path,
+               daemons: Callable[..., supervise.Daemon], workdir: Path) -> AsyncIterator[Node]:
     """A Ready node run by its own kubelet (fast intervals), and a namespace for the test's pods."""
     n = next(_counter)
     name, namespace = f"kl{n}-{run_id}", f"kubelet{n}-{run_id}"
     await api.create(NAMESPACES, {"metadata": {"name": namespace}})
 
     def start() -> supervise.Daemon:
-        return daemons("kubelet", "--apiserver", kubelet_apiserver, "--node-name", name, "--node-ip", "127.0.0.1",
+        return daemons("kubelet", "--node-name", name, "--node-ip", "127.0.0.1",
                        "--port", "0", "--kubelet-token-file", str(token_file), *FAST,
                        "--root-dir", str(workdir / "kubelet-root"), "--cluster-dns", CLUSTER_DNS,
                        "--system-reserved", "cpu=100m,memory=100Mi",
-                       name=f"kubelet-{name}-{os.urandom(2).hex()}")
+                       name=f"kubelet-{name}-{os.urandom(2).hex()}", apiserver=kubelet_apiserver)
 
     handle = Node(name, namespace, api, docker_client, start)
     handle.daemon = start()
-    supervise.wait_for(lambda: supervise.node_ready(api.server, name), 30, f"node {name} Ready", handle.daemon)
+    supervise.wait_for(lambda: supervise.node_ready(admin, name), 30, f"node {name} Ready", handle.daemon)
     try:
         yield handle
     finally:
@@ -482,8 +483,7 @@ def kubectl_binary() -> str:
     return found
 
 
-async def test_container_logs_through_the_apiserver_and_kubectl(node: Node, kubelet_apiserver: str,
-                                                                workdir: Path) -> None:
+async def test_container_logs_through_the_apiserver_and_kubectl(node: Node, kubelet_apiserver: Apiserver) -> None:
     talk = sleeper("talk", command=["sh", "-c", "trap 'exit 0' TERM; i=0; "
                                     "while true; do echo line $i; i=$((i+1)); sleep 0.2; done"])
     crash = {"name": "crash", "image": "busybox", "imagePullPolicy": "IfNotPresent",
@@ -491,8 +491,8 @@ async def test_container_logs_through_the_apiserver_and_kubectl(node: Node, kube
     await node.run_pod("chatty", talk, crash)
     await node.wait_pod("chatty", lambda p: statuses(p).get("talk", {}).get("ready")
                         and statuses(p).get("crash", {}).get("restartCount", 0) >= 1, "talking and crashed once")
-    base = f"{kubelet_apiserver}/api/v1/namespaces/{node.namespace}/pods/chatty/log"
-    async with httpx.AsyncClient(timeout=10) as http:
+    base = f"{kubelet_apiserver.url}/api/v1/namespaces/{node.namespace}/pods/chatty/log"
+    async with kubelet_apiserver.async_http(timeout=10) as http:
         async def log_text(**params: str) -> str:
             resp = await http.get(base, params=params)
             assert resp.status_code == 200, resp.text
@@ -524,7 +524,7 @@ async def test_container_logs_through_the_apiserver_and_kubectl(node: Node, kube
         authorized = await http.get(direct, headers={"Authorization": f"Bearer {TOKEN}"})
         assert authorized.status_code == 200 and authorized.text.startswith("line 0")
 
-    config = kubeconfig.merge_context("kubelet-tests", kubelet_apiserver, path=workdir / "kubeconfig-kubelet")
+    config = kubelet_apiserver.kubeconfig(embed=True)
     proc = subprocess.run([kubectl_binary(), "logs", "chatty", "-c", "talk", "-n", node.namespace, "--tail", "2"],
                           capture_output=True, text=True, timeout=30, env={**os.environ, "KUBECONFIG": str(config)})
     assert proc.returncode == 0, proc.stderr

@@ -29,7 +29,6 @@ import pytest
 
 from cli import supervise
 from kube import errors
-from kube.client import kubeconfig
 from kube.resources import CONFIGMAPS, PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, PODS, SECRETS, SERVICES
 from tests.e2e.test_kubelet import (  # the fixtures node, kubelet_apiserver, token_file too
     Node,
@@ -41,6 +40,7 @@ from tests.e2e.test_kubelet import (  # the fixtures node, kubelet_apiserver, to
     statuses,
     token_file,
 )
+from tests.support.secured import Apiserver
 
 pytestmark = pytest.mark.e2e
 
@@ -85,8 +85,9 @@ def interactive(config: Path, args: list[str], keys: bytes, timeout: float = 20)
 
 
 @pytest.fixture
-def kubeconfig_file(kubelet_apiserver: str, workdir: Path) -> Path:
-    return kubeconfig.merge_context("kubelet-pods", kubelet_apiserver, path=workdir / "kubeconfig-kubelet-pods")
+def kubeconfig_file(kubelet_apiserver: Apiserver) -> Path:
+    """The admin's kubeconfig for the kubelets' apiserver (the one that holds the kubelet token)."""
+    return kubelet_apiserver.kubeconfig(embed=True)
 
 
 async def test_kubectl_exec_and_logs_follow(node: Node, kubeconfig_file: Path) -> None:

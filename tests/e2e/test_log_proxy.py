@@ -17,11 +17,10 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
-from cli import supervise
 from kube import errors
-from kube.client import ApiClient
 from kube.resources import NAMESPACES, NODES, PODS
 from tests.e2e.conftest import start_apiserver
+from tests.support.secured import Apiserver, TestPKI
 
 pytestmark = pytest.mark.e2e
 
@@ -62,20 +61,21 @@ def fake_kubelet() -> Iterator[int]:
 
 
 @pytest.fixture
-def token_apiserver(etcd_url: str, workdir: Path) -> Iterator[str]:
+def token_apiserver(pki: TestPKI, etcd_url: str, workdir: Path) -> Iterator[Apiserver]:
     token_file = workdir / "kubelet-token"
     token_file.write_text(TOKEN + "\n")
-    url, daemon = start_apiserver(etcd_url, workdir / "logs", name="apiserver-logs",
-                                  extra=["--kubelet-token-file", str(token_file)])
+    server = start_apiserver(pki, etcd_url, workdir / "logs", name="apiserver-logs",
+                             extra=["--kubelet-token-file", str(token_file)])
     try:
-        yield url
+        yield server
     finally:
-        supervise.stop(daemon)
+        server.stop()
 
 
-async def test_logs_are_proxied_to_the_pods_kubelet(token_apiserver: str, fake_kubelet: int, run_id: str) -> None:
+async def test_logs_are_proxied_to_the_pods_kubelet(token_apiserver: Apiserver, fake_kubelet: int,
+                                                    run_id: str) -> None:
     ns, node = f"logs-{run_id}", f"logs-node-{run_id}"
-    async with ApiClient(token_apiserver) as api:
+    async with token_apiserver.api() as api:
         await api.create(NAMESPACES, {"metadata": {"name": ns}})
         await api.create(NODES, {"metadata": {"name": node}, "status": {
             "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
@@ -115,18 +115,21 @@ async def test_logs_are_proxied_to_the_pods_kubelet(token_apiserver: str, fake_k
                 await api.delete(NAMESPACES, ns)
 
 
-def test_kubelet_refusing_the_token_is_an_error_not_a_log(apiserver_url: str, fake_kubelet: int, run_id: str) -> None:
+def test_kubelet_refusing_the_token_is_an_error_not_a_log(http: httpx.Client, fake_kubelet: int, run_id: str) -> None:
     # The session apiserver has no kubelet token: the kubelet's 401 comes back as an error Status.
     ns, node = f"logs2-{run_id}", f"logs2-node-{run_id}"
-    httpx.post(f"{apiserver_url}/api/v1/namespaces", json={"metadata": {"name": ns}}).raise_for_status()
-    httpx.post(f"{apiserver_url}/api/v1/nodes", json={"metadata": {"name": node}, "status": {
+    http.post("/api/v1/namespaces", json={"metadata": {"name": ns}}).raise_for_status()
+    http.post("/api/v1/nodes", json={"metadata": {"name": node}, "status": {
         "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": fake_kubelet}}}}).raise_for_status()
-    httpx.post(f"{apiserver_url}/api/v1/namespaces/{ns}/pods", json={"metadata": {"name": "p"}, "spec": {
+    http.post(f"/api/v1/namespaces/{ns}/pods", json={"metadata": {"name": "p"}, "spec": {
         "nodeName": node, "containers": [{"name": "c", "image": "busybox"}]}}).raise_for_status()
     try:
-        resp = httpx.get(f"{apiserver_url}/api/v1/namespaces/{ns}/pods/p/log")
+        asked = len(_Recorder.seen)
+        resp = http.get(f"/api/v1/namespaces/{ns}/pods/p/log")
         assert resp.status_code == 401 and resp.json()["kind"] == "Status"
+        # The kubelet was asked, without a token: the 401 is its answer, not the apiserver refusing the admin.
+        assert [s["auth"] for s in _Recorder.seen[asked:]] == [None]
     finally:
-        httpx.delete(f"{apiserver_url}/api/v1/nodes/{node}")
-        httpx.delete(f"{apiserver_url}/api/v1/namespaces/{ns}")
+        http.delete(f"/api/v1/nodes/{node}")
+        http.delete(f"/api/v1/namespaces/{ns}")

@@ -21,11 +21,12 @@ import kr8s.asyncio
 import pytest
 import websockets.asyncio.client
 import websockets.exceptions
-from kubernetes import client
+from kubernetes import client, config
 from kubernetes.stream import portforward
 
 from tests.e2e.test_kubelet import Node, kubelet_apiserver, node, phase, statuses, token_file
 from tests.e2e.test_kubelet_pods import app, sh
+from tests.support.secured import Apiserver
 
 pytestmark = pytest.mark.e2e
 
@@ -50,11 +51,12 @@ def get(sock: object, path: str) -> tuple[int, bytes]:
     return response.status, response.read()
 
 
-async def test_the_official_python_client_port_forwards(node: Node, kubelet_apiserver: str) -> None:
+async def test_the_official_python_client_port_forwards(node: Node, kubelet_apiserver: Apiserver) -> None:
     digest = await web_pod(node, "pyweb")
-    config = client.Configuration()
-    config.host = kubelet_apiserver
-    core = client.CoreV1Api(client.ApiClient(config))
+    configured = client.Configuration()
+    config.load_kube_config(config_file=str(kubelet_apiserver.kubeconfig(embed=True)),
+                            client_configuration=configured)
+    core = client.CoreV1Api(client.ApiClient(configured))
 
     def forward(path: str) -> tuple[int, bytes, str | None]:
         pf = portforward(core.connect_get_namespaced_pod_portforward, "pyweb", node.namespace, ports="8080,8099")
@@ -73,9 +75,9 @@ async def test_the_official_python_client_port_forwards(node: Node, kubelet_apis
     assert status == 200 and hashlib.md5(body).hexdigest() == digest
 
 
-async def test_kr8s_port_forwards(node: Node, kubelet_apiserver: str) -> None:
+async def test_kr8s_port_forwards(node: Node, kubelet_apiserver: Apiserver) -> None:
     digest = await web_pod(node, "krweb")
-    api = await kr8s.asyncio.api(url=kubelet_apiserver)
+    api = await kr8s.asyncio.api(kubeconfig=str(kubelet_apiserver.kubeconfig(embed=True)))
     pod = await kr8s.asyncio.objects.Pod.get("krweb", namespace=node.namespace, api=api)
     async with pod.portforward(8080, local_port="auto") as port, \
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=15, trust_env=False) as http:
@@ -85,16 +87,17 @@ async def test_kr8s_port_forwards(node: Node, kubelet_apiserver: str) -> None:
         assert (await http.get("/")).text == "forwarded\n"
 
 
-async def test_the_apiserver_negotiates_as_kubernetes(node: Node, kubelet_apiserver: str) -> None:
+async def test_the_apiserver_negotiates_as_kubernetes(node: Node, kubelet_apiserver: Apiserver) -> None:
     """The other offers: the base64 variant (text frames relayed as text), `portforward.k8s.io` as binary
     channels, and a Status 400 for an offer nothing serves or a port that is not one."""
     await web_pod(node, "rawweb")
-    url = f"ws{kubelet_apiserver[4:]}/api/v1/namespaces/{node.namespace}/pods/rawweb/portforward?ports=8080"
+    url = f"wss{kubelet_apiserver.url[5:]}/api/v1/namespaces/{node.namespace}/pods/rawweb/portforward?ports=8080"
+    tls = kubelet_apiserver.pki.ssl_context()  # the admin's client certificate
     request = b"GET / HTTP/1.0\r\n\r\n"
     prefix = struct.pack("<H", 8080)
 
     async with websockets.asyncio.client.connect(url, subprotocols=["v4.base64.channel.k8s.io"],  # type: ignore[list-item]
-                                                 proxy=None) as ws:
+                                                 proxy=None, ssl=tls) as ws:
         assert ws.subprotocol == "v4.base64.channel.k8s.io"
         assert [await ws.recv(), await ws.recv()] == [f"{c}{base64.b64encode(prefix).decode()}" for c in "01"]
         await ws.send("0" + base64.b64encode(request).decode())
@@ -102,7 +105,7 @@ async def test_the_apiserver_negotiates_as_kubernetes(node: Node, kubelet_apiser
         assert body.startswith(b"HTTP/1.1 200 OK") and body.endswith(b"\r\n\r\nforwarded\n")
 
     async with websockets.asyncio.client.connect(url, subprotocols=["portforward.k8s.io"],  # type: ignore[list-item]
-                                                 proxy=None) as ws:
+                                                 proxy=None, ssl=tls) as ws:
         assert ws.subprotocol == "portforward.k8s.io"
         assert [await ws.recv(), await ws.recv()] == [b"\x00" + prefix, b"\x01" + prefix]
         await ws.send(b"\x00" + request)
@@ -112,7 +115,7 @@ async def test_the_apiserver_negotiates_as_kubernetes(node: Node, kubelet_apiser
     for offered, query, message in ((["v5.channel.k8s.io"], "ports=8080", "requested protocol(s) are not supported"),
                                     ([], "ports=http", 'unable to parse "http" as a port')):
         with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
-            await websockets.asyncio.client.connect(url.replace("ports=8080", query), proxy=None,
+            await websockets.asyncio.client.connect(url.replace("ports=8080", query), proxy=None, ssl=tls,
                                                     subprotocols=offered or None)  # type: ignore[arg-type]
         status = json.loads(refused.value.response.body or b"{}")
         assert refused.value.response.status_code == 400 and status["kind"] == "Status"

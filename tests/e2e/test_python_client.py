@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
-from kubernetes import client, watch
+from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
 pytestmark = pytest.mark.e2e
 
 
+def configuration(kubeconfig: Path) -> client.Configuration:
+    """The client configured from the admin's kubeconfig, as its users do (`config.load_kube_config`)."""
+    configured = client.Configuration()
+    config.load_kube_config(config_file=str(kubeconfig), client_configuration=configured)
+    return configured
+
+
 @pytest.fixture
-def core(apiserver_url: str) -> client.CoreV1Api:
-    config = client.Configuration()
-    config.host = apiserver_url
-    return client.CoreV1Api(client.ApiClient(config))
+def core(kubeconfig: Path) -> client.CoreV1Api:
+    return client.CoreV1Api(client.ApiClient(configuration(kubeconfig)))
 
 
 @pytest.fixture
@@ -91,10 +97,8 @@ def test_nodes_and_namespaces_deserialize(core: client.CoreV1Api, namespace: str
 
 
 @pytest.fixture
-def apps(apiserver_url: str) -> client.AppsV1Api:
-    config = client.Configuration()
-    config.host = apiserver_url
-    return client.AppsV1Api(client.ApiClient(config))
+def apps(kubeconfig: Path) -> client.AppsV1Api:
+    return client.AppsV1Api(client.ApiClient(configuration(kubeconfig)))
 
 
 def test_deployment_service_configmap_crud_and_scale(core: client.CoreV1Api, apps: client.AppsV1Api,

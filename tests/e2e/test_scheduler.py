@@ -24,10 +24,11 @@ import pytest
 
 from cli import supervise
 from kube import errors
-from kube.client import ApiClient
+from kube.client import ApiClient, kubeconfig
 from kube.resources import EVENTS, LEASES, NAMESPACES, NODES, PODS, SERVICES, by_plural
 from tests.e2e.conftest import start_apiserver
 from tests.e2e.waiting import eventually
+from tests.support.secured import Apiserver, TestPKI
 
 pytestmark = pytest.mark.e2e
 
@@ -36,16 +37,16 @@ Obj = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def apiserver_url(workdir: Path) -> Iterator[str]:
+def apiserver(pki: TestPKI, workdir: Path) -> Iterator[Apiserver]:
     """A private etcd and apiserver for this module (overrides the session one for `api` and `daemons`)."""
     logs = workdir / "logs"
     url, etcd = supervise.start_etcd("etcd-scheduler-tests", workdir / "etcd-scheduler-tests", logs)
     try:
-        api_url, apiserver = start_apiserver(url, logs, name="apiserver-scheduler-tests")
+        server = start_apiserver(pki, url, logs, name="apiserver-scheduler-tests")
         try:
-            yield api_url
+            yield server
         finally:
-            supervise.stop(apiserver)
+            server.stop()
     finally:
         supervise.stop(etcd)
 
@@ -419,12 +420,11 @@ async def test_profiles_from_a_config_file_and_scheduler_names(
     assert await failed_events(api, "elsewhere", ns) == []
 
 
-async def test_a_bad_config_file_is_refused_at_start(workdir: Path, apiserver_url: str) -> None:
+async def test_a_bad_config_file_is_refused_at_start(workdir: Path, apiserver: Apiserver) -> None:
     config = workdir / "bad-scheduler.yaml"
     config.write_text("profiles:\n- plugins:\n    filter:\n      enabled: [{name: NoSuchPlugin}]\n")
     proc = await asyncio.create_subprocess_exec(
-        *supervise.python_module("scheduler"), "--apiserver", apiserver_url, "--config", str(config),
-        stderr=asyncio.subprocess.PIPE)
+        *apiserver.daemon_argv("scheduler", "--config", str(config)), stderr=asyncio.subprocess.PIPE)
     _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2 and b"unknown plugin 'NoSuchPlugin'" in err
 
@@ -470,7 +470,7 @@ async def test_the_standby_scheduler_takes_over_when_the_leader_is_killed(
 
 
 async def test_real_kubelets_on_one_engine_run_an_apps_replicas_spread(
-    api: ApiClient, ns: str, run_id: str, workdir: Path, docker_client: Any,
+    api: ApiClient, admin: kubeconfig.ClusterCredentials, ns: str, run_id: str, workdir: Path, docker_client: Any,
     daemons: Callable[..., supervise.Daemon],
 ) -> None:
     """Three kubelets (three node names, one Docker engine): six replicas of one app are spread 2/2/2 and run."""
@@ -481,7 +481,7 @@ async def test_real_kubelets_on_one_engine_run_an_apps_replicas_spread(
                 for n in names]
     try:
         for n, kubelet in zip(names, kubelets, strict=True):
-            await asyncio.to_thread(supervise.wait_for, lambda n=n: supervise.node_ready(api.server, n), 60,
+            await asyncio.to_thread(supervise.wait_for, lambda n=n: supervise.node_ready(admin, n), 60,
                                     f"node {n} Ready", kubelet)
         await api.create(SERVICES, {"metadata": {"name": "web"},
                                     "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}, ns)

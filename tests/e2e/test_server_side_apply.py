@@ -27,9 +27,8 @@ def _deployment(replicas: int, labels: dict[str, str] | None = None) -> str:
     })
 
 
-def test_kubectl_apply_server_side(apiserver_url: str, kubeconfig: Path, tmp_path: Path, run_id: str) -> None:
+def test_kubectl_apply_server_side(http: httpx.Client, kubeconfig: Path, tmp_path: Path, run_id: str) -> None:
     ns = f"ssa-{run_id}"
-    http = httpx.Client(base_url=apiserver_url, timeout=30)
     assert http.post("/api/v1/namespaces", json={"metadata": {"name": ns}}).status_code == 201
 
     def kubectl(*args: str, stdin: str | None = None, check: bool = True,
@@ -80,6 +79,10 @@ def test_kubectl_apply_server_side(apiserver_url: str, kubeconfig: Path, tmp_pat
         missing_manager = http.patch(f"/apis/apps/v1/namespaces/{ns}/deployments/ssa", content=_deployment(1),
                                      headers={"Content-Type": "application/apply-patch+yaml"})
         assert missing_manager.status_code == 422
+        config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"}, "data": {"a": "1"}}
+        codes = [http.patch(f"/api/v1/namespaces/{ns}/configmaps/applied", params={"fieldManager": "raw"},
+                            content=json.dumps(config), headers={"Content-Type": "application/apply-patch+yaml"}
+                            ).status_code for _ in range(2)]
+        assert codes == [201, 200]  # created, then applied again, as Kubernetes answers
     finally:
         http.delete(f"/api/v1/namespaces/{ns}")
-        http.close()

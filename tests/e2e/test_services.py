@@ -32,6 +32,7 @@ import pytest
 
 from cli import supervise
 from tests.e2e.conftest import start_apiserver
+from tests.support.secured import Apiserver, TestPKI
 
 pytestmark = pytest.mark.e2e
 
@@ -54,21 +55,22 @@ class Env:
     dns_ip: str
     logs: Path
     docker: docker.DockerClient
+    http: httpx.Client  # the admin, for full URLs of either apiserver
+    server: Apiserver  # apiserver A, which the daemons use
 
     def url(self, path: str) -> str:
         return self.api + path
+
+    def call(self, method: str, url: str, body: Any = None, ok: tuple[int, ...] = (200, 201), **kw: Any) -> Obj:
+        resp = self.http.request(method, url, json=body, timeout=10, **kw)
+        assert resp.status_code in ok, f"{method} {url}: {resp.status_code} {resp.text[:300]}"
+        return resp.json()
 
     def ip(self, last: int) -> str:
         return self.cidr.rsplit(".", 1)[0] + f".{last}"
 
 
 # ---------------------------------------------------------------- small helpers
-
-
-def call(method: str, url: str, body: Any = None, ok: tuple[int, ...] = (200, 201), **kw: Any) -> Obj:
-    resp = httpx.request(method, url, json=body, timeout=10, **kw)
-    assert resp.status_code in ok, f"{method} {url}: {resp.status_code} {resp.text[:300]}"
-    return resp.json()
 
 
 def eventually(check: Callable[[], Any], timeout: float = 30, interval: float = 0.2, what: str = "condition") -> Any:
@@ -134,19 +136,19 @@ def pod_exec(env: Env, pod: str, command: str, timeout: float = 60) -> tuple[int
 
 
 def pods(env: Env, selector: str) -> list[Obj]:
-    items = call("GET", env.url(f"/api/v1/namespaces/{env.ns}/pods"), params={"labelSelector": selector})["items"]
+    items = env.call("GET", env.url(f"/api/v1/namespaces/{env.ns}/pods"), params={"labelSelector": selector})["items"]
     return [p for p in items if not p["metadata"].get("deletionTimestamp")]
 
 
 def ready_endpoints(env: Env, name: str) -> list[str]:
-    resp = httpx.get(env.url(f"/api/v1/namespaces/{env.ns}/endpoints/{name}"), timeout=5)
+    resp = env.http.get(env.url(f"/api/v1/namespaces/{env.ns}/endpoints/{name}"), timeout=5)
     if resp.status_code != 200:
         return []
     return sorted(a["ip"] for s in resp.json().get("subsets") or [] for a in s.get("addresses") or [])
 
 
 def scale(env: Env, replicas: int) -> None:
-    call("PATCH", env.url(f"/apis/apps/v1/namespaces/{env.ns}/deployments/web/scale"),
+    env.call("PATCH", env.url(f"/apis/apps/v1/namespaces/{env.ns}/deployments/web/scale"),
          headers={"Content-Type": "application/merge-patch+json"}, body={"spec": {"replicas": replicas}})
 
 
@@ -227,7 +229,7 @@ def udp_ask(ip: str, port: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def env(etcd_url: str, workdir: Path, run_id: str, docker_client: docker.DockerClient) -> Iterator[Env]:
+def env(pki: TestPKI, etcd_url: str, workdir: Path, run_id: str, docker_client: docker.DockerClient) -> Iterator[Env]:
     seed = int(run_id, 16)
     cidr = f"10.{100 + seed % 12}.{(seed >> 8) % 256}.0/24"  # private to this run: other clusters use 10.96/16
     base = 30100 + (seed >> 16) % 64 * 40  # 40 node ports of its own: two runs at once rarely share them
@@ -235,28 +237,27 @@ def env(etcd_url: str, workdir: Path, run_id: str, docker_client: docker.DockerC
     flags = ["--service-cluster-ip-range", cidr, "--service-node-port-range", f"{base}-{base + 39}"]
     started: list[supervise.Daemon] = []
     node = f"svc-{run_id}"
-    api, daemon = start_apiserver(etcd_url, logs, f"svc-apiserver-{run_id}", flags)
-    started.append(daemon)
-    api_b, daemon = start_apiserver(etcd_url, logs, f"svc-apiserver-b-{run_id}", flags)
-    started.append(daemon)
+    api = start_apiserver(pki, etcd_url, logs, f"svc-apiserver-{run_id}", flags)
+    started.append(api.daemon)
+    api_b = start_apiserver(pki, etcd_url, logs, f"svc-apiserver-b-{run_id}", flags)
+    started.append(api_b.daemon)
 
     def launch(name: str, module: str, *args: str) -> None:
-        started.append(supervise.start(f"svc-{name}-{run_id}", [*supervise.python_module(module), "--apiserver",
-                                                                 api, *args], logs))
+        started.append(supervise.start(f"svc-{name}-{run_id}", api.daemon_argv(module, *args), logs))
 
-    e = Env(api, api_b, f"svc-{run_id}", node, cidr, (base, base + 39), f"KLT{run_id.upper()}",
-            cidr.rsplit(".", 1)[0] + ".10", logs, docker_client)
+    e = Env(api.url, api_b.url, f"svc-{run_id}", node, cidr, (base, base + 39), f"KLT{run_id.upper()}",
+            cidr.rsplit(".", 1)[0] + ".10", logs, docker_client, pki.http(), api)
     try:
         launch("controllers", "controllers", "--leader-elect", "false", "--controllers",
                "replicaset,endpoints,deployment,namespace,garbagecollector")
         launch("kubelet", "kubelet", "--node-name", node, "--cluster-dns", e.dns_ip)
         launch("dns", "proxy.dns", "--node-name", node, "--service-cluster-ip-range", cidr, "--port", "0",
                "--upstream", "127.0.0.1:9", "--healthz-bind-address", "127.0.0.1:0")  # nothing leaves this host
-        supervise.wait_for(lambda: supervise.node_ready(api, node), 60, f"node {node}", started[-2])
-        call("POST", e.url("/api/v1/namespaces"), {"metadata": {"name": e.ns}})
+        supervise.wait_for(lambda: supervise.node_ready(api.credentials(), node), 60, f"node {node}", started[-2])
+        e.call("POST", e.url("/api/v1/namespaces"), {"metadata": {"name": e.ns}})
         yield e
     finally:
-        httpx.delete(e.url(f"/api/v1/namespaces/{e.ns}"), timeout=10)
+        e.http.delete(e.url(f"/api/v1/namespaces/{e.ns}"), timeout=10)
         try:
             eventually(lambda: not docker_client.containers.list(all=True, filters={"label": f"{LABEL_NS}={e.ns}"}),
                        60, 0.5, "the namespace's containers to be removed")
@@ -265,6 +266,7 @@ def env(etcd_url: str, workdir: Path, run_id: str, docker_client: docker.DockerC
                 supervise.stop(d)
             for c in docker_client.containers.list(all=True, filters={"label": f"io.kubelite.node.name={node}"}):
                 c.remove(force=True)
+            e.http.close()
 
 
 @pytest.fixture(scope="module")
@@ -277,7 +279,7 @@ def workload(env: Env) -> Iterator[Obj]:
                 "spec": {"terminationGracePeriodSeconds": 1, "nodeName": env.node, "containers": [{
                     "name": "main", "image": "busybox:latest", "command": ["sh", "-c", WEB_COMMAND],
                     "ports": [{"name": "http", "containerPort": 8080}]}]}}
-    call("POST", env.url(f"/apis/apps/v1/namespaces/{ns}/deployments"), {
+    env.call("POST", env.url(f"/apis/apps/v1/namespaces/{ns}/deployments"), {
         "metadata": {"name": "web"},
         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": template}})
     services = {
@@ -290,17 +292,17 @@ def workload(env: Env) -> Iterator[Obj]:
         "udp": {"ports": [{"name": "echo", "port": 5300, "protocol": "UDP"}]},
         "manual": {"ports": [{"port": 80, "targetPort": 8080}]},
     }
-    created = {name: call("POST", env.url(f"/api/v1/namespaces/{ns}/services"), {"metadata": {"name": name},
+    created = {name: env.call("POST", env.url(f"/api/v1/namespaces/{ns}/services"), {"metadata": {"name": name},
                                                                                  "spec": spec})
                for name, spec in services.items()}
     gateway = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", "docker0"], capture_output=True,
                              text=True).stdout.split("inet ")[1].split("/")[0]
     echo = UdpEcho(gateway, ["udp-a", "udp-b", "udp-c"])
-    call("POST", env.url(f"/api/v1/namespaces/{ns}/endpoints"), {
+    env.call("POST", env.url(f"/api/v1/namespaces/{ns}/endpoints"), {
         "metadata": {"name": "udp"},
         "subsets": [{"addresses": [{"ip": gateway}], "ports": [{"name": "echo", "port": p, "protocol": "UDP"}]}
                     for p in echo.ports]})
-    call("POST", env.url(f"/api/v1/namespaces/{ns}/pods"), {  # dnsPolicy ClusterFirst: the kubelet's resolv.conf
+    env.call("POST", env.url(f"/api/v1/namespaces/{ns}/pods"), {  # dnsPolicy ClusterFirst: the kubelet's resolv.conf
         "metadata": {"name": "client"},
         "spec": {"terminationGracePeriodSeconds": 1, "nodeName": env.node,
                  "containers": [{"name": "main", "image": "busybox:latest", "command": ["sleep", "3600"]}]}})
@@ -308,7 +310,7 @@ def workload(env: Env) -> Iterator[Obj]:
     eventually(lambda: any(p["metadata"]["name"] == "client" and p["status"].get("phase") == "Running"
                            for p in pods(env, "")), 60, 0.3, "the client pod")
     web_ips = ready_endpoints(env, "web")
-    call("POST", env.url(f"/api/v1/namespaces/{ns}/endpoints"), {
+    env.call("POST", env.url(f"/api/v1/namespaces/{ns}/endpoints"), {
         "metadata": {"name": "manual"},
         "subsets": [{"addresses": [{"ip": ip} for ip in web_ips[:2]], "ports": [{"port": 8080}]}]})
     try:
@@ -321,9 +323,9 @@ def workload(env: Env) -> Iterator[Obj]:
 def proxy(request: pytest.FixtureRequest, env: Env, workload: Obj) -> Iterator[Callable[[], None]]:
     """The proxy in one mode; yields a restart function. Afterwards `--cleanup` must leave nothing."""
     mode = request.param
-    argv = [*supervise.python_module("proxy"), "--apiserver", env.api, "--node-name", env.node, "--mode", mode,
-            "--service-cluster-ip-range", env.cidr, "--chain-prefix", env.prefix,
-            "--healthz-bind-address", "127.0.0.1:0"]
+    argv = env.server.daemon_argv("proxy", "--node-name", env.node, "--mode", mode,
+                                  "--service-cluster-ip-range", env.cidr, "--chain-prefix", env.prefix,
+                                  "--healthz-bind-address", "127.0.0.1:0")
     current: list[supervise.Daemon] = []
 
     def start() -> None:
@@ -356,67 +358,67 @@ def svc_body(name: str, **spec: Any) -> Obj:
 
 def test_cluster_ips_unique_across_apiservers_and_released_on_delete(env: Env) -> None:
     urls = [env.api, env.api_b]
-    made = [call("POST", f"{urls[i % 2]}/api/v1/namespaces/{env.ns}/services", svc_body(f"alloc-{i}"))
+    made = [env.call("POST", f"{urls[i % 2]}/api/v1/namespaces/{env.ns}/services", svc_body(f"alloc-{i}"))
             for i in range(12)]
     ips = [m["spec"]["clusterIP"] for m in made]
     assert len(set(ips)) == 12 and all(ip.startswith(env.cidr.rsplit(".", 1)[0] + ".") for ip in ips)
     assert all(m["spec"]["clusterIPs"] == [m["spec"]["clusterIP"]] for m in made)
-    call("DELETE", env.url(f"/api/v1/namespaces/{env.ns}/services/alloc-0"))
-    again = call("POST", f"{env.api_b}/api/v1/namespaces/{env.ns}/services",
+    env.call("DELETE", env.url(f"/api/v1/namespaces/{env.ns}/services/alloc-0"))
+    again = env.call("POST", f"{env.api_b}/api/v1/namespaces/{env.ns}/services",
                  svc_body("alloc-again", clusterIP=ips[0]))  # released: free to take explicitly
     assert again["spec"]["clusterIP"] == ips[0]
     for name in [f"alloc-{i}" for i in range(1, 12)] + ["alloc-again"]:
-        call("DELETE", env.url(f"/api/v1/namespaces/{env.ns}/services/{name}"))
+        env.call("DELETE", env.url(f"/api/v1/namespaces/{env.ns}/services/{name}"))
 
 
 def test_explicit_cluster_ip_taken_or_outside_the_range_is_422(env: Env) -> None:
     ip = env.ip(200)
-    call("POST", env.url(f"/api/v1/namespaces/{env.ns}/services"), svc_body("fixed", clusterIP=ip))
-    resp = httpx.post(f"{env.api_b}/api/v1/namespaces/{env.ns}/services", json=svc_body("fixed2", clusterIP=ip))
+    env.call("POST", env.url(f"/api/v1/namespaces/{env.ns}/services"), svc_body("fixed", clusterIP=ip))
+    resp = env.http.post(f"{env.api_b}/api/v1/namespaces/{env.ns}/services", json=svc_body("fixed2", clusterIP=ip))
     assert resp.status_code == 422
     status = resp.json()
     assert f'spec.clusterIPs: Invalid value: "{ip}": failed to allocate IP {ip}: provided IP is already ' \
            'allocated' in status["message"]
     assert status["details"]["causes"][0]["field"] == "spec.clusterIPs"
-    resp = httpx.post(env.url(f"/api/v1/namespaces/{env.ns}/services"), json=svc_body("far", clusterIP="10.1.2.3"))
+    resp = env.http.post(env.url(f"/api/v1/namespaces/{env.ns}/services"), json=svc_body("far", clusterIP="10.1.2.3"))
     assert resp.status_code == 422 and f"The range of valid IPs is {env.cidr}" in resp.json()["message"]
-    resp = httpx.put(env.url(f"/api/v1/namespaces/{env.ns}/services/fixed"),
+    resp = env.http.put(env.url(f"/api/v1/namespaces/{env.ns}/services/fixed"),
                      json=svc_body("fixed", clusterIP=env.ip(201)))
     assert resp.status_code == 422 and "may not change once set" in resp.json()["message"]
-    headless = call("POST", env.url(f"/api/v1/namespaces/{env.ns}/services"), svc_body("hl", clusterIP="None"))
+    headless = env.call("POST", env.url(f"/api/v1/namespaces/{env.ns}/services"), svc_body("hl", clusterIP="None"))
     assert headless["spec"]["clusterIP"] == "None"
     for name in ("fixed", "hl"):
-        call("DELETE", env.url(f"/api/v1/namespaces/{env.ns}/services/{name}"))
+        env.call("DELETE", env.url(f"/api/v1/namespaces/{env.ns}/services/{name}"))
 
 
 def test_node_ports_taken_422_and_type_changes(env: Env) -> None:
     port = env.node_ports[0] + 3
-    np = call("POST", env.url(f"/api/v1/namespaces/{env.ns}/services"),
+    np = env.call("POST", env.url(f"/api/v1/namespaces/{env.ns}/services"),
               svc_body("np1", type="NodePort", ports=[{"port": 80, "nodePort": port}]))
     assert np["spec"]["ports"][0]["nodePort"] == port
-    resp = httpx.post(f"{env.api_b}/api/v1/namespaces/{env.ns}/services",
+    resp = env.http.post(f"{env.api_b}/api/v1/namespaces/{env.ns}/services",
                       json=svc_body("np2", type="NodePort", ports=[{"port": 80, "nodePort": port}]))
     assert resp.status_code == 422
     assert f"spec.ports[0].nodePort: Invalid value: {port}: provided port is already allocated" in \
            resp.json()["message"]
-    resp = httpx.post(env.url(f"/api/v1/namespaces/{env.ns}/services"),
+    resp = env.http.post(env.url(f"/api/v1/namespaces/{env.ns}/services"),
                       json=svc_body("np3", type="NodePort", ports=[{"port": 80, "nodePort": 80}]))
     assert resp.status_code == 422 and "provided port is not in the valid range" in resp.json()["message"]
     # ClusterIP -> NodePort allocates; NodePort -> ClusterIP releases
-    plain = call("POST", env.url(f"/api/v1/namespaces/{env.ns}/services"), svc_body("np4"))
-    changed = call("PATCH", env.url(f"/api/v1/namespaces/{env.ns}/services/np4"), {"spec": {"type": "NodePort"}},
+    plain = env.call("POST", env.url(f"/api/v1/namespaces/{env.ns}/services"), svc_body("np4"))
+    changed = env.call("PATCH", env.url(f"/api/v1/namespaces/{env.ns}/services/np4"), {"spec": {"type": "NodePort"}},
                    headers={"Content-Type": "application/merge-patch+json"})
     given = changed["spec"]["ports"][0]["nodePort"]
     assert env.node_ports[0] <= given <= env.node_ports[1] and changed["spec"]["clusterIP"] == \
         plain["spec"]["clusterIP"]
-    call("PATCH", env.url(f"/api/v1/namespaces/{env.ns}/services/np4"), {"spec": {"type": "ClusterIP"}},
+    env.call("PATCH", env.url(f"/api/v1/namespaces/{env.ns}/services/np4"), {"spec": {"type": "ClusterIP"}},
          headers={"Content-Type": "application/merge-patch+json"})
-    call("DELETE", env.url(f"/api/v1/namespaces/{env.ns}/services/np1"))
+    env.call("DELETE", env.url(f"/api/v1/namespaces/{env.ns}/services/np1"))
     for name, node_port in (("np5", given), ("np6", port)):  # both free again
-        call("POST", env.url(f"/api/v1/namespaces/{env.ns}/services"),
+        env.call("POST", env.url(f"/api/v1/namespaces/{env.ns}/services"),
              svc_body(name, type="NodePort", ports=[{"port": 80, "nodePort": node_port}]))
     for name in ("np4", "np5", "np6"):
-        call("DELETE", env.url(f"/api/v1/namespaces/{env.ns}/services/{name}"))
+        env.call("DELETE", env.url(f"/api/v1/namespaces/{env.ns}/services/{name}"))
 
 
 # ---------------------------------------------------------------- traffic, in each proxy mode
@@ -494,7 +496,8 @@ def test_not_ready_endpoint_gets_no_traffic(env: Env, workload: Obj, proxy: Any)
     ip = workload["manual"]["clusterIP"]
     url = env.url(f"/api/v1/namespaces/{env.ns}/endpoints/manual")
     by_ip = {p["status"]["podIP"]: p["metadata"]["name"] for p in pods(env, "app=web")}
-    current = call("PUT", url, {**call("GET", url), "subsets": [{  # two of today's web pods (scaling replaces them)
+    # two of today's web pods (scaling replaces them)
+    current = env.call("PUT", url, {**env.call("GET", url), "subsets": [{
         "addresses": [{"ip": ip} for ip in sorted(by_ip)[:2]], "ports": [{"port": 8080}]}]})
     addresses = current["subsets"][0]["addresses"]
 
@@ -505,24 +508,24 @@ def test_not_ready_endpoint_gets_no_traffic(env: Env, workload: Obj, proxy: Any)
     eventually(both_answer, 5, 0.1, "both endpoints to answer")
     updated = {**current, "subsets": [{"addresses": addresses[:1], "notReadyAddresses": addresses[1:],
                                        "ports": current["subsets"][0]["ports"]}]}
-    call("PUT", url, updated)
+    env.call("PUT", url, updated)
     try:
         eventually(lambda: set(tally(ip, 80, 10)[0]) == {by_ip[addresses[0]["ip"]]}, 2, 0.1,
                    "traffic only to the ready endpoint")
     finally:
-        call("PUT", url, {**call("GET", url), "subsets": current["subsets"]})
+        env.call("PUT", url, {**env.call("GET", url), "subsets": current["subsets"]})
 
 
 def test_a_pod_failing_its_readiness_probe_stops_getting_traffic(env: Env, proxy: Any) -> None:
     ns, names = env.ns, ["probe-a", "probe-b"]
     probe = {"exec": {"command": ["test", "-f", "/tmp/ready"]}, "periodSeconds": 1, "failureThreshold": 1}
     for name in names:
-        call("POST", env.url(f"/api/v1/namespaces/{ns}/pods"), {
+        env.call("POST", env.url(f"/api/v1/namespaces/{ns}/pods"), {
             "metadata": {"name": name, "labels": {"app": "probe"}},
             "spec": {"terminationGracePeriodSeconds": 1, "nodeName": env.node, "containers": [{
                 "name": "main", "image": "busybox:latest", "readinessProbe": probe,
                 "command": ["sh", "-c", f"touch /tmp/ready; {WEB_COMMAND}"]}]}})
-    svc = call("POST", env.url(f"/api/v1/namespaces/{ns}/services"),
+    svc = env.call("POST", env.url(f"/api/v1/namespaces/{ns}/services"),
                svc_body("probe", selector={"app": "probe"}, ports=[{"port": 80, "targetPort": 8080}]))
     ip = svc["spec"]["clusterIP"]
     try:
@@ -531,10 +534,10 @@ def test_a_pod_failing_its_readiness_probe_stops_getting_traffic(env: Env, proxy
         eventually(lambda: tally(ip, 80, 12) == (collections.Counter({"probe-b": 12}), 0), 10, 0.2,
                    "traffic only to the pod that is still ready")
     finally:
-        httpx.delete(env.url(f"/api/v1/namespaces/{ns}/services/probe"))
+        env.http.delete(env.url(f"/api/v1/namespaces/{ns}/services/probe"))
         for name in names:
-            httpx.delete(env.url(f"/api/v1/namespaces/{ns}/pods/{name}"))
-        eventually(lambda: not pods(env, "app=probe") and not httpx.get(env.url(
+            env.http.delete(env.url(f"/api/v1/namespaces/{ns}/pods/{name}"))
+        eventually(lambda: not pods(env, "app=probe") and not env.http.get(env.url(
             f"/api/v1/namespaces/{ns}/pods"), params={"labelSelector": "app=probe"}).json()["items"], 30, 0.3,
             "the probe pods to be gone")
 
@@ -542,13 +545,13 @@ def test_a_pod_failing_its_readiness_probe_stops_getting_traffic(env: Env, proxy
 def test_unprogrammed_addresses_fail_here(env: Env, workload: Obj, proxy: Any) -> None:
     assert connect_error(env.ip(250), 80) == "OSError"  # no route to host: never sent out
     assert connect_error(workload["web"]["clusterIP"], 81) == "ConnectionRefusedError"
-    empty = call("POST", env.url(f"/api/v1/namespaces/{env.ns}/services"),
+    empty = env.call("POST", env.url(f"/api/v1/namespaces/{env.ns}/services"),
                  svc_body("empty", selector={"app": "nothing"}))
     try:
         eventually(lambda: connect_error(empty["spec"]["clusterIP"], 80) == "ConnectionRefusedError", 5, 0.1,
                    "a Service without endpoints to refuse connections")
     finally:
-        call("DELETE", env.url(f"/api/v1/namespaces/{env.ns}/services/empty"))
+        env.call("DELETE", env.url(f"/api/v1/namespaces/{env.ns}/services/empty"))
 
 
 def test_a_service_it_cannot_program_gets_an_event(env: Env, workload: Obj, proxy: Any,
@@ -561,12 +564,12 @@ def test_a_service_it_cannot_program_gets_an_event(env: Env, workload: Obj, prox
     holder.bind(("0.0.0.0", port))
     holder.listen()
     try:
-        call("POST", env.url(f"/api/v1/namespaces/{env.ns}/services"), svc_body(
+        env.call("POST", env.url(f"/api/v1/namespaces/{env.ns}/services"), svc_body(
             "clash", type="NodePort", selector={"app": "web"}, ports=[{"port": 80, "targetPort": 8080,
                                                                        "nodePort": port}]))
 
         def event() -> Obj | None:
-            items = call("GET", env.url(f"/api/v1/namespaces/{env.ns}/events"))["items"]
+            items = env.call("GET", env.url(f"/api/v1/namespaces/{env.ns}/events"))["items"]
             return next((e for e in items if e["involvedObject"].get("name") == "clash"
                          and e["reason"] == "FailedToProgram"), None)
 
@@ -575,7 +578,7 @@ def test_a_service_it_cannot_program_gets_an_event(env: Env, workload: Obj, prox
         assert http_get(workload["web"]["clusterIP"], 80)  # the others still work
     finally:
         holder.close()
-        httpx.delete(env.url(f"/api/v1/namespaces/{env.ns}/services/clash"))
+        env.http.delete(env.url(f"/api/v1/namespaces/{env.ns}/services/clash"))
 
 
 def test_restarted_proxy_writes_the_same_rules(env: Env, workload: Obj, proxy: Any) -> None:

@@ -21,7 +21,6 @@ Where the expected dicts come from (kubernetes/kubernetes unless named):
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -53,9 +52,9 @@ def normalized(obj: Obj) -> Obj:
 
 
 @pytest.fixture
-async def http(apiserver_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=apiserver_url, timeout=30) as client:
-        yield client
+def http(async_http: httpx.AsyncClient) -> httpx.AsyncClient:
+    """Raw requests as the admin (conftest's `async_http`: these tests are all async)."""
+    return async_http
 
 
 @pytest.fixture

@@ -12,15 +12,14 @@ import contextlib
 import os
 import signal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from cli import supervise
 from kube import errors
 from kube.client import ApiClient
 from kube.resources import CONFIGMAPS, NAMESPACES
 from tests.e2e.conftest import start_apiserver
+from tests.support.secured import Apiserver, TestPKI
 
 pytestmark = pytest.mark.e2e
 
@@ -32,8 +31,8 @@ WATCHERS = 50
 class Watcher:
     """One watch stream that resumes from the last resourceVersion it saw whenever its server goes away."""
 
-    def __init__(self, url: str, namespace: str, since: str) -> None:
-        self.url, self.namespace, self.last_rv = url, namespace, since
+    def __init__(self, server: Apiserver, namespace: str, since: str) -> None:
+        self.server, self.namespace, self.last_rv = server, namespace, since
         self.seen: dict[str, list[int]] = {}
         self.rvs: list[int] = []
         self.reconnects = 0
@@ -43,7 +42,7 @@ class Watcher:
 
     async def run(self) -> None:
         while not self.done():
-            client = ApiClient(self.url)
+            client = self.server.api()
             try:
                 async for kind, obj in client.watch(CONFIGMAPS, self.namespace, resource_version=self.last_rv,
                                                     timeout_seconds=120):
@@ -62,25 +61,24 @@ class Watcher:
                 await client.close()
 
 
-async def _writer(url: str, namespace: str, name: str) -> None:
-    async with ApiClient(url) as client:
+async def _writer(server: Apiserver, namespace: str, name: str) -> None:
+    async with server.api() as client:
         await client.create(CONFIGMAPS, {"metadata": {"name": name}, "data": {"n": "0"}}, namespace)
         for i in range(1, UPDATES + 1):
             await client.patch(CONFIGMAPS, name, {"data": {"n": str(i)}}, namespace)
 
 
 async def test_every_watcher_sees_every_change_once_in_order_across_an_apiserver_restart(
-        api: ApiClient, apiserver_url: str, etcd_url: str, workdir: Path, run_id: str) -> None:
+        api: ApiClient, apiserver: Apiserver, pki: TestPKI, etcd_url: str, workdir: Path, run_id: str) -> None:
     namespace = f"watch-many-{run_id}"
     await api.create(NAMESPACES, {"metadata": {"name": namespace}})
-    second_url, second = start_apiserver(etcd_url, workdir / "logs", name="apiserver-b")
-    port = int(second_url.rsplit(":", 1)[1])
+    second = start_apiserver(pki, etcd_url, workdir / "logs", name="apiserver-b")
     try:
         since = (await api.list(CONFIGMAPS, namespace))["metadata"]["resourceVersion"]
-        watchers = [Watcher(apiserver_url if i % 2 == 0 else second_url, namespace, since) for i in range(WATCHERS)]
+        watchers = [Watcher(apiserver if i % 2 == 0 else second, namespace, since) for i in range(WATCHERS)]
         watching = [asyncio.create_task(w.run()) for w in watchers]
         await asyncio.sleep(1.0)  # every watch established before the first write
-        writing = [asyncio.create_task(_writer(apiserver_url, namespace, f"cm-{i}")) for i in range(WRITERS)]
+        writing = [asyncio.create_task(_writer(apiserver, namespace, f"cm-{i}")) for i in range(WRITERS)]
 
         # Mid-way: kill the second apiserver outright and start it again on the same port.
         async def half_written() -> None:
@@ -88,14 +86,15 @@ async def test_every_watcher_sees_every_change_once_in_order_across_an_apiserver
                 await asyncio.sleep(0.05)
 
         await asyncio.wait_for(half_written(), 120)
-        os.kill(second.pid, signal.SIGKILL)
+        os.kill(second.daemon.pid, signal.SIGKILL)
         await asyncio.sleep(0.5)
-        _, second = _restart_on(etcd_url, workdir, port)
+        # Started again on the same port (its watchers resume there), with the same certificates.
+        second = start_apiserver(pki, etcd_url, workdir / "logs", name="apiserver-b-restarted", port=second.port)
 
         await asyncio.wait_for(asyncio.gather(*writing), 240)
         await asyncio.wait_for(asyncio.gather(*watching), 120)
     finally:
-        supervise.stop(second)
+        second.stop()
         with contextlib.suppress(errors.ApiError):
             await api.delete(NAMESPACES, namespace)
 
@@ -105,13 +104,3 @@ async def test_every_watcher_sees_every_change_once_in_order_across_an_apiserver
             assert counters == expected, f"watcher {i} saw {name} out of order or with gaps/repeats"
         assert watcher.rvs == sorted(set(watcher.rvs)), f"watcher {i}: resourceVersions not strictly increasing"
     assert all(w.reconnects >= 1 for w in watchers[1::2]), "the second apiserver's watchers never had to resume"
-
-
-def _restart_on(etcd_url: str, workdir: Path, port: int) -> tuple[str, Any]:
-    """Start an apiserver on `port` again (the one just killed), waiting until it serves."""
-    daemon = supervise.start("apiserver-b-restarted", [
-        *supervise.python_module("apiserver"), "--insecure", "--etcd-servers", etcd_url, "--port", str(port),
-        "--bookmark-interval", "2"], workdir / "logs")
-    url = f"http://127.0.0.1:{port}"
-    supervise.wait_http(f"{url}/readyz", 30, daemon)
-    return url, daemon

@@ -59,6 +59,7 @@ from kube.resources import (
 )
 from tests.e2e.test_kubectl import kubectl_binary
 from tests.e2e.waiting import eventually
+from tests.support.secured import Apiserver
 
 pytestmark = pytest.mark.e2e
 
@@ -84,9 +85,10 @@ SLEEPER = "trap 'exit 0' TERM; sleep 3600 & wait"
 
 @dataclass
 class Cluster:
-    """Three kubelets, a scheduler and a controller-manager, started once for the module."""
+    """Three kubelets, a scheduler and a controller-manager, started once for the module, each with the
+    credentials of its own identity."""
 
-    server: str
+    server: Apiserver
     run_id: str
     logs: Path
     root: Path
@@ -108,12 +110,13 @@ class Cluster:
     def _start(self, module: str, *args: str) -> supervise.Daemon:
         self._starts += 1
         return supervise.start(f"wl-{module}-{self._starts}-{self.run_id}",
-                               [*supervise.python_module(module), "--apiserver", self.server, *args], self.logs)
+                               self.server.daemon_argv(module, *args), self.logs)
 
     def start_kubelet(self, node: str) -> supervise.Daemon:
         daemon = self._start("kubelet", "--node-name", node, "--root-dir", str(self.root), *KUBELET_FLAGS)
         self.kubelets[node] = daemon
-        supervise.wait_for(lambda: supervise.node_ready(self.server, node), 60, f"node {node} Ready", daemon)
+        supervise.wait_for(lambda: supervise.node_ready(self.server.credentials(), node), 60, f"node {node} Ready",
+                           daemon)
         return daemon
 
     def start_manager(self) -> supervise.Daemon:
@@ -146,12 +149,12 @@ def _unmount_under(root: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster(apiserver_url: str, run_id: str, workdir: Path, docker_client: docker.DockerClient,
+def cluster(apiserver: Apiserver, run_id: str, workdir: Path, docker_client: docker.DockerClient,
             kubeconfig: Path) -> Iterator[Cluster]:
     nodes = [f"wl-{x}-{run_id}" for x in "abc"]
-    c = Cluster(apiserver_url, run_id, workdir / "logs", workdir / "wl-kubelet-root", docker_client, kubeconfig,
+    c = Cluster(apiserver, run_id, workdir / "logs", workdir / "wl-kubelet-root", docker_client, kubeconfig,
                 nodes)
-    http = httpx.Client(base_url=apiserver_url, timeout=10)
+    http = apiserver.http(timeout=10)
     docker_client.images.get("busybox:latest").tag("busybox", f"wl-{run_id}")
     try:
         for node in nodes:
@@ -446,7 +449,7 @@ async def test_dead_kubelet_node_goes_unknown_pods_move_and_it_comes_back(api: A
     async def back() -> bool:
         node = await api.get(NODES, victim)
         keys = [t["key"] for t in (node.get("spec") or {}).get("taints") or []]
-        return supervise.node_ready(cluster.server, victim) and UNREACHABLE not in keys and POOL in keys
+        return supervise.node_ready(cluster.server.credentials(), victim) and UNREACHABLE not in keys and POOL in keys
 
     await eventually(back, 30, "the node Ready and untainted")
 
