@@ -13,16 +13,20 @@ from __future__ import annotations
 
 from apiserver.admission.chain import Attributes, Chain, Plugin
 from apiserver.admission.defaulttolerationseconds import DefaultTolerationSeconds
+from apiserver.admission.limitranger import LimitRanger
 from apiserver.admission.namespacelifecycle import NamespaceLifecycle
 from apiserver.admission.noderestriction import NodeRestriction
+from apiserver.admission.podsecurity import PodSecurity
 from apiserver.admission.priority import Priority
+from apiserver.admission.resourcequota import ResourceQuota
 from apiserver.admission.serviceaccount import ServiceAccount
 
-__all__ = ["Attributes", "Chain", "DefaultTolerationSeconds", "NamespaceLifecycle", "NodeRestriction", "Plugin",
-           "Priority", "ServiceAccount", "default_chain"]
+__all__ = ["Attributes", "Chain", "DefaultTolerationSeconds", "LimitRanger", "NamespaceLifecycle", "NodeRestriction",
+           "Plugin", "PodSecurity", "Priority", "ResourceQuota", "ServiceAccount", "default_chain"]
 
 
 def default_chain(not_ready_seconds: int = 300, unreachable_seconds: int = 300, mount_tokens: bool = False) -> Chain:
-    """The plugins kube-apiserver enables by default that kubelite implements, in Kubernetes' order."""
-    return Chain([NamespaceLifecycle(), ServiceAccount(mount_tokens), NodeRestriction(),
-                  DefaultTolerationSeconds(not_ready_seconds, unreachable_seconds), Priority()])
+    """The plugins kube-apiserver enables by default that kubelite implements, in Kubernetes' order
+    (ResourceQuota last: nothing after it may refuse what it has charged)."""
+    return Chain([NamespaceLifecycle(), LimitRanger(), ServiceAccount(mount_tokens), NodeRestriction(), PodSecurity(),
+                  DefaultTolerationSeconds(not_ready_seconds, unreachable_seconds), Priority(), ResourceQuota()])
