@@ -201,6 +201,10 @@ def controller_rules() -> dict[str, list[Obj]]:
             rule(("update",), (APPS,), ("replicasets/status",)),
             rule(("create", "delete", "list", "patch", "watch"), (CORE,), ("pods",)),
         ],
+        "resourcequota": [  # Kubernetes' resourcequota-controller: it may count any kind (count/<resource>.<group>)
+            rule(("list", "watch"), ("*",), ("*",)),
+            rule(("update",), (CORE,), ("resourcequotas/status",)),
+        ],
         "root-ca-cert-publisher": [
             rule(("list", "watch"), (CORE,), ("namespaces",)),
             rule(("create", "list", "watch"), (CORE,), ("configmaps",)),
