@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from apiserver.admission.chain import Attributes
-from apiserver.admission.podsecurity import LevelVersion, PodSecurity, check_pod, forbidden_detail, policy_from_labels
+from apiserver.admission.podsecurity import PodSecurity
+from apiserver.admission.podsecuritypolicy import LevelVersion, check_pod, forbidden_detail, policy_from_labels
 from kube import errors
 from kube.resources import DEPLOYMENTS, NAMESPACES, PODS
 
