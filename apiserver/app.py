@@ -134,7 +134,7 @@ def create_app(settings: Settings) -> FastAPI:
         await _connect(storage, settings.etcd_wait_seconds)
         registry = Registry(storage, list(RESOURCES), settings.watch_cache_size, admission.default_chain(
             settings.not_ready_toleration_seconds, settings.unreachable_toleration_seconds,
-            mount_tokens=token_requests is not None))
+            mount_tokens=token_requests is not None, authorization=authorization))
         await registry.start()
         await ensure_namespaces(registry, BOOTSTRAP_NAMESPACES)
         await authorization.start(registry)

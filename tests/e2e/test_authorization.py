@@ -313,3 +313,36 @@ def test_impersonation_needs_the_impersonate_verb(rbac_apiserver: Apiserver, nam
     assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == "alice"
     can = _kubectl(rbac_apiserver, certs.ADMIN, tmp_path, "auth", "can-i", "list", "secrets", "-n", a, "--as", "alice")
     assert can.stdout.strip() == "no"
+
+
+def test_nobody_grants_what_they_do_not_hold(rbac_apiserver: Apiserver, namespaces: tuple[str, str]) -> None:
+    a, _ = namespaces
+    rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{a}"
+    with rbac_apiserver.http() as admin:
+        writer = {"metadata": {"name": "rbac-writer"}, "rules": [{"apiGroups": ["rbac.authorization.k8s.io"],
+                                                                   "resources": ["roles", "rolebindings"],
+                                                                   "verbs": ["create"]}]}
+        assert _post(admin, f"{rbac}/roles", writer).status_code == 201
+        bind = {"metadata": {"name": "alice-rbac-writer"}, "subjects": [
+            {"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}],
+            "roleRef": {"kind": "Role", "name": "rbac-writer", "apiGroup": "rbac.authorization.k8s.io"}}
+        assert _post(admin, f"{rbac}/rolebindings", bind).status_code == 201
+    with rbac_apiserver.http(ALICE) as alice:
+        held = {"metadata": {"name": "pod-peek"}, "rules": [{"apiGroups": [""], "resources": ["pods"],
+                                                              "verbs": ["get", "list"]}]}
+        supervise.wait_for(lambda: _post(alice, f"{rbac}/roles", held).status_code in (201, 409), 10,
+                           "alice's rbac-writer binding")
+        more = {"metadata": {"name": "secret-peek"}, "rules": [{"apiGroups": [""], "resources": ["secrets"],
+                                                                 "verbs": ["get"]}]}
+        refused = _post(alice, f"{rbac}/roles", more)
+        assert refused.status_code == 403
+        message = _status(refused)["message"]
+        assert message.startswith('roles.rbac.authorization.k8s.io "secret-peek" is forbidden: user "alice"')
+        assert "is attempting to grant RBAC permissions not currently held" in message
+        admin_binding = {"metadata": {"name": "alice-admin"}, "subjects": [
+            {"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}],
+            "roleRef": {"kind": "ClusterRole", "name": "cluster-admin", "apiGroup": "rbac.authorization.k8s.io"}}
+        assert _post(alice, f"{rbac}/rolebindings", admin_binding).status_code == 403
+    with rbac_apiserver.http() as admin:
+        assert admin.get(f"{rbac}/roles/secret-peek").status_code == 404
+        assert admin.get(f"{rbac}/rolebindings/alice-admin").status_code == 404
