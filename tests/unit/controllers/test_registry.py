@@ -17,7 +17,7 @@ def _defined() -> set[type[Controller]]:
             continue
         mod = importlib.import_module(f"controllers.{module.name}")
         found |= {v for v in vars(mod).values() if isinstance(v, type) and issubclass(v, Controller)
-                  and v.__module__ == mod.__name__ and "name" in vars(v)}
+                  and v is not Controller and v.__module__ == mod.__name__ and "name" in vars(v)}
     return found
 
 
