@@ -2,6 +2,9 @@
 under test) and its request probe, which asserts per request: no 5xx, an answer on an intact connection, and for a
 refused (4xx) or dry-run request an etcd revision that did not move.
 
+The apiserver is secured as users run it (tests/support/secured.py: TLS, client certificates, the suite's
+authorization mode); every request, generated or hand-made, is sent over TLS as the admin.
+
 Bounded by knobs (environment; `pytest tests/fuzz --fuzz-full` sets the long run's defaults):
   KUBELITE_FUZZ_EXAMPLES   generated requests per operation and generation mode (CI default 3, full 40)
   KUBELITE_FUZZ_HANDMADE   examples per hand-made case (CI default 6, full 60)
@@ -22,6 +25,7 @@ import re
 import secrets
 import select
 import socket
+import ssl
 import threading
 import time
 from collections import Counter, defaultdict
@@ -35,6 +39,7 @@ import httpx
 import pytest
 
 from cli import supervise
+from tests.support import secured
 
 _FULL = {"KUBELITE_FUZZ_EXAMPLES": 40, "KUBELITE_FUZZ_HANDMADE": 60, "KUBELITE_FUZZ_SECONDS": 1800}
 _CI = {"KUBELITE_FUZZ_EXAMPLES": 3, "KUBELITE_FUZZ_HANDMADE": 6, "KUBELITE_FUZZ_SECONDS": 150}
@@ -101,27 +106,35 @@ class Cluster:
     url: str
     etcd: Etcd
     log: Path
-    http: httpx.Client
+    http: httpx.Client  # the admin
+    tls: ssl.SSLContext  # the admin's client context, for the probe's own connections
 
     def create(self, path: str, obj: dict[str, Any]) -> int:
         """POST an object, 409 tolerated; the status code."""
         return self.http.post(path, json=obj).status_code
 
 
+_PKIS: dict[Path, secured.TestPKI] = {}
+
+
+def _pki(workdir: Path) -> secured.TestPKI:
+    """One CA per work directory, shared by the clusters made in it."""
+    if workdir not in _PKIS:
+        _PKIS[workdir] = secured.TestPKI(workdir / "pki-home")
+    return _PKIS[workdir]
+
+
 def start_cluster(workdir: Path, name: str) -> tuple[Cluster, list[supervise.Daemon]]:
     etcd_url, etcd = supervise.start_etcd(f"{name}-etcd", workdir / f"{name}-etcd", workdir / "logs")
-    port = supervise.free_port()
+    pki = _pki(workdir)
     try:
-        apiserver = supervise.start(f"{name}-apiserver", [*supervise.python_module("apiserver"), "--insecure",
-                                 "--etcd-servers",
-                                                         etcd_url, "--port", str(port)], workdir / "logs")
-        url = f"http://127.0.0.1:{port}"
-        supervise.wait_http(f"{url}/readyz", 30, apiserver)
+        apiserver = secured.start_apiserver(pki, etcd_url, workdir / "logs", f"{name}-apiserver")
     except BaseException:
         supervise.stop(etcd)
         raise
-    cluster = Cluster(url, Etcd(etcd_url), apiserver.log, httpx.Client(base_url=url, timeout=30))
-    return cluster, [apiserver, etcd]
+    cluster = Cluster(apiserver.url, Etcd(etcd_url), apiserver.daemon.log, apiserver.http(timeout=30),
+                      pki.ssl_context())
+    return cluster, [apiserver.daemon, etcd]
 
 
 @contextlib.contextmanager
@@ -267,7 +280,7 @@ class Probe:
         self.recorder = recorder
         self.suite = suite
         parts = urlsplit(cluster.url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 443
         self.conn: http.client.HTTPConnection | None = None
 
     def _connection(self) -> http.client.HTTPConnection:
@@ -277,7 +290,7 @@ class Probe:
             if readable:  # EOF (or stray bytes) on an idle connection: it cannot carry a request
                 self.close()
         if self.conn is None:
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            self.conn = http.client.HTTPSConnection(self.host, self.port, timeout=30, context=self.cluster.tls)
         return self.conn
 
     def close(self) -> None:
