@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import decimal
 import re
 from decimal import Decimal, InvalidOperation
 
-__all__ = ["cpu_millis", "format_bytes", "memory_bytes", "parse"]
+__all__ = ["BINARY_SI", "DECIMAL_EXPONENT", "DECIMAL_SI", "canonical_text", "cpu_millis", "format_bytes",
+           "memory_bytes", "parse"]
+
+DECIMAL_SI, BINARY_SI, DECIMAL_EXPONENT = "DecimalSI", "BinarySI", "DecimalExponent"
+_BINARY_SUFFIX = {10: "Ki", 20: "Mi", 30: "Gi", 40: "Ti", 50: "Pi", 60: "Ei"}
+_DECIMAL_SUFFIX = {-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P", 18: "E"}
+_CONTEXT = decimal.Context(prec=200)
 
 _SUFFIXES = {
     "": Decimal(1),
@@ -56,3 +63,32 @@ def format_bytes(n: int) -> str:
         if n and n % unit == 0:
             return f"{n // unit}{suffix}"
     return str(n)
+
+
+def canonical_text(value: Decimal, fmt: str) -> str:
+    """apimachinery's Quantity.String of an exact value in its format: "1536Mi", "1500m", "2k" — binary only for
+    whole numbers of bytes from 1Ki, otherwise decimal SI; an exponent beyond E (or a DecimalExponent) as "e"."""
+    if value == 0:
+        return "0"
+    if fmt == BINARY_SI and (abs(value) < 1024 or value != value.to_integral_value()):
+        fmt = DECIMAL_SI
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if fmt == BINARY_SI:
+        amount, power = int(value), 0
+        while amount % 1024 == 0 and power < 60:
+            amount //= 1024
+            power += 10
+        return f"{sign}{amount}{_BINARY_SUFFIX[power]}" if power else f"{sign}{amount}"
+    # mantissa * 10**exponent with no trailing zeros in the mantissa, the exponent lowered to a multiple of 3
+    # (int64Amount.AsCanonicalBytes / infDecAmount.AsCanonicalBytes)
+    _, digits, exponent = value.normalize(_CONTEXT).as_tuple()
+    assert isinstance(exponent, int)  # a finite value
+    shift = exponent % 3
+    mantissa, exponent = int("".join(map(str, digits))) * 10**shift, exponent - shift
+    if fmt == DECIMAL_SI:
+        if exponent > 18:
+            mantissa, exponent = mantissa * 10 ** (exponent - 18), 18
+        if exponent in _DECIMAL_SUFFIX:
+            return f"{sign}{mantissa}{_DECIMAL_SUFFIX[exponent]}"
+    return f"{sign}{mantissa}" + (f"e{exponent}" if exponent else "")

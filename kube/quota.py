@@ -34,11 +34,9 @@ __all__ = [
 
 Obj = Mapping[str, Any]
 
-DECIMAL_SI, BINARY_SI, DECIMAL_EXPONENT = "DecimalSI", "BinarySI", "DecimalExponent"
+DECIMAL_SI, BINARY_SI, DECIMAL_EXPONENT = quantity.DECIMAL_SI, quantity.BINARY_SI, quantity.DECIMAL_EXPONENT
 _CONTEXT = decimal.Context(prec=200)
 _NANO = Decimal("1e-9")
-_BINARY_SUFFIX = {0: "", 10: "Ki", 20: "Mi", 30: "Gi", 40: "Ti", 50: "Pi", 60: "Ei"}
-_DECIMAL_SUFFIX = {-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P", 18: "E"}
 _BINARY_TEXT = re.compile(r"[KMGTPE]i$")
 _EXPONENT_TEXT = re.compile(r"[eE][+-]?[0-9]+$")
 
@@ -78,29 +76,8 @@ class Quantity:
         return int(_CONTEXT.multiply(self.value, Decimal(1000)).to_integral_value(decimal.ROUND_CEILING))
 
     def __str__(self) -> str:
-        """Quantity.String: the canonical form ("1536Mi", "1500m", "2k"; binary only for whole bytes >= 1Ki)."""
-        value, fmt = self.value, self.format
-        if value == 0:
-            return "0"
-        if fmt == BINARY_SI and (abs(value) < 1024 or value != value.to_integral_value()):
-            fmt = DECIMAL_SI
-        sign = "-" if value < 0 else ""
-        value = abs(value)
-        if fmt == BINARY_SI:
-            amount, power = int(value), 0
-            while amount % 1024 == 0 and power < 60:
-                amount //= 1024
-                power += 10
-            return f"{sign}{amount}{_BINARY_SUFFIX[power]}"
-        _, digits, exponent = value.normalize(_CONTEXT).as_tuple()
-        assert isinstance(exponent, int)  # a finite value
-        shift = exponent % 3
-        mantissa, exponent = int("".join(map(str, digits))) * 10**shift, exponent - shift
-        if fmt == DECIMAL_SI:
-            if exponent > 18:
-                mantissa, exponent = mantissa * 10 ** (exponent - 18), 18
-            return f"{sign}{mantissa}{_DECIMAL_SUFFIX[exponent]}"
-        return f"{sign}{mantissa}" + (f"e{exponent}" if exponent else "")
+        """Quantity.String: the canonical form ("1536Mi", "1500m", "2k")."""
+        return quantity.canonical_text(self.value, self.format)
 
 
 ResourceList = dict[str, Quantity]

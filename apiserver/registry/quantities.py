@@ -14,12 +14,12 @@ import decimal
 import re
 from decimal import Decimal
 
+from kube import quantity
+
 __all__ = ["canonical", "canonical_list"]
 
 _BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
 _DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
-_DECIMAL_SUFFIX = {exp: s for s, exp in _DECIMAL.items()}
-_BINARY_SUFFIX = {exp: s for s, exp in _BINARY.items()}
 _TEXT = re.compile(r"^([+-]?)([0-9]*)(?:\.([0-9]*))?(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+|)$")
 _CONTEXT = decimal.Context(prec=200)
 
@@ -55,25 +55,7 @@ def canonical(text: str, *, milli: bool = False) -> str:
     value = _round_up(value, -9)
     if milli:
         value = _round_up(value, -3)
-    if fmt == "BinarySI" and (abs(value) < 1024 or value != value.to_integral_value()):
-        fmt = "DecimalSI"  # no rounding into binary units: shown in decimal SI instead
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    if fmt == "BinarySI":
-        amount, exponent = int(value), 0
-        while amount % 1024 == 0 and exponent < 60:
-            amount //= 1024
-            exponent += 10
-        return f"{sign}{amount}{_BINARY_SUFFIX[exponent]}"
-    # mantissa * 10**exponent with no trailing zeros in the mantissa, then the exponent lowered to a multiple
-    # of 3 (int64Amount.AsCanonicalBytes / infDecAmount.AsCanonicalBytes)
-    _, digits, power = value.normalize(_CONTEXT).as_tuple()
-    assert isinstance(power, int)  # a finite value
-    shift = power % 3
-    mantissa, power = int("".join(map(str, digits))) * 10**shift, power - shift
-    if fmt == "DecimalSI" and power in _DECIMAL_SUFFIX:
-        return f"{sign}{mantissa}{_DECIMAL_SUFFIX[power]}"
-    return f"{sign}{mantissa}" + (f"e{power}" if power else "")
+    return quantity.canonical_text(value, fmt)
 
 
 def canonical_list(resources: dict[str, str], *, milli: bool = True) -> dict[str, str]:
