@@ -220,9 +220,10 @@ def main(argv: list[str] | None = None) -> None:
     limits = server.ServerLimits(request_header_timeout=args.request_header_timeout,
                                  request_body_timeout=args.request_body_timeout, max_connections=max_connections)
     tls_options = {"ssl_context_factory": lambda *_: ssl_context} if ssl_context else {}
-    uvicorn.run(app, host=args.bind_address, port=args.port, log_config=None, access_log=args.access_log,
-                loop="uvloop", http=server.protocol_class(limits), timeout_keep_alive=args.keep_alive_timeout,
-                timeout_graceful_shutdown=3, **tls_options)
+    config = uvicorn.Config(app, host=args.bind_address, port=args.port, log_config=None,
+                            access_log=args.access_log, loop="uvloop", http=server.protocol_class(limits),
+                            timeout_keep_alive=args.keep_alive_timeout, timeout_graceful_shutdown=3, **tls_options)
+    server.Server(config, limits).run()
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
@@ -41,6 +42,7 @@ __all__ = [
     "DEFAULT_REQUEST_BODY_TIMEOUT",
     "DEFAULT_REQUEST_HEADER_TIMEOUT",
     "LimitedHttpToolsProtocol",
+    "Server",
     "ServerLimits",
     "default_max_connections",
     "peer_of",
@@ -148,6 +150,37 @@ _PEERS: dict[tuple[str, int], PeerCertificate] = {}
 def peer_of(client: tuple[str, int]) -> PeerCertificate | None:
     """The client certificate of the connection a request came on (uvicorn's scope has no TLS extension)."""
     return _PEERS.get(client)
+
+
+TLS_SHUTDOWN_SECONDS = 0.1  # how long a closing TLS connection waits for the peer's close_notify (Go: not at all)
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server with its TLS bounded like the rest: a handshake must end within the header timeout (Go
+    bounds it by ReadHeaderTimeout; asyncio's default is 60 s), and a closed connection stops counting after
+    TLS_SHUTDOWN_SECONDS instead of asyncio's 30 s wait for a close_notify that may never come. uvicorn does not
+    pass these to create_server, so they are added to its call."""
+
+    def __init__(self, config: uvicorn.Config, limits: ServerLimits) -> None:
+        super().__init__(config)
+        self.tls_timeouts = {"ssl_shutdown_timeout": TLS_SHUTDOWN_SECONDS}
+        if limits.request_header_timeout > 0:
+            self.tls_timeouts["ssl_handshake_timeout"] = limits.request_header_timeout
+
+    async def startup(self, sockets: Any = None) -> None:
+        loop = asyncio.get_running_loop()
+        create_server = loop.create_server
+
+        async def bounded(*args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("ssl") is not None:
+                kwargs = {**self.tls_timeouts, **kwargs}
+            return await create_server(*args, **kwargs)
+
+        loop.create_server = bounded  # type: ignore[method-assign]
+        try:
+            await super().startup(sockets)
+        finally:
+            loop.create_server = create_server  # type: ignore[method-assign]
 
 
 _SWEEPERS: weakref.WeakKeyDictionary[ServerState, _Sweeper] = weakref.WeakKeyDictionary()

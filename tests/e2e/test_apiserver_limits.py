@@ -157,9 +157,6 @@ def test_half_sent_headers_are_disconnected_after_the_header_timeout(limited: Ap
         assert HEADER_TIMEOUT - 0.5 < waited < HEADER_TIMEOUT + SLACK, (opening, waited)
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: the TLS handshake is bounded by uvicorn's 60 s "
-                   "ssl_handshake_timeout, not --request-header-timeout (Go bounds it by ReadHeaderTimeout), and a "
-                   "connection still in its handshake is not counted by --max-connections")
 def test_a_client_that_never_completes_the_tls_handshake_is_disconnected_after_the_header_timeout(
         limited: Apiserver) -> None:
     for opening in (b"", b"\x16\x03\x01"):  # nothing, or the first bytes of a ClientHello record
@@ -256,10 +253,7 @@ def test_many_half_open_connections_do_not_keep_a_request_from_being_served(limi
             served = http.get("/api/v1/namespaces/default").status_code == 200
         except httpx.TransportError:
             served = False
-        if not served:
-            pytest.xfail("product bug: over TLS a connection the server closed still counts against "
-                         "--max-connections until the peer answers its close_notify (uvicorn's 30 s "
-                         "ssl_shutdown_timeout), so new clients are refused meanwhile")
+        assert served, "a connection the server closed still counts against --max-connections"
     finally:
         for sock in socks:
             sock.close()
