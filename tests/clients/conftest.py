@@ -1,6 +1,8 @@
 """A whole kubelite cluster for real clients' own test suites: etcd, apiserver, scheduler, controller-manager,
 one kubelet, its proxy and the cluster DNS, each a separate process as `klite up` starts them, on 127.0.0.1
 with free ports, a Service range, NodePort range and iptables chain prefix of its own, and a kubeconfig.
+Secured as `klite up` secures it (tests/support/secured.py): TLS, each daemon with the credentials of its own
+identity, and the admin's kubeconfig with the CA and client certificate embedded, as kubectl and kr8s read it.
 
 Everything is stopped by PID at the end, the proxy's rules removed, and the node's containers removed.
 """
@@ -19,7 +21,7 @@ import docker.errors
 import pytest
 
 from cli import supervise
-from kube.client import kubeconfig
+from tests.support import secured
 
 # Images the client suites name that this machine can make without a registry. Kubernetes' pause image
 # (gcr.io/google_containers/pause) is a process that sleeps until SIGTERM or SIGINT and then exits at once; the
@@ -89,27 +91,24 @@ def kubelite_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clust
     try:
         etcd, daemon = supervise.start_etcd(f"etcd-{run}", home / "etcd", logs)
         started.append(daemon)
-        port = supervise.free_port()
-        api = f"http://127.0.0.1:{port}"
-        d = launch("apiserver", [*supervise.python_module("apiserver"), "--insecure",
-                                 "--etcd-servers", etcd, "--port", str(port),
-                                 "--kubelet-token-file", str(token), "--service-cluster-ip-range", cidr,
-                                 "--service-node-port-range", f"{ports}-{ports + 39}"])
-        supervise.wait_http(f"{api}/readyz", 30, d)
-        launch("scheduler", [*supervise.python_module("scheduler"), "--apiserver", api])
-        launch("controller-manager", [*supervise.python_module("controllers"), "--apiserver", api])
-        d = launch("kubelet", [*supervise.python_module("kubelet"), "--apiserver", api, "--node-name", node,
-                               "--kubelet-token-file", str(token), "--cluster-dns", dns_ip, "--port", "0",
-                               "--root-dir", str(home / "kubelet")])
-        supervise.wait_for(lambda: supervise.node_ready(api, node), 60, f"node {node} to be Ready", d)
-        launch("proxy", [*supervise.python_module("proxy"), "--apiserver", api, "--node-name", node,
-                         "--service-cluster-ip-range", cidr, "--chain-prefix", prefix, "--cleanup-on-exit",
-                         "--healthz-bind-address", "127.0.0.1:0"])
-        launch("dns", [*supervise.python_module("proxy.dns"), "--apiserver", api, "--node-name", node,
-                       "--service-cluster-ip-range", cidr, "--port", "0", "--upstream", "127.0.0.1:9",
-                       "--healthz-bind-address", "127.0.0.1:0"])  # nothing leaves this host
-        config = kubeconfig.merge_context("kubelite-clients", api, path=home / "kubeconfig")
-        yield Cluster(api, config, node, logs, started)
+        api = secured.start_apiserver(secured.TestPKI(home / "pki-home"), etcd, logs, f"apiserver-{run}", [
+            "--kubelet-token-file", str(token), "--service-cluster-ip-range", cidr,
+            "--service-node-port-range", f"{ports}-{ports + 39}"])
+        started.append(api.daemon)
+        launch("scheduler", api.daemon_argv("scheduler"))
+        launch("controller-manager", api.daemon_argv("controllers"))
+        d = launch("kubelet", api.daemon_argv("kubelet", "--node-name", node, "--kubelet-token-file", str(token),
+                                              "--cluster-dns", dns_ip, "--port", "0",
+                                              "--root-dir", str(home / "kubelet")))
+        supervise.wait_for(lambda: supervise.node_ready(api.credentials(), node), 60, f"node {node} to be Ready", d)
+        launch("proxy", api.daemon_argv("proxy", "--node-name", node, "--service-cluster-ip-range", cidr,
+                                        "--chain-prefix", prefix, "--cleanup-on-exit",
+                                        "--healthz-bind-address", "127.0.0.1:0"))
+        launch("dns", api.daemon_argv("proxy.dns", "--node-name", node, "--service-cluster-ip-range", cidr,
+                                      "--port", "0", "--upstream", "127.0.0.1:9",
+                                      "--healthz-bind-address", "127.0.0.1:0"))  # nothing leaves this host
+        config = api.kubeconfig(path=home / "kubeconfig", context="kubelite-clients", embed=True)
+        yield Cluster(api.url, config, node, logs, started)
     finally:
         for daemon in reversed(started):
             supervise.stop(daemon)
