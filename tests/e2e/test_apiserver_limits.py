@@ -211,7 +211,7 @@ def test_a_watch_outlives_every_timeout(limited: Apiserver, http: httpx.Client, 
                 break
 
 
-# Last in the module: while the bug noted below stands, the apiserver refuses connections for 30 s after it.
+# Last in the module: were closed TLS connections still counted, the apiserver would refuse connections after it.
 def test_many_half_open_connections_do_not_keep_a_request_from_being_served(limited: Apiserver,
                                                                             http: httpx.Client) -> None:
     socks: list[ssl.SSLSocket] = []

@@ -28,8 +28,8 @@ from kube.client.rest import tls_context
 
 __all__ = ["AUTHORIZATION_MODE", "Apiserver", "TestPKI", "daemon_identity", "start_apiserver"]
 
-#: --authorization-mode of every apiserver the suites start (the one line to change)
-AUTHORIZATION_MODE = "AlwaysAllow"
+#: --authorization-mode of every apiserver the suites start, as `klite up` runs it (the one line to change)
+AUTHORIZATION_MODE = "Node,RBAC"
 
 #: the Kubernetes identity each daemon module runs as (a kubelet's comes from its --node-name)
 DAEMON_IDENTITIES = {
