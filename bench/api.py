@@ -33,7 +33,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bounded, percentile
+from bench.common import bounded, percentile, start_apiserver
 from cli import certs, supervise
 from kube.client.rest import tls_context
 
@@ -162,25 +162,16 @@ async def measure(args: argparse.Namespace, work: Path) -> dict:
         bare = f"http://127.0.0.1:{bare_port}"
         supervise.wait_http(f"{bare}/healthz", 30, started[-1])
 
-        insecure_port = supervise.free_port()
-        started.append(supervise.start("apiserver-insecure", [
-            *supervise.python_module("apiserver"), "--insecure", "--etcd-servers", etcd,
-            "--port", str(insecure_port)], logs))
-        insecure = f"http://127.0.0.1:{insecure_port}"
-        supervise.wait_http(f"{insecure}/readyz", 30, started[-1])
+        plain = start_apiserver(work, etcd, logs, name="apiserver-insecure", insecure=True)
+        started.append(plain.daemon)
+        insecure = plain.url
 
-        cluster = certs.ensure(work / "home", "https://127.0.0.1")
-        serving_cert, serving_key = cluster.serving("apiserver")
-        api_port = supervise.free_port()
-        started.append(supervise.start("apiserver", [
-            *supervise.python_module("apiserver"), "--etcd-servers", etcd, "--port", str(api_port),
-            "--tls-cert-file", str(serving_cert), "--tls-private-key-file", str(serving_key),
-            "--client-ca-file", str(cluster.ca_file), "--authorization-mode", "Node,RBAC"], logs))
-        api = f"https://127.0.0.1:{api_port}"
-        admin = tls_context(str(cluster.ca_file), tuple(map(str, cluster.client("admin", certs.ADMIN))))
-        user = tls_context(str(cluster.ca_file), tuple(map(str, cluster.client("bench", BENCH_USER))))
-        supervise.wait_for(lambda: httpx.get(f"{api}/readyz", verify=admin, timeout=1).status_code == 200, 30,
-                           "the secured apiserver", started[-1])
+        secured = start_apiserver(work, etcd, logs)  # as `klite up` runs it: TLS, client certificates, Node,RBAC
+        started.append(secured.daemon)
+        assert secured.pki is not None
+        api = secured.url
+        admin = secured.ssl_context()
+        user = tls_context(str(secured.pki.ca_file), tuple(map(str, secured.pki.client("bench", BENCH_USER))))
 
         raw_puts, raw_gets = await raw_etcd(etcd_port, args.objects, 16)
         bare_creates, _ = await http_rates(bare, "/put", args.objects, args.concurrency, "bare", None)

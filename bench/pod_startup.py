@@ -1,8 +1,9 @@
 """Pod startup: N pods created at once, time from create to Running, kubelite vs raw Docker (with and without
 the pause sandbox, whose cost is the difference).
 
-kubelite: a fresh etcd, apiserver, scheduler and kubelet (real processes); N Pods POSTed concurrently,
-Running observed through a watch. Baseline, in the same run: the same N pods made directly through the
+kubelite: a fresh etcd, apiserver, scheduler and kubelet (real processes), secured as `klite up` runs them (TLS,
+Node,RBAC, each daemon with its own identity, the load as the admin); N Pods POSTed concurrently, Running
+observed through a watch. Baseline, in the same run: the same N pods made directly through the
 Docker SDK from N threads (sandbox container, then the app container joined to its network), which is
 the floor any kubelet on this engine can reach.
 
@@ -28,7 +29,7 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import percentile
+from bench.common import percentile, start_apiserver
 from cli import supervise
 from kube.client import ApiClient
 from kube.resources import NAMESPACES, PODS
@@ -106,22 +107,17 @@ async def kubelite_round(api: ApiClient, ns: str, n: int, tag: str) -> tuple[flo
 async def run_kubelite(n: int, rounds: int, workdir: Path) -> tuple[list[float], list[float]]:
     logs = workdir / "logs"
     started: list[supervise.Daemon] = []
-    api_url = f"http://127.0.0.1:{supervise.free_port()}"
     node = f"bench-{secrets.token_hex(3)}"
     try:
         etcd, daemon = supervise.start_etcd("etcd", workdir / "etcd", logs)
         started.append(daemon)
-        started.append(supervise.start("apiserver", [*supervise.python_module("apiserver"), "--insecure",
-                                 "--etcd-servers", etcd,
-                                                     "--port", api_url.rsplit(":", 1)[1]], logs))
-        supervise.wait_http(f"{api_url}/readyz", 30, started[-1])
-        started.append(supervise.start("scheduler", [*supervise.python_module("scheduler"), "--apiserver", api_url],
-                                       logs))
-        started.append(supervise.start("kubelet", [*supervise.python_module("kubelet"), "--apiserver", api_url,
-                                                   "--node-name", node], logs))
-        supervise.wait_for(lambda: supervise.node_ready(api_url, node), 60, f"node {node}", started[-1])
+        apiserver = start_apiserver(workdir, etcd, logs)
+        started.append(apiserver.daemon)
+        started.append(supervise.start("scheduler", apiserver.daemon_argv("scheduler"), logs))
+        started.append(supervise.start("kubelet", apiserver.daemon_argv("kubelet", "--node-name", node), logs))
+        supervise.wait_for(lambda: supervise.node_ready(apiserver.admin, node), 60, f"node {node}", started[-1])
         walls, latencies = [], []
-        async with ApiClient(api_url) as api:
+        async with apiserver.api() as api:
             await api.create(NAMESPACES, {"metadata": {"name": "bench"}})
             for r in range(rounds):
                 wall, lat = await kubelite_round(api, "bench", n, f"r{r}")

@@ -2,11 +2,12 @@
 the pod, in the same run, for each proxy mode (iptables, userspace).
 
 A fresh etcd, apiserver, endpoints controller, kubelet and proxy (real processes, private service range and
-chain prefix); one busybox httpd pod behind one Service, so both paths end at the same server. Each sample
-sends --requests HTTP/1.0 requests (a new TCP connection each, as busybox httpd closes after every answer)
-from --concurrency workers, bounded by --seconds; samples alternate direct and through-Service, --rounds
-times per mode; a ratio is taken per round (two samples back to back) and the median reported, as the
-machine's load drifts. busybox httpd's listen backlog is 9: keep the concurrency moderate.
+chain prefix, secured as `klite up` runs them: TLS, Node,RBAC, each daemon with its own identity); one busybox
+httpd pod behind one Service, so both paths end at the same server. Each sample sends --requests HTTP/1.0
+requests (a new TCP connection each, as busybox httpd closes after every answer) from --concurrency workers,
+bounded by --seconds; samples alternate direct and through-Service, --rounds times per mode; a ratio is taken
+per round (two samples back to back) and the median reported, as the machine's load drifts. busybox httpd's
+listen backlog is 9: keep the concurrency moderate.
 
     python bench/proxy.py --requests 1500 --rounds 5 --concurrency 6
 
@@ -31,9 +32,8 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import percentile
+from bench.common import percentile, start_apiserver
 from cli import supervise
-from kube.client import ApiClient
 from kube.resources import NAMESPACES, PODS, SERVICES
 
 REQUEST = b"GET / HTTP/1.0\r\nHost: bench\r\n\r\n"
@@ -92,23 +92,17 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
     node, prefix = f"bench-{tag}", f"KLB{tag.upper()}"
     cidr = f"10.{100 + int(tag[:2], 16) % 12}.{int(tag[2:4], 16)}.0/24"
     started: list[supervise.Daemon] = []
-    api_url = f"http://127.0.0.1:{supervise.free_port()}"
     figures: dict[str, float] = {}
     try:
         etcd, daemon = supervise.start_etcd("etcd", workdir / "etcd", logs)
         started.append(daemon)
-        started.append(supervise.start("apiserver", [*supervise.python_module("apiserver"), "--insecure",
-                                 "--etcd-servers", etcd,
-                                                     "--port", api_url.rsplit(":", 1)[1],
-                                                     "--service-cluster-ip-range", cidr], logs))
-        supervise.wait_http(f"{api_url}/readyz", 30, started[-1])
-        started.append(supervise.start("controllers", [*supervise.python_module("controllers"), "--apiserver",
-                                                       api_url, "--leader-elect", "false", "--controllers",
-                                                       "endpoints"], logs))
-        started.append(supervise.start("kubelet", [*supervise.python_module("kubelet"), "--apiserver", api_url,
-                                                   "--node-name", node], logs))
-        supervise.wait_for(lambda: supervise.node_ready(api_url, node), 60, f"node {node}", started[-1])
-        async with ApiClient(api_url) as api:
+        apiserver = start_apiserver(workdir, etcd, logs, "--service-cluster-ip-range", cidr)
+        started.append(apiserver.daemon)
+        started.append(supervise.start("controllers", apiserver.daemon_argv(
+            "controllers", "--leader-elect", "false", "--controllers", "endpoints"), logs))
+        started.append(supervise.start("kubelet", apiserver.daemon_argv("kubelet", "--node-name", node), logs))
+        supervise.wait_for(lambda: supervise.node_ready(apiserver.admin, node), 60, f"node {node}", started[-1])
+        async with apiserver.api() as api:
             await api.create(NAMESPACES, {"metadata": {"name": "bench"}})
             await api.create(PODS, {"metadata": {"name": "web", "labels": {"app": "web"}}, "spec": {
                 "nodeName": node, "terminationGracePeriodSeconds": 1, "containers": [{
@@ -124,10 +118,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
                 await asyncio.sleep(0.2)
         await wait_answering(pod_ip, 8080)
         for mode in args.modes:
-            proxy = supervise.start(f"proxy-{mode}", [
-                *supervise.python_module("proxy"), "--apiserver", api_url, "--node-name", node, "--mode", mode,
-                "--service-cluster-ip-range", cidr, "--chain-prefix", prefix, "--healthz-bind-address",
-                "127.0.0.1:0"], logs)
+            proxy = supervise.start(f"proxy-{mode}", apiserver.daemon_argv(
+                "proxy", "--node-name", node, "--mode", mode, "--service-cluster-ip-range", cidr,
+                "--chain-prefix", prefix, "--healthz-bind-address", "127.0.0.1:0"), logs)
             try:
                 await wait_answering(cluster_ip, 80)
                 await sample(pod_ip, 8080, 200, args.concurrency, 5)  # warm up both paths

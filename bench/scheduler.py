@@ -2,7 +2,8 @@
 
     python bench/scheduler.py --nodes 1000 --pods 1000
 
-Against a fresh etcd and apiserver:
+Against a fresh etcd and apiserver, secured as `klite up` runs it (TLS, Node,RBAC; the load is the admin, the
+scheduler its own identity, system:kube-scheduler):
   1. N hollow nodes (Node objects, Ready, no kubelet), 32 cpu / 128Gi / 110 pods each, three zones;
   2. ceiling: M pods created in bulk for a scheduler that does not exist (the apiserver's raw create rate for the
      same pods), then bound round robin by a trivial binder at the same concurrency (the raw bind rate), then
@@ -37,7 +38,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bounded, percentile
+from bench.common import bounded, percentile, start_apiserver
 from cli import supervise
 
 
@@ -215,14 +216,11 @@ async def measure(args: argparse.Namespace, work: Path) -> dict:
     try:
         etcd, daemon = supervise.start_etcd("etcd", work / "etcd", logs, "--quota-backend-bytes", str(8 * 2**30))
         started.append(daemon)
-        api_port = supervise.free_port()
-        started.append(supervise.start("apiserver", [*supervise.python_module("apiserver"), "--insecure",
-                                 "--etcd-servers", etcd,
-                                                     "--port", str(api_port)], logs))
-        api = f"http://127.0.0.1:{api_port}"
-        supervise.wait_http(f"{api}/readyz", 30, started[-1])
-        connector = aiohttp.TCPConnector(limit=args.concurrency + 4)
-        async with aiohttp.ClientSession(base_url=api, connector=connector,
+        apiserver = start_apiserver(work, etcd, logs)
+        started.append(apiserver.daemon)
+        # The load is the admin, over TLS with kept-alive connections, as any client of the cluster.
+        connector = aiohttp.TCPConnector(limit=args.concurrency + 4, ssl=apiserver.ssl_context())
+        async with aiohttp.ClientSession(base_url=apiserver.url, connector=connector,
                                          timeout=aiohttp.ClientTimeout(total=120)) as http:
             for ns in ("ceiling", "bench"):
                 await post(http, "/api/v1/namespaces", {"metadata": {"name": ns}})
@@ -234,8 +232,9 @@ async def measure(args: argparse.Namespace, work: Path) -> dict:
 
             async def start_scheduler() -> list[supervise.Daemon]:
                 started.append(supervise.start("scheduler", [
-                    sys.executable, *profiler, "-m", "scheduler", "--apiserver", api, "--leader-elect", "false",
-                    "--port", str(sched_port), "--log-level", "warning", *args.scheduler_arg], logs))
+                    sys.executable, *profiler, "-m", "scheduler", *apiserver.daemon_flags(
+                        "scheduler", "--leader-elect", "false", "--port", str(sched_port), "--log-level", "warning",
+                        *args.scheduler_arg)], logs))
                 await asyncio.to_thread(supervise.wait_http, f"http://127.0.0.1:{sched_port}/readyz", 60,
                                         started[-1])
                 return started
