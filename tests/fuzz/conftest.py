@@ -275,10 +275,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 class Probe:
     """Sends one request at a time on a kept-alive connection and checks it against the contract."""
 
-    def __init__(self, cluster: Cluster, recorder: Recorder, suite: str) -> None:
+    def __init__(self, cluster: Cluster, recorder: Recorder, suite: str, tls: ssl.SSLContext | None = None,
+                 expect_status: int | None = None) -> None:
         self.cluster = cluster
         self.recorder = recorder
         self.suite = suite
+        self.tls = tls or cluster.tls  # whose credentials the probe presents (the admin's by default)
+        self.expect_status = expect_status  # every answer must be this (401 for a probe without credentials)
         parts = urlsplit(cluster.url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 443
         self.conn: http.client.HTTPConnection | None = None
@@ -290,7 +293,7 @@ class Probe:
             if readable:  # EOF (or stray bytes) on an idle connection: it cannot carry a request
                 self.close()
         if self.conn is None:
-            self.conn = http.client.HTTPSConnection(self.host, self.port, timeout=30, context=self.cluster.tls)
+            self.conn = http.client.HTTPSConnection(self.host, self.port, timeout=30, context=self.tls)
         return self.conn
 
     def close(self) -> None:
@@ -322,6 +325,8 @@ class Probe:
             if dry_run is None:
                 dry_run = "dryRun=All" in target
             self._judge(outcome, dry_run)
+            if self.expect_status is not None and outcome.status is not None and outcome.status != self.expect_status:
+                outcome.failures.append(f"{outcome.status} where {self.expect_status} was due")
             self.recorder.add(self.suite, outcome, time.monotonic() - started)
         return outcome
 
@@ -391,6 +396,14 @@ class Probe:
             outcome.failures.append("stored-when-refused")
         elif outcome.moved and dry_run:
             outcome.failures.append("stored-on-dry-run")
+
+
+@pytest.fixture
+def anonymous_probe(cluster: Cluster, fuzz_workdir: Path, recorder: Recorder) -> Iterator[Probe]:
+    """A probe that presents no client certificate: every API request must be a 401 that changes nothing."""
+    p = Probe(cluster, recorder, "anonymous", tls=_pki(fuzz_workdir).ssl_context(None), expect_status=401)
+    yield p
+    p.close()
 
 
 @pytest.fixture

@@ -157,3 +157,43 @@ def test_generated_requests(gv: tuple[str, str], cluster: Cluster, probe: Probe,
             _fuzz_operation(op, probe, cluster, knobs, op_end)
     failures = probe.recorder.by_suite[probe.suite][failures_before:]
     assert not failures, f"{len(failures)} failing requests:\n{probe.recorder.report(probe.suite)}"
+
+
+#: the share of the time budget the requests without credentials get, beside the admin's
+ANONYMOUS_SHARE = 0.2
+
+
+@pytest.mark.parametrize("gv", GVS, ids=_gv_id)
+def test_generated_requests_without_credentials(gv: tuple[str, str], cluster: Cluster, anonymous_probe: Probe,
+                                                knobs: Knobs) -> None:
+    """The same generated requests, with no client certificate or a bearer token nobody issued: each is a 401,
+    answered on an intact connection, and nothing is stored."""
+    group, version = gv
+    index = cluster.http.get("/openapi/v3").json()["paths"]
+    document = cluster.http.get(index[f"apis/{group}/{version}" if group else f"api/{version}"]
+                                ["serverRelativeURL"]).json()
+    lighten(document["components"])
+    operations = [result.ok() for result in schemathesis.openapi.from_dict(document).get_all_operations()]
+    probe = anonymous_probe
+    probe.suite = f"anonymous {_gv_id(gv)}"
+    tokens = iter(range(10**9))
+
+    class _WrongToken:  # every other case carries a bearer token nobody issued
+        def __init__(self, inner: Probe) -> None:
+            self.inner = inner
+
+        def send(self, label: str, method: str, path: str, **kwargs: Any) -> Any:
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            if next(tokens) % 2:
+                headers["Authorization"] = "Bearer not-issued-by-anyone"
+            return self.inner.send(label, method, path, headers=headers, **kwargs)
+
+    end = time.monotonic() + _budget(knobs, gv) * ANONYMOUS_SHARE
+    failures_before = len(probe.recorder.by_suite[probe.suite])
+    for i, op in enumerate(operations):
+        op_end = time.monotonic() + max(0.2, (end - time.monotonic()) / (len(operations) - i))
+        with contextlib.suppress(_BudgetSpent):
+            _fuzz_operation(op, _WrongToken(probe), cluster, knobs, op_end)  # type: ignore[arg-type]
+    failures = probe.recorder.by_suite[probe.suite][failures_before:]
+    assert not failures, f"{len(failures)} failing requests:\n{probe.recorder.report(probe.suite)}"
