@@ -46,6 +46,11 @@ _BODIES: dict[str, Obj] = {
                          "jobTemplate": {"spec": {"template": _JOB_TEMPLATE}}}},
     "Lease": {"spec": {"holderIdentity": "fuzz", "leaseDurationSeconds": 15}},
     "StorageClass": {"provisioner": "kubernetes.io/no-provisioner"},
+    "CSIStorageCapacity": {"storageClassName": "seed-0", "capacity": "1Gi"},
+    "Ingress": {"spec": {"rules": [{"host": "fuzz.example.com", "http": {"paths": [{
+        "path": "/", "pathType": "Prefix", "backend": {"service": {"name": "seed-0", "port": {"number": 80}}}}]}}]}},
+    "IngressClass": {"spec": {"controller": "example.com/fuzz"}},
+    "NetworkPolicy": {"spec": {"podSelector": _SELECTOR, "policyTypes": ["Ingress"]}},
     "PriorityClass": {"value": 1000},
     "Role": {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
     "ClusterRole": {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
