@@ -203,7 +203,12 @@ async def test_node_registers_ready_with_capacity_labels_and_a_renewed_lease(nod
     for pressure in ("MemoryPressure", "DiskPressure", "PIDPressure"):
         assert conditions[pressure]["status"] == "False"
 
-    lease = await node.api.get(LEASES, node.name, "kube-node-lease")
+    async def lease_made() -> dict[str, Any] | None:  # the first heartbeat may come just after registration
+        with contextlib.suppress(errors.NotFound):
+            return await node.api.get(LEASES, node.name, "kube-node-lease")
+        return None
+
+    lease = await wait_until(lease_made, 10, "the node's Lease")
     assert lease["spec"]["holderIdentity"] == node.name
     assert lease["spec"]["leaseDurationSeconds"] == 40
     assert lease["metadata"]["ownerReferences"][0] == {
