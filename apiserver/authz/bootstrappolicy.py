@@ -14,8 +14,9 @@ leader-locking Roles. Adapted to kubelite:
   PriorityClasses; it binds no volumes, so system:volume-scheduler is neither made nor bound);
 * kubelite's cluster DNS runs as system:kube-proxy: system:kubelite:cluster-dns (namespaces, services, endpoints)
   and a kube-system Role of the same name to register the kube-dns Service and Endpoints;
-* system:node is bound to the group system:nodes until the Node authorizer takes over (`node_authorizer=True`
-  then leaves the binding without subjects, as Kubernetes has it since 1.8).
+* system:node's binding has no subjects, as in Kubernetes since 1.8: the Node authorizer grants kubelets what
+  they need (an RBAC-only cluster binds the group system:nodes itself, knowing it gives every kubelet every
+  Secret; the default never does, because reconciliation never takes a subject away again).
 
 `reconcile_plan` says what to write to reach the policy, as the RBAC post-start hook (storage_rbac.go, with
 pkg/registry/rbac/reconciliation) does: create what is missing; on an existing object not annotated
@@ -34,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from apiserver.authn.user import ALL_AUTHENTICATED, ALL_UNAUTHENTICATED, NODES_GROUP, SYSTEM_MASTERS
+from apiserver.authn.user import ALL_AUTHENTICATED, ALL_UNAUTHENTICATED, SYSTEM_MASTERS
 from apiserver.authz.rbac import covers
 from kube.resources import RESOURCES
 
@@ -390,9 +391,8 @@ def cluster_roles() -> list[Obj]:
     ]
 
 
-def cluster_role_bindings(node_authorizer: bool = False) -> list[Obj]:
-    """The default ClusterRoleBindings. With `node_authorizer`, system:node has no subjects (the Node authorizer
-    grants kubelets what they need), as in Kubernetes; without it the group system:nodes is bound."""
+def cluster_role_bindings() -> list[Obj]:
+    """The default ClusterRoleBindings (system:node without subjects, as in Kubernetes)."""
     crb = "ClusterRoleBinding"
     return [
         _binding(crb, "cluster-admin", "ClusterRole", [_group(SYSTEM_MASTERS)]),
@@ -405,7 +405,7 @@ def cluster_role_bindings(node_authorizer: bool = False) -> list[Obj]:
         _binding(crb, "system:kube-controller-manager", "ClusterRole", [_user(KUBE_CONTROLLER_MANAGER)]),
         _binding(crb, "system:kube-dns", "ClusterRole", [_service_account(KUBE_SYSTEM, "kube-dns")]),
         _binding(crb, "system:kube-scheduler", "ClusterRole", [_user(KUBE_SCHEDULER)]),
-        _binding(crb, "system:node", "ClusterRole", [] if node_authorizer else [_group(NODES_GROUP)]),
+        _binding(crb, "system:node", "ClusterRole", []),
         _binding(crb, "system:service-account-issuer-discovery", "ClusterRole", [_group(ALL_SERVICE_ACCOUNTS)]),
         _binding(crb, "system:kubelite:cluster-dns", "ClusterRole", [_user(KUBE_PROXY)]),
     ]
@@ -447,10 +447,10 @@ def namespace_role_bindings() -> dict[str, list[Obj]]:
     ]}
 
 
-def policy(node_authorizer: bool = False) -> list[Obj]:
+def policy() -> list[Obj]:
     """Every default object, in the order the post-start hook writes them: ClusterRoles, ClusterRoleBindings,
     Roles, RoleBindings (each with apiVersion and kind)."""
-    return [*cluster_roles(), *cluster_role_bindings(node_authorizer),
+    return [*cluster_roles(), *cluster_role_bindings(),
             *(r for roles in namespace_roles().values() for r in roles),
             *(b for bindings in namespace_role_bindings().values() for b in bindings)]
 

@@ -97,7 +97,7 @@ class Authorization:
     async def start(self, registry: Registry) -> None:
         """Write the default policy (RBAC), then follow what the authorizers decide from."""
         if self.rbac_store is not None:
-            await reconcile_default_policy(registry, node_authorizer=self.graph is not None)
+            await reconcile_default_policy(registry)
             informer = LocalInformer(registry, [_rbac_resource(k) for k in RBAC_KINDS], _RBACFeed(self.rbac_store))
             self._informers.append(informer)
         if self.graph is not None:
@@ -118,7 +118,7 @@ class Authorization:
             await informer.stop()
 
 
-async def reconcile_default_policy(registry: Registry, node_authorizer: bool) -> int:
+async def reconcile_default_policy(registry: Registry) -> int:
     """Create the default roles and bindings that are missing and add what autoupdated ones lack; the number of
     writes. Several apiservers may do this at once: a conflict means another did it, and is skipped."""
     existing: list[Obj] = []
@@ -127,7 +127,7 @@ async def reconcile_default_policy(registry: Registry, node_authorizer: bool) ->
         existing += [{**item, "kind": kind} for item in listed["items"]]
     writes = 0
     options = WriteOptions(field_manager=MANAGER)
-    for action in bootstrappolicy.reconcile_plan(existing, bootstrappolicy.policy(node_authorizer)):
+    for action in bootstrappolicy.reconcile_plan(existing, bootstrappolicy.policy()):
         rt = _rbac_resource(action.kind)
         namespace = action.obj["metadata"].get("namespace") if rt.namespaced else None
         try:

@@ -44,8 +44,7 @@ def audited(pki: TestPKI, etcd_url: str, workdir: Path) -> Iterator[tuple[Apiser
     policy = workdir / "audit-policy.yaml"
     policy.write_text(POLICY)
     log = workdir / "audit" / "audit.log"
-    # The suite's Node,RBAC: an RBAC-only apiserver would bind system:nodes to system:node in the shared etcd for
-    # good (see test_authorization's xfail), and every later kubelet would read every Secret.
+    # The suite's Node,RBAC, as every apiserver of the suite authorizes.
     server = start_apiserver(pki, etcd_url, workdir / "logs", "apiserver-audit",
                              ["--audit-policy-file", str(policy), "--audit-log-path", str(log)])
     try:

@@ -348,10 +348,6 @@ def test_nobody_grants_what_they_do_not_hold(rbac_apiserver: Apiserver, namespac
         assert admin.get(f"{rbac}/rolebindings/alice-admin").status_code == 404
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: without the Node authorizer the default policy binds "
-                   "system:node to the group system:nodes, and reconciliation never removes a subject, so once one "
-                   "apiserver ran RBAC-only on the etcd every kubelet keeps system:node's cluster-wide rights (every "
-                   "Secret) under Node,RBAC too; Kubernetes leaves that binding without subjects since 1.8")
 def test_an_rbac_only_apiserver_leaves_kubelets_no_cluster_wide_grant(pki: TestPKI, workdir: Path,
                                                                       run_id: str) -> None:
     logs = workdir / "logs"
