@@ -141,9 +141,13 @@ async def test_pending_pod_waits_with_an_event_then_lands_when_room_is_made(
     # Deleting the first pod makes room: the waiting pod is retried without waiting for the periodic retry.
     await api.delete(PODS, "fits", ns, grace_period_seconds=0)
     assert await eventually(lambda: node_of(api, "second", ns), timeout=10) == small
-    events = (await api.list(EVENTS, ns, field_selector="involvedObject.name=second"))["items"]
-    assert any(e["reason"] == "Scheduled" and e["message"] == f"Successfully assigned {ns}/second to {small}"
-               for e in events)
+
+    async def scheduled_event() -> bool:  # recorded just after the binding, not with it
+        events = (await api.list(EVENTS, ns, field_selector="involvedObject.name=second"))["items"]
+        return any(e["reason"] == "Scheduled" and e["message"] == f"Successfully assigned {ns}/second to {small}"
+                   for e in events)
+
+    assert await eventually(scheduled_event, timeout=5, what="the Scheduled event")
 
 
 async def test_resources_are_never_overcommitted(
