@@ -91,7 +91,9 @@ def kubelite_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clust
     try:
         etcd, daemon = supervise.start_etcd(f"etcd-{run}", home / "etcd", logs)
         started.append(daemon)
-        api = secured.start_apiserver(secured.TestPKI(home / "pki-home"), etcd, logs, f"apiserver-{run}", [
+        pki = secured.TestPKI(home / "pki-home")
+        api = secured.start_apiserver(pki, etcd, logs, f"apiserver-{run}", [
+            "--service-account-signing-key-file", str(pki.cluster.service_account_key()),  # TokenRequest, as users run
             "--kubelet-token-file", str(token), "--service-cluster-ip-range", cidr,
             "--service-node-port-range", f"{ports}-{ports + 39}"])
         started.append(api.daemon)
