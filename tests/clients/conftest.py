@@ -94,6 +94,7 @@ def kubelite_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clust
         pki = secured.TestPKI(home / "pki-home")
         api = secured.start_apiserver(pki, etcd, logs, f"apiserver-{run}", [
             "--service-account-signing-key-file", str(pki.cluster.service_account_key()),  # TokenRequest, as users run
+            "--advertise-address", "127.0.0.1",  # the `kubernetes` Service (clients look it up), for this host only
             "--kubelet-token-file", str(token), "--service-cluster-ip-range", cidr,
             "--service-node-port-range", f"{ports}-{ports + 39}"])
         started.append(api.daemon)
