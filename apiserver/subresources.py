@@ -91,7 +91,13 @@ async def evict(registry: Registry, namespace: str, name: str, body: Any, dry_ru
     nothing can refuse an eviction yet."""
     if not isinstance(body, dict) or body.get("kind") not in (None, "Eviction"):
         raise errors.BadRequest("the body of pods/eviction must be an Eviction")
-    target = (body.get("metadata") or {}).get("name")
+    meta = body.get("metadata") or {}
+    if not isinstance(meta, dict):
+        raise errors.BadRequest("the Eviction's metadata must be an object")
+    raw_options = body.get("deleteOptions")
+    if raw_options is not None and not isinstance(raw_options, dict):
+        raise errors.BadRequest("the Eviction's deleteOptions must be an object")
+    target = meta.get("name")
     if target and target != name:
         raise errors.BadRequest(f"name in URL does not match name in Eviction object ({target} != {name})")
     options = parse_delete_options(body.get("deleteOptions"), None, dry_run)

@@ -216,3 +216,16 @@ async def test_unknown_body_types_are_415(http: httpx.AsyncClient, ns: str, etcd
     _status(await http.post(f"/api/v1/namespaces/{ns}/configmaps", content=b"metadata",
                             headers={"Content-Type": "text/plain"}), 415)
     assert await etcd_revision() == before
+
+
+@pytest.mark.parametrize("body", [{"metadata": True}, {"metadata": "x"}, {"deleteOptions": 5},
+                                  {"deleteOptions": []}], ids=["metadata-bool", "metadata-str", "options-int",
+                                                               "options-list"])
+async def test_an_eviction_of_the_wrong_shape_is_a_400_and_the_pod_stays(http: httpx.AsyncClient, ns: str,
+                                                                         body: dict[str, Any]) -> None:
+    pod = {"metadata": {"name": "stay"}, "spec": {"containers": [{"name": "c", "image": "busybox:latest"}]}}
+    assert (await http.post(f"/api/v1/namespaces/{ns}/pods", json=pod)).status_code == 201
+    for params in ({}, {"dryRun": "All"}):
+        resp = await http.post(f"/api/v1/namespaces/{ns}/pods/stay/eviction", json=body, params=params)
+        _status(resp, 400)
+    assert (await http.get(f"/api/v1/namespaces/{ns}/pods/stay")).status_code == 200  # same connection, still there
