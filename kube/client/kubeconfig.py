@@ -7,6 +7,7 @@ client certificates. Writing merges into an existing file and never drops anothe
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -52,11 +53,24 @@ def _named(entries: list[dict[str, Any]] | None, name: str, what: str, path: Pat
 
 
 def _materialise(data_b64: str, suffix: str) -> str:
-    """Write inline (base64) PEM data to a private temp file: httpx wants paths."""
-    fd, name = tempfile.mkstemp(prefix="klite-", suffix=suffix)
-    with os.fdopen(fd, "wb") as f:
-        f.write(base64.b64decode(data_b64))
-    return name
+    """Inline (base64) PEM data as a private file, for the TLS libraries that want paths: one file per content,
+    in a 0700 folder of this user's, reused by every load (a fresh temp file per call piled up by the thousand)."""
+    data = base64.b64decode(data_b64)
+    folder = Path(tempfile.gettempdir()) / f"klite-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.stat()
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:  # not ours alone: never trust it, use a fresh file
+        fd, name = tempfile.mkstemp(prefix="klite-", suffix=suffix)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return name
+    path = folder / (hashlib.sha256(data).hexdigest()[:32] + suffix)
+    if not path.exists():
+        fd, name = tempfile.mkstemp(dir=folder, suffix=suffix)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(name, path)
+    return str(path)
 
 
 def load(path: Path | str | None = None, context: str | None = None) -> ClusterCredentials:

@@ -38,3 +38,18 @@ def test_missing_file_and_unknown_context_are_clear_errors(tmp_path: Path) -> No
     kubeconfig.merge_context("a", "http://x", path=tmp_path / "c")
     with pytest.raises(ValueError, match="no context named 'b'"):
         kubeconfig.load(tmp_path / "c", "b")
+
+
+def test_embedded_credentials_become_one_private_file_each_reused_by_every_load(tmp_path: Path) -> None:
+    import base64 as b64
+    import stat
+
+    from kube.client import kubeconfig as kc
+
+    data = b64.b64encode(b"-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n").decode()
+    first, again = kc._materialise(data, ".crt"), kc._materialise(data, ".crt")
+    assert first == again and Path(first).read_bytes().startswith(b"-----BEGIN")
+    assert stat.S_IMODE(Path(first).stat().st_mode) == 0o600
+    assert stat.S_IMODE(Path(first).parent.stat().st_mode) == 0o700
+    other = kc._materialise(b64.b64encode(b"other").decode(), ".crt")
+    assert other != first
