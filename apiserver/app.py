@@ -22,7 +22,7 @@ from apiserver import admission, audit, discovery, openapi, reviews, routes, ser
 from apiserver.allocators import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR
 from apiserver.authn.chain import Authenticator
 from apiserver.authn.serviceaccount import ObjectIndex, ServiceAccountAuthenticator, TokenIssuer
-from apiserver.authz.setup import MODES, Authorization
+from apiserver.authz.setup import Authorization
 from apiserver.compaction import DEFAULT_COMPACTION_INTERVAL, Compactor
 from apiserver.encryption import EncryptionConfig
 from apiserver.filters import AuthFilter
@@ -38,7 +38,7 @@ from apiserver.tokenrequest import TokenRequests
 from kube import errors
 from kube.resources import PODS, RESOURCES, SECRETS, SERVICEACCOUNTS
 
-__all__ = ["AUTHORIZATION_MODES", "ServiceAccountKeys", "Settings", "create_app"]
+__all__ = ["ServiceAccountKeys", "Settings", "create_app"]
 
 log = logging.getLogger("apiserver")
 
@@ -46,7 +46,6 @@ BOOTSTRAP_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-leas
 
 
 SHUTDOWN_STEP_SECONDS = 2.0
-AUTHORIZATION_MODES = MODES
 AUTHORIZATION_SYNC_SECONDS = 30.0
 
 

@@ -21,7 +21,8 @@ from apiserver.authz.setup import parse_modes
 from apiserver.compaction import DEFAULT_COMPACTION_INTERVAL
 from apiserver.inflight import DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT
 from apiserver.limits import DEFAULT_MAX_REQUEST_BODY_BYTES
-from kube import log
+from apiserver.params import parse_bool
+from kube import errors, log
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -42,11 +43,11 @@ def duration(text: str) -> float:
 
 
 def _go_bool(text: str) -> bool:
-    if text in ("1", "t", "T", "true", "TRUE", "True"):
-        return True
-    if text in ("0", "f", "F", "false", "FALSE", "False"):
-        return False
-    raise argparse.ArgumentTypeError(f"invalid boolean {text!r}")
+    """A boolean flag as Go's strconv.ParseBool takes it (the same rule as boolean query parameters)."""
+    try:
+        return parse_bool("flag", text) if text else False
+    except errors.BadRequest:
+        raise argparse.ArgumentTypeError(f"invalid boolean {text!r}") from None
 
 
 def _serving(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, tuple[str, ...]]:

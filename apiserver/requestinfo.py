@@ -51,7 +51,7 @@ def _name_from_field_selector(query: Mapping[str, str]) -> str:
 
 
 def request_info(method: str, path: str, query: Mapping[str, str]) -> RequestInfo:
-    parts = [p for p in path.strip("/").split("/")] if path.strip("/") else []
+    parts = path.strip("/").split("/") if path.strip("/") else []
     plain = RequestInfo(False, path, method.lower())
     if len(parts) < 3 or parts[0] not in _API_PREFIXES:
         return plain
