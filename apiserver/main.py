@@ -17,6 +17,7 @@ from apiserver.app import ServiceAccountKeys, Settings, create_app
 from apiserver.authn.chain import DEFAULT_ANONYMOUS_PATHS, Authenticator
 from apiserver.authn.serviceaccount import DEFAULT_ISSUER, load_keys
 from apiserver.authn.tokenfile import TokenFileAuthenticator
+from apiserver.authn.x509 import ClientCAs
 from apiserver.authz.setup import parse_modes
 from apiserver.compaction import DEFAULT_COMPACTION_INTERVAL
 from apiserver.inflight import DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT
@@ -192,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     token = Path(args.kubelet_token_file).read_text().strip() if args.kubelet_token_file else None
     try:
         ssl_context, anonymous_paths = _serving(args)
+        client_cas = ClientCAs.from_file(args.client_ca_file) if ssl_context and args.client_ca_file else None
         tokens = [TokenFileAuthenticator.from_file(args.token_auth_file)] if args.token_auth_file else []
         modes = parse_modes(args.authorization_mode)
         encryption_config = encryption.load(args.encryption_provider_config) \
@@ -222,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
                                  request_body_timeout=args.request_body_timeout, max_connections=max_connections)
     tls_options = {"ssl_context_factory": lambda *_: ssl_context} if ssl_context else {}
     config = uvicorn.Config(app, host=args.bind_address, port=args.port, log_config=None,
-                            access_log=args.access_log, loop="uvloop", http=server.protocol_class(limits),
+                            access_log=args.access_log, loop="uvloop", http=server.protocol_class(limits, client_cas),
                             timeout_keep_alive=args.keep_alive_timeout, timeout_graceful_shutdown=3, **tls_options)
     server.Server(config, limits).run()
 

@@ -34,7 +34,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
-from apiserver.authn.x509 import PeerCertificate, peer_certificate
+from apiserver.authn.x509 import ClientCAs, PeerCertificate, peer_certificate
 from kube import errors
 
 __all__ = [
@@ -86,9 +86,10 @@ def default_max_connections(open_files: int) -> int:
     return max(16, open_files - max(256, open_files // 10))
 
 
-def protocol_class(limits: ServerLimits) -> type[LimitedHttpToolsProtocol]:
-    """A protocol class for `uvicorn.Config(http=...)` with these limits (uvicorn instantiates it per connection)."""
-    return type("LimitedHttpToolsProtocol", (LimitedHttpToolsProtocol,), {"limits": limits})
+def protocol_class(limits: ServerLimits, client_cas: ClientCAs | None = None) -> type[LimitedHttpToolsProtocol]:
+    """A protocol class for `uvicorn.Config(http=...)` with these limits and the CAs client certificates are
+    verified against (uvicorn instantiates it per connection)."""
+    return type("LimitedHttpToolsProtocol", (LimitedHttpToolsProtocol,), {"limits": limits, "client_cas": client_cas})
 
 
 class _CycleTransport:
@@ -143,7 +144,8 @@ class _Sweeper:
             self._handle = self.loop.call_later(self.interval, self._sweep)
 
 
-#: the verified client certificate of each open TLS connection, by the client address the ASGI scope carries
+#: the client certificate of each open TLS connection (verified or not: see its error), by the client address
+#: the ASGI scope carries
 _PEERS: dict[tuple[str, int], PeerCertificate] = {}
 
 
@@ -192,6 +194,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with read timeouts, a connection bound and a lingering close."""
 
     limits: ServerLimits = ServerLimits()
+    client_cas: ClientCAs | None = None
     _last_refusal_log = 0.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -208,7 +211,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._peer_key: tuple[str, int] | None = None
-        peer = peer_certificate(transport)
+        peer = peer_certificate(transport, self.client_cas)
         if peer is not None and self.client:
             self._peer_key = (str(self.client[0]), int(self.client[1]))
             _PEERS[self._peer_key] = peer

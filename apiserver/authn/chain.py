@@ -1,9 +1,10 @@
 """The authenticator chain of a request: client certificate, then bearer tokens, then (on some paths) anonymous.
 
 As kube-apiserver's: the first method that recognises the request names the user; credentials that are
-presented but invalid are a 401 even where anonymous access would be allowed (FailOnError); a request with no
-credentials is `system:anonymous` only on the paths anonymous access is enabled for, else a 401. Every
-authenticated user is also in `system:authenticated`.
+presented but invalid are a 401 even where anonymous access would be allowed (FailOnError), unless another
+credential of the request is valid (a refused client certificate beside a valid token: the token's user); a
+request with no credentials is `system:anonymous` only on the paths anonymous access is enabled for, else a
+401. Every authenticated user is also in `system:authenticated`.
 """
 
 from __future__ import annotations
@@ -43,15 +44,22 @@ class Authenticator:
     x509: X509Authenticator = field(default_factory=X509Authenticator)
 
     def authenticate(self, path: str, authorization: str | None, peer: PeerCertificate | None) -> UserInfo:
-        user = self.x509.authenticate(peer)
-        if user is not None:
-            return user
+        try:
+            user = self.x509.authenticate(peer)
+        except errors.Unauthorized:  # as Go's union: a valid token may still name the user, else 401
+            refused = True
+        else:
+            if user is not None:
+                return user
+            refused = False
         token = _bearer(authorization) if authorization else None
         if token is not None:  # another scheme (Basic...) is not a credential kube-apiserver reads
             user = self.authenticate_bearer(token)
             if user is None:
                 raise errors.Unauthorized("Unauthorized")
             return user
+        if refused:
+            raise errors.Unauthorized("Unauthorized")
         if self.anonymous and self._anonymous_allowed(path):
             return UserInfo(ANONYMOUS, groups=(ALL_UNAUTHENTICATED,))
         raise errors.Unauthorized("Unauthorized")

@@ -99,18 +99,26 @@ def _client_with(pki_dir: Path, ca: kpki.CertificateAuthority, name: str, **issu
         pki_dir / f"{name}.crt", pki_dir / f"{name}.key"))
 
 
-def test_foreign_and_expired_certificates_never_get_in(rbac_apiserver: Apiserver, pki: TestPKI,
-                                                       tmp_path: Path, run_id: str) -> None:
+def test_foreign_expired_and_server_only_certificates_get_401(rbac_apiserver: Apiserver, pki: TestPKI,
+                                                             tmp_path: Path, run_id: str) -> None:
     from kube.client.rest import tls_context
 
-    foreign = _client_with(tmp_path, kpki.CertificateAuthority.create("mallory-ca"), "mallory")
-    expired = _client_with(tmp_path, pki.cluster.ca, "late", validity=datetime.timedelta(seconds=-60))
+    refused = {
+        "foreign": _client_with(tmp_path, kpki.CertificateAuthority.create("mallory-ca"), "mallory"),
+        "expired": _client_with(tmp_path, pki.cluster.ca, "late", validity=datetime.timedelta(seconds=-60)),
+        "server-only": _client_with(tmp_path, pki.cluster.ca, "server", client=False, server=True),
+    }
     body = {"metadata": {"name": f"intruder-{run_id}"}}
-    for cert in (foreign, expired):
-        # Python's TLS refuses these in the handshake (Kubernetes answers 401): no request ever runs.
-        with httpx.Client(base_url=rbac_apiserver.url, verify=tls_context(pki.ca_file, cert), timeout=10) as client, \
-                pytest.raises((httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError)):
-            client.post("/api/v1/namespaces", json=body)
+    for kind, cert in refused.items():
+        # As Kubernetes: the handshake takes the certificate, the authenticator refuses it with a Status.
+        with httpx.Client(base_url=rbac_apiserver.url, verify=tls_context(pki.ca_file, cert), timeout=10) as client:
+            created = client.post("/api/v1/namespaces", json=body)
+            assert created.status_code == 401, kind
+            assert _status(created)["reason"] == "Unauthorized", kind
+            assert client.get("/healthz").status_code == 401, kind  # presented and invalid: not anonymous
+            # a valid token on the same connection still names its user (Go's union of authenticators)
+            bob = client.get("/api/v1/namespaces/default/secrets", headers={"Authorization": f"Bearer {TOKEN}"})
+            assert bob.status_code == 403 and 'User "bob"' in _status(bob)["message"], kind
     with rbac_apiserver.http() as admin:
         assert admin.get(f"/api/v1/namespaces/intruder-{run_id}").status_code == 404
 
