@@ -1,20 +1,28 @@
 """Discovery and server metadata: /api, /apis, group-version resource lists, /version, health.
 
+Health is kube-apiserver's: /livez and /healthz (`ping`, `log`, `etcd`, post-start hooks) and /readyz (those and
+`etcd-readiness`, `informer-sync`, `watch-cache`, `shutdown`), rendered by kube/healthz.py (`?verbose`,
+`?exclude=`, `/readyz/<check>`, 500 with `[-]etcd failed: reason withheld`). etcd is probed for real, at most once
+a second and for at most two seconds, so readyz turns red while etcd is unreachable.
+
 The legacy discovery form (APIVersions, APIGroupList, APIResourceList) is served; kubectl accepts it when
 the aggregated form is not offered.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import platform
+from collections.abc import Awaitable
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from apiserver.responses import json_response
-from kube import errors
+from kube import errors, healthz
 from kube.resources import RESOURCES, ResourceType
 
 __all__ = ["KUBE_VERSION", "router"]
@@ -207,14 +215,137 @@ async def version() -> Response:
     })
 
 
+# ---------------------------------------------------------------- health (Kubernetes' named checks)
+
+ETCD_CHECK_TIMEOUT = 2.0  # seconds an etcd probe may take before the check fails
+ETCD_CHECK_CACHE = 1.0  # seconds a probe's answer is reused: a storm of probes costs one etcd read a second
+
+
+class EtcdProbe:
+    """One shared, rate-limited read of etcd's revision: the `etcd` and `etcd-readiness` checks.
+
+    Concurrent checks wait for the same probe, and its answer is reused for ETCD_CHECK_CACHE seconds, so probes of
+    a dead etcd never pile up."""
+
+    def __init__(self, storage: Any) -> None:
+        self.storage = storage
+        self._at = -1e9
+        self._result: str | None = None
+        self._inflight: asyncio.Future[str | None] | None = None
+
+    async def check(self) -> str | None:
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._at < ETCD_CHECK_CACHE:
+            return self._result
+        if self._inflight is None:
+            self._inflight = asyncio.ensure_future(self._probe())
+        inflight = self._inflight
+        try:
+            return await asyncio.shield(inflight)
+        finally:
+            if inflight.done() and self._inflight is inflight:
+                self._inflight = None
+
+    async def _probe(self) -> str | None:
+        try:
+            await asyncio.wait_for(self.storage.revision(), ETCD_CHECK_TIMEOUT)
+            result = None
+        except TimeoutError:
+            result = f"etcd did not answer within {ETCD_CHECK_TIMEOUT:.0f}s"
+        except Exception as exc:
+            result = f"etcd: {exc}" if str(exc) else f"etcd: {type(exc).__name__}"
+        self._result, self._at = result, asyncio.get_running_loop().time()
+        return result
+
+
+def _etcd_check(state: Any) -> str | Awaitable[str | None] | None:
+    registry = getattr(state, "registry", None)
+    if registry is None:
+        return "etcd client connection not yet established"
+    probe = getattr(state, "etcd_probe", None)
+    if probe is None or probe.storage is not registry.storage:
+        probe = state.etcd_probe = EtcdProbe(registry.storage)
+    return probe.check()
+
+
+def _watch_caches(state: Any) -> str | None:
+    """Every watch cache started and its etcd watch loop running (a crashed loop would serve a frozen cache)."""
+    registry = getattr(state, "registry", None)
+    if registry is None:
+        return "watch caches not started"
+    stopped = sorted(cache.resource for cache in registry.caches.values()
+                     if cache._task is None or cache._task.done())
+    return f"{len(stopped)} watch caches not running: {', '.join(stopped)}" if stopped else None
+
+
+def _informers(state: Any) -> str | None:
+    """The authorizer's RBAC indexes (listed and watched from the watch caches) have their first list."""
+    authorization = getattr(state, "authorization", None)
+    if authorization is not None and not authorization.synced:
+        return "the RBAC informers have not synced yet"
+    return None
+
+
+def _bootstrapped(state: Any) -> str | None:
+    """Namespaces and the default RBAC policy are written before the registry is published to requests."""
+    return None if getattr(state, "registry", None) is not None else "not finished"
+
+
+def _shutdown(state: Any) -> str | None:
+    """The registry is set before serving and `ready` cleared first on shutdown: registry without ready = stopping."""
+    stopping = getattr(state, "registry", None) is not None and not getattr(state, "ready", False)
+    return "process is shutting down" if stopping else None
+
+
+def health_checks(state: Any, endpoint: str) -> list[healthz.NamedCheck]:
+    """The checks kube-apiserver installs on /livez (and /healthz) and on /readyz, in its order."""
+    live = [healthz.PING, healthz.LOG,
+            healthz.NamedCheck("etcd", lambda: _etcd_check(state)),
+            healthz.NamedCheck("poststarthook/bootstrap-controller", lambda: _bootstrapped(state)),
+            healthz.NamedCheck("poststarthook/rbac/bootstrap-roles", lambda: _bootstrapped(state))]
+    if endpoint != "readyz":
+        return live
+    return [*live[:3],
+            healthz.NamedCheck("etcd-readiness", lambda: _etcd_check(state)),
+            healthz.NamedCheck("informer-sync", lambda: _informers(state)),
+            healthz.NamedCheck("watch-cache", lambda: _watch_caches(state)),
+            *live[3:],
+            healthz.NamedCheck("shutdown", lambda: _shutdown(state))]
+
+
+async def _health(request: Request, endpoint: str, check: str = "") -> Response:
+    found = await healthz.answer(endpoint, health_checks(request.app.state, endpoint), check,
+                                 parse_qs(request.url.query, keep_blank_values=True))
+    if found is None:
+        return PlainTextResponse("404 page not found\n", status_code=404, headers=healthz.HEADERS)
+    return Response(found.body, status_code=found.status, headers=healthz.HEADERS)
+
+
 @router.get("/healthz", include_in_schema=False)
+async def healthz_all(request: Request) -> Response:
+    return await _health(request, "healthz")
+
+
+@router.get("/healthz/{check:path}", include_in_schema=False)
+async def healthz_one(request: Request, check: str) -> Response:
+    return await _health(request, "healthz", check)
+
+
 @router.get("/livez", include_in_schema=False)
-async def healthz() -> Response:
-    return PlainTextResponse("ok")
+async def livez_all(request: Request) -> Response:
+    return await _health(request, "livez")
+
+
+@router.get("/livez/{check:path}", include_in_schema=False)
+async def livez_one(request: Request, check: str) -> Response:
+    return await _health(request, "livez", check)
 
 
 @router.get("/readyz", include_in_schema=False)
-async def readyz(request: Request) -> Response:
-    if not getattr(request.app.state, "ready", False):
-        return PlainTextResponse("not ready: etcd or bootstrap pending", status_code=503)
-    return PlainTextResponse("ok")
+async def readyz_all(request: Request) -> Response:
+    return await _health(request, "readyz")
+
+
+@router.get("/readyz/{check:path}", include_in_schema=False)
+async def readyz_one(request: Request, check: str) -> Response:
+    return await _health(request, "readyz", check)

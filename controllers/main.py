@@ -1,19 +1,26 @@
-"""`kube-controller-manager-lite`: run the controllers (all, or those named) under one leader lease."""
+"""`kube-controller-manager-lite`: run the controllers (all, or those named) under one leader lease.
+
+Losing the lease ends the process with exit code 1, as kube-controller-manager does, so that whatever supervises it
+(systemd, the kubelet, `klite up`'s supervisor) starts a fresh candidate. With --port it serves /healthz and /livez
+(`ping`, `log`, `leaderElection`), /readyz (those and `shutdown`) and /metrics (`leader_election_master_status`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
+import sys
 import uuid
 from pathlib import Path
 
 from controllers.context import ControllerContext, InformerFactory
 from controllers.registry import available
-from kube import log
+from kube import healthz, log
 from kube.client import ApiClient, kubeconfig
 from kube.events import EventRecorder
 from kube.leaderelection import LeaderElector, LeaseSettings
@@ -38,6 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--root-ca-file", type=Path,
                    help="the cluster CA published to every namespace as the kube-root-ca.crt ConfigMap "
                         "(default: the CA the --kubeconfig trusts)")
+    p.add_argument("--bind-address", default="127.0.0.1", help="address of /healthz, /livez, /readyz and /metrics")
+    p.add_argument("--port", type=int, default=0, help="port of /healthz, /livez, /readyz and /metrics (0: off)")
     p.add_argument("--log-level", default=os.environ.get("KUBELITE_LOG_LEVEL", "info"))
     return p.parse_args(argv)
 
@@ -82,32 +91,73 @@ async def run_controllers(client: ApiClient, args: argparse.Namespace) -> None:
         await informers.stop()
 
 
-async def run(args: argparse.Namespace) -> None:
+def health_endpoints(elector: LeaderElector | None,
+                     shutdown: healthz.Shutdown) -> dict[str, list[healthz.NamedCheck]]:
+    """{endpoint: checks} as kube-controller-manager installs them (the lease watchdog in all three)."""
+    live = [healthz.PING, healthz.LOG, *([elector.healthz_check()] if elector else [])]
+    return {"healthz": live, "livez": live, "readyz": [*live, shutdown.named]}
+
+
+def metrics_text(elector: LeaderElector | None) -> str:
+    """client-go's leader election gauge (1 while this replica leads); the controllers' own metrics come later."""
+    if elector is None:
+        return ""
+    return ("# TYPE leader_election_master_status gauge\n"
+            f'leader_election_master_status{{name="{elector.settings.name}"}} {int(elector.is_leader)}\n')
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Run until signalled (0) or until the lease is lost (1)."""
     if args.kubeconfig:
         client, _ = ApiClient.from_kubeconfig(args.kubeconfig, user_agent="kube-controller-manager-lite")
     else:
         client = ApiClient(args.apiserver, user_agent="kube-controller-manager-lite")
+    elector = None
     if args.leader_elect == "true":
         identity = f"{socket.gethostname()}_{uuid.uuid4()}"
         elector = LeaderElector(client, LeaseSettings(
             "kube-system", "kube-controller-manager", identity, args.leader_elect_lease_duration,
             args.leader_elect_renew_deadline, args.leader_elect_retry_period))
-        work = elector.run(lambda: run_controllers(client, args))
-    else:
-        work = run_controllers(client, args)
-    task = asyncio.create_task(work)
+    shutdown = healthz.Shutdown()
+    lost = False
+
+    async def main_task() -> None:
+        nonlocal lost
+        async with asyncio.TaskGroup() as tg:
+            if args.port:
+                tg.create_task(healthz.serve(args.bind_address, args.port, health_endpoints(elector, shutdown),
+                                             {"/metrics": lambda: (200, metrics_text(elector),
+                                                                   "text/plain; version=0.0.4; charset=utf-8")},
+                                             component="controller-manager"), name="server")
+            if elector is None:
+                await run_controllers(client, args)
+            else:
+                await elector.run(lambda: run_controllers(client, args))
+                lost = True  # run() returns only when the lease is lost (a crash of the work raises)
+            raise asyncio.CancelledError  # the work ended: stop the server too
+
+    task = asyncio.create_task(main_task())
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        shutdown.stopping = True
+        task.cancel()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(sig, stop)
     with contextlib.suppress(asyncio.CancelledError):
         await task
     await client.close()
+    if lost:
+        logging.getLogger("controller-manager").error("leaderelection lost; exiting")
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     log.setup("controller-manager", args.log_level)
-    asyncio.run(run(args))
+    sys.exit(asyncio.run(run(args)))
 
 
 if __name__ == "__main__":

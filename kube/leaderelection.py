@@ -6,7 +6,9 @@ renewTime is older than its `leaseDurationSeconds`. Every write is a compare-and
 so two candidates never both believe they won.
 
 Losing the lease ends `run` (the leader's work is cancelled); daemons then exit and are restarted, which
-is how kube-scheduler and kube-controller-manager behave.
+is how kube-scheduler and kube-controller-manager behave. `healthz_check` is client-go's HealthzAdaptor (the
+`leaderElection` check of their /healthz): it fails when a leader has not renewed for longer than the lease plus
+a tolerance, i.e. when its renewal loop is stuck and another candidate may already lead.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kube import errors, timeutil
+from kube import errors, healthz, timeutil
 from kube.client.rest import ApiClient
 from kube.resources import LEASES
 
-__all__ = ["LeaderElector", "LeaseSettings"]
+__all__ = ["WATCHDOG_TOLERANCE", "LeaderElector", "LeaseSettings"]
+
+#: how long past its lease a leader may go unrenewed before `leaderElection` fails (kube-scheduler uses 20 s)
+WATCHDOG_TOLERANCE = 20.0
 
 log = logging.getLogger("kube.leaderelection")
 
@@ -52,6 +57,19 @@ class LeaderElector:
         self.client = client
         self.settings = settings
         self.is_leader = False
+        self.observed: float | None = None  # loop time of the last successful acquire or renewal
+
+    def check(self, tolerance: float = WATCHDOG_TOLERANCE) -> str | None:
+        """None unless this candidate leads and has not renewed within lease duration + `tolerance`."""
+        if not self.is_leader or self.observed is None:
+            return None
+        if asyncio.get_running_loop().time() - self.observed > self.settings.lease_duration + tolerance:
+            return f"failed election to renew leadership on lease {self.settings.name}"
+        return None
+
+    def healthz_check(self, tolerance: float = WATCHDOG_TOLERANCE) -> healthz.NamedCheck:
+        """The `leaderElection` check kube-scheduler and kube-controller-manager put in /healthz and /livez."""
+        return healthz.NamedCheck("leaderElection", lambda: self.check(tolerance))
 
     def _spec(self, previous: dict[str, Any] | None) -> dict[str, Any]:
         now = timeutil.now_micro()
@@ -96,6 +114,7 @@ class LeaderElector:
         while True:
             try:
                 if await self.try_acquire_or_renew():
+                    self.observed = asyncio.get_running_loop().time()
                     return
             except errors.ApiError as exc:
                 log.warning("leader election %s/%s: %s", self.settings.namespace, self.settings.name, exc)
@@ -113,7 +132,7 @@ class LeaderElector:
                 log.warning("renewing lease %s: %s", self.settings.name, exc)
                 renewed = False
             if renewed:
-                last_renewed = loop.time()
+                last_renewed = self.observed = loop.time()
             elif loop.time() - last_renewed > self.settings.renew_deadline:
                 return
 

@@ -17,7 +17,7 @@ import socket
 import sys
 import uuid
 
-from kube import log
+from kube import healthz, log
 from kube.client import ApiClient, kubeconfig
 from kube.leaderelection import LeaderElector, LeaseSettings
 from scheduler import config as sched_config
@@ -51,8 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def metrics_text(sched: Scheduler) -> str:
+def metrics_text(sched: Scheduler, elector: LeaderElector | None = None) -> str:
     lines = []
+    if elector is not None:  # client-go's leader election metric: 1 while this replica leads
+        lines.append("# TYPE leader_election_master_status gauge\n"
+                     f'leader_election_master_status{{name="{elector.settings.name}"}} {int(elector.is_leader)}')
     for name, value in sorted(sched.metrics.items()):
         lines.append(f"# TYPE scheduler_{name} counter\nscheduler_{name} {value}")
     pending = sched.queue.pending()
@@ -96,6 +99,11 @@ async def run(args: argparse.Namespace) -> int:
         print(f"kube-scheduler-lite: invalid configuration: {exc}", file=sys.stderr)
         return 2
     lost = False
+    elector = LeaderElector(client, LeaseSettings(
+        le.get("namespace", "kube-system"), le.get("name", "kube-scheduler"), identity,
+        le.get("lease_duration", 15.0), le.get("renew_deadline", 10.0), le.get("retry_period", 2.0))) \
+        if leader_elect else None
+    shutdown = healthz.Shutdown()
 
     async def main_task() -> None:
         nonlocal lost
@@ -104,13 +112,10 @@ async def run(args: argparse.Namespace) -> int:
             tg.create_task(sched.run_informers(), name="informers")
             if args.port:
                 tg.create_task(server.serve(args.bind_address, args.port, lambda: synced,
-                                            lambda: metrics_text(sched)), name="server")
+                                            lambda: metrics_text(sched, elector), elector, shutdown), name="server")
             await sched.wait_synced()
             synced = True
-            if leader_elect:
-                elector = LeaderElector(client, LeaseSettings(
-                    le.get("namespace", "kube-system"), le.get("name", "kube-scheduler"), identity,
-                    le.get("lease_duration", 15.0), le.get("renew_deadline", 10.0), le.get("retry_period", 2.0)))
+            if elector is not None:
                 await elector.run(sched.run_scheduling)
                 lost = True  # run() returns only when the lease is lost (or the work ended)
                 raise asyncio.CancelledError
@@ -118,8 +123,13 @@ async def run(args: argparse.Namespace) -> int:
 
     task = asyncio.create_task(main_task())
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        shutdown.stopping = True
+        task.cancel()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(sig, stop)
     with contextlib.suppress(asyncio.CancelledError):
         await task
     await hot.close()

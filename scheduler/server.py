@@ -1,47 +1,33 @@
-"""The scheduler's own HTTP endpoint: /healthz, /livez, /readyz (caches synced) and /metrics (Prometheus text).
-Plain asyncio, one request per connection: it is polled by humans and probes, not by the cluster."""
+"""The scheduler's own HTTP endpoint: /healthz, /livez and /readyz with kube-scheduler's named checks, and /metrics.
+
+/healthz and /livez: `ping`, `log` and, with leader election, `leaderElection` (the lease watchdog); /readyz adds
+`sched-handler-sync` (the informers have listed) and `shutdown`. Rendering is Kubernetes' (kube/healthz.py):
+`?verbose`, `?exclude=`, `/readyz/<check>`. Plain asyncio, one request per connection: it is polled by humans and
+probes, not by the cluster.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Callable
 
-__all__ = ["serve"]
+from kube import healthz
+from kube.leaderelection import LeaderElector
 
-log = logging.getLogger("scheduler.server")
+__all__ = ["checks", "serve"]
 
 
-async def serve(host: str, port: int, ready: Callable[[], bool], metrics: Callable[[], str]) -> None:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-            path = request.split(b" ", 2)[1].decode().split("?")[0]
-            if path in ("/healthz", "/livez"):
-                code, body, ctype = 200, "ok", "text/plain"
-            elif path == "/readyz":
-                code, body, ctype = (200, "ok", "text/plain") if ready() else (503, "caches not synced", "text/plain")
-            elif path == "/metrics":
-                code, body, ctype = 200, metrics(), "text/plain; version=0.0.4"
-            else:
-                code, body, ctype = 404, "not found", "text/plain"
-            data = body.encode()
-            reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[code]
-            writer.write(f"HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(data)}\r\n"
-                         f"Connection: close\r\n\r\n".encode() + data)
-            await writer.drain()
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, IndexError):
-            pass
-        finally:
-            with contextlib.suppress(Exception):
-                writer.close()
+def checks(synced: Callable[[], bool], elector: LeaderElector | None,
+           shutdown: healthz.Shutdown) -> dict[str, list[healthz.NamedCheck]]:
+    """{endpoint: checks} as kube-scheduler installs them."""
+    live = [healthz.PING, healthz.LOG, *([elector.healthz_check()] if elector else [])]
+    handler_sync = healthz.NamedCheck("sched-handler-sync",
+                                      lambda: None if synced() else "waiting for handlers to sync")
+    return {"healthz": live, "livez": live, "readyz": [*live, handler_sync, shutdown.named]}
 
-    try:
-        server = await asyncio.start_server(handle, host, port)
-    except OSError as exc:
-        log.warning("cannot serve health and metrics on %s:%d: %s", host, port, exc)
-        return
-    log.info("serving /healthz and /metrics on %s:%d", host, port)
-    async with server:
-        await server.serve_forever()
+
+async def serve(host: str, port: int, synced: Callable[[], bool], metrics: Callable[[], str],
+                elector: LeaderElector | None = None, shutdown: healthz.Shutdown | None = None) -> None:
+    """Serve until cancelled."""
+    await healthz.serve(host, port, checks(synced, elector, shutdown or healthz.Shutdown()),
+                        {"/metrics": lambda: (200, metrics(), "text/plain; version=0.0.4; charset=utf-8")},
+                        component="scheduler")
