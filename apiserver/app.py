@@ -20,7 +20,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from apiserver import admission, audit, discovery, openapi, reviews, routes, server
 from apiserver.allocators import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR
-from apiserver.authn.chain import Authenticator
+from apiserver.authn.bootstraptoken import NAMESPACE as NAMESPACE_SYSTEM
+from apiserver.authn.bootstraptoken import BootstrapTokenAuthenticator
+from apiserver.authn.chain import Authenticator, TokenAuthenticator
 from apiserver.authn.serviceaccount import ObjectIndex, ServiceAccountAuthenticator, TokenIssuer
 from apiserver.authz.setup import Authorization
 from apiserver.compaction import DEFAULT_COMPACTION_INTERVAL, Compactor
@@ -65,6 +67,7 @@ class Settings:
     authenticator: Authenticator = field(default_factory=lambda: Authenticator(anonymous_paths=("*",)))
     authorization_modes: tuple[str, ...] = ("AlwaysAllow",)
     service_accounts: ServiceAccountKeys | None = None  # None: no service-account tokens issued or accepted
+    bootstrap_tokens: bool = False  # --enable-bootstrap-token-auth
     advertise_address: str | None = None  # what the `kubernetes` Service's Endpoints list; None: no Service kept
     secure_port: int = 6443
     max_requests_inflight: int = DEFAULT_MAX_REQUESTS_INFLIGHT  # 0: no limit
@@ -86,16 +89,15 @@ class ServiceAccountKeys:
         return self.api_audiences or [self.issuer]
 
 
-def _service_account_tokens(settings: Settings) -> tuple[Authenticator, ObjectIndex, TokenRequests | None]:
-    """The authenticator with service-account tokens added (when keys are configured), the index of the objects
-    tokens are bound to, and the TokenRequest handler (when this apiserver signs)."""
+def _service_account_tokens(settings: Settings) -> tuple[list[TokenAuthenticator], ObjectIndex, TokenRequests | None]:
+    """The service-account token authenticator (when keys are configured), the index of the objects tokens are
+    bound to, and the TokenRequest handler (when this apiserver signs)."""
     keys, index = settings.service_accounts, ObjectIndex()
     if keys is None:
-        return settings.authenticator, index, None
+        return [], index, None
     accounts = ServiceAccountAuthenticator(keys.public_keys, [keys.issuer], keys.audiences, index)
-    authenticator = dataclasses.replace(settings.authenticator, tokens=[*settings.authenticator.tokens, accounts])
     issuer = TokenRequests(TokenIssuer(keys.private_key, keys.issuer), keys.audiences) if keys.private_key else None
-    return authenticator, index, issuer
+    return [accounts], index, issuer
 
 
 async def _connect(storage: EtcdStorage, wait: float) -> None:
@@ -124,7 +126,10 @@ def _transformers(config: EncryptionConfig | None) -> dict[str, Any]:
 
 def create_app(settings: Settings) -> FastAPI:
     authorization = Authorization(settings.authorization_modes)
-    authenticator, bound_objects, token_requests = _service_account_tokens(settings)
+    account_tokens, bound_objects, token_requests = _service_account_tokens(settings)
+    bootstrap_tokens = BootstrapTokenAuthenticator() if settings.bootstrap_tokens else None
+    authenticator = dataclasses.replace(settings.authenticator, tokens=[
+        *settings.authenticator.tokens, *([bootstrap_tokens] if bootstrap_tokens else []), *account_tokens])
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -137,11 +142,15 @@ def create_app(settings: Settings) -> FastAPI:
         await registry.start()
         await ensure_namespaces(registry, BOOTSTRAP_NAMESPACES)
         await authorization.start(registry)
-        followers = LocalInformer(registry, [SERVICEACCOUNTS, PODS, SECRETS], bound_objects)
+        followers: list[LocalInformer] = []
         if settings.service_accounts is not None:
-            followers.start()
-        if not (await authorization.wait_synced(AUTHORIZATION_SYNC_SECONDS) and (
-                settings.service_accounts is None or await followers.wait_synced(AUTHORIZATION_SYNC_SECONDS))):
+            followers.append(LocalInformer(registry, [SERVICEACCOUNTS, PODS, SECRETS], bound_objects))
+        if bootstrap_tokens is not None:
+            followers.append(LocalInformer(registry, [SECRETS], bootstrap_tokens, namespace=NAMESPACE_SYSTEM))
+        for follower in followers:
+            follower.start()
+        if not (await authorization.wait_synced(AUTHORIZATION_SYNC_SECONDS) and all(
+                [await f.wait_synced(AUTHORIZATION_SYNC_SECONDS) for f in followers])):
             log.warning("authentication/authorization indexes not synced after %.0f s", AUTHORIZATION_SYNC_SECONDS)
         kubernetes_service = KubernetesService(registry, settings.service_cluster_ip_range,
                                                settings.advertise_address or "", settings.secure_port)
@@ -163,8 +172,8 @@ def create_app(settings: Settings) -> FastAPI:
             repair.cancel()
             # Bounded: with etcd already gone, cancelled etcd calls can take long to unwind, and a
             # SIGTERM must still end the process promptly.
-            steps = (kubernetes_service.stop, compactor.stop, followers.stop, authorization.stop, registry.stop,
-                     storage.close, app.state.kubelet.close)
+            steps = (kubernetes_service.stop, compactor.stop, *(f.stop for f in followers), authorization.stop,
+                     registry.stop, storage.close, app.state.kubelet.close)
             for step in steps:
                 try:
                     await asyncio.wait_for(step(), SHUTDOWN_STEP_SECONDS)

@@ -35,8 +35,10 @@ class Handler(Protocol):
 
 
 class LocalInformer:
-    def __init__(self, registry: Registry, resources: Sequence[ResourceType], handler: Handler) -> None:
+    def __init__(self, registry: Registry, resources: Sequence[ResourceType], handler: Handler,
+                 namespace: str | None = None) -> None:
         self.registry = registry
+        self.namespace = namespace
         self.resources = list(resources)
         self.handler = handler
         self._synced = {rt: asyncio.Event() for rt in self.resources}
@@ -68,7 +70,7 @@ class LocalInformer:
                 options = ListOptions(watch=True, send_initial_events=True, allow_bookmarks=True,
                                       resource_version_match="NotOlderThan")
                 initial: list[dict[str, Any]] | None = []
-                async for event in self.registry.watch(rt, None, options, bookmark_interval=60.0):
+                async for event in self.registry.watch(rt, self.namespace, options, bookmark_interval=60.0):
                     if event["type"] == "BOOKMARK":
                         if initial is not None and (event["object"]["metadata"].get("annotations") or {}).get(
                                 _INITIAL_END):

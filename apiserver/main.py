@@ -143,6 +143,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--token-auth-file", type=Path, help='static bearer tokens, CSV: token,user,uid,"group1,group2"')
     p.add_argument("--anonymous-auth", type=_go_bool, default=True,
                    help="requests without credentials are system:anonymous on --anonymous-paths (else 401)")
+    p.add_argument("--enable-bootstrap-token-auth", type=_go_bool, nargs="?", const=True, default=False,
+                   help="accept bootstrap tokens (Secrets of type bootstrap.kubernetes.io/token in kube-system)")
     p.add_argument("--anonymous-paths", default=None,
                    help="comma-separated paths anonymous requests may reach, '*' for all (default: health and "
                         "version; with --insecure: all)")
@@ -214,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
                               etcd_compaction_interval=args.etcd_compaction_interval,
                               encryption=encryption_config, audit_policy=audit_policy, audit_log=audit_log,
                               service_accounts=service_accounts, advertise_address=_advertise(args),
+                              bootstrap_tokens=args.enable_bootstrap_token_auth,
                               secure_port=args.port, max_requests_inflight=args.max_requests_inflight,
                               max_mutating_requests_inflight=args.max_mutating_requests_inflight))
     open_files = server.raise_open_files_limit()

@@ -34,6 +34,7 @@ def rbac_apiserver(pki: TestPKI, etcd_url: str, workdir: Path) -> Iterator[Apise
     tokens.write_text(f'{TOKEN},bob,1001,"ops"\n')
     server = start_apiserver(pki, etcd_url, workdir / "logs", "apiserver-rbac",
                              ["--authorization-mode", "Node,RBAC", "--token-auth-file", str(tokens),
+                              "--enable-bootstrap-token-auth",
                               "--service-account-signing-key-file", str(pki.cluster.service_account_key())])
     controllers = supervise.start("controllers-rbac", server.daemon_argv("controllers"), workdir / "logs")
     try:
@@ -121,6 +122,41 @@ def test_foreign_expired_and_server_only_certificates_get_401(rbac_apiserver: Ap
             assert bob.status_code == 403 and 'User "bob"' in _status(bob)["message"], kind
     with rbac_apiserver.http() as admin:
         assert admin.get(f"/api/v1/namespaces/intruder-{run_id}").status_code == 404
+
+
+def _bootstrap_secret(token_id: str, expires_in: int, **extra: str) -> dict[str, Any]:
+    expiration = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=expires_in)
+    data = {"token-id": token_id, "token-secret": "0123456789abcdef", "usage-bootstrap-authentication": "true",
+            "expiration": expiration.strftime("%Y-%m-%dT%H:%M:%SZ"), **extra}
+    return {"metadata": {"name": f"bootstrap-token-{token_id}", "labels": {"kubelite-test": "authz"}},
+            "type": "bootstrap.kubernetes.io/token", "stringData": data}
+
+
+def test_bootstrap_tokens_name_their_user_while_their_secret_is_valid(rbac_apiserver: Apiserver,
+                                                                      run_id: str) -> None:
+    import hashlib
+
+    live, old = (hashlib.sha256(f"{run_id}{n}".encode()).hexdigest()[:6] for n in ("live", "old"))
+    secrets = "/api/v1/namespaces/kube-system/secrets"
+    with rbac_apiserver.http() as admin:
+        assert _post(admin, secrets, _bootstrap_secret(
+            live, 3600, **{"auth-extra-groups": "system:bootstrappers:kubeadm:default-node-token"})).status_code == 201
+        assert _post(admin, secrets, _bootstrap_secret(old, -60)).status_code == 201
+
+        def review(token: str) -> httpx.Response:
+            with rbac_apiserver.http(None, headers={"Authorization": f"Bearer {token}"}) as node:
+                return _post(node, "/apis/authentication.k8s.io/v1/selfsubjectreviews", {})
+
+        supervise.wait_for(lambda: review(f"{live}.0123456789abcdef").status_code == 201, 10, "bootstrap token")
+        who = review(f"{live}.0123456789abcdef").json()["status"]["userInfo"]
+        assert who == {"username": f"system:bootstrap:{live}", "groups": [
+            "system:bootstrappers", "system:bootstrappers:kubeadm:default-node-token", "system:authenticated"]}
+        for refused in (f"{live}.ffffffffffffffff", f"{old}.0123456789abcdef"):
+            resp = review(refused)
+            assert resp.status_code == 401 and _status(resp)["reason"] == "Unauthorized", refused
+        assert admin.delete(f"{secrets}/bootstrap-token-{live}").status_code == 200
+        assert admin.delete(f"{secrets}/bootstrap-token-{old}").status_code == 200
+        supervise.wait_for(lambda: review(f"{live}.0123456789abcdef").status_code == 401, 10, "token revoked")
 
 
 def test_view_in_a_reads_a_only_and_changes_nothing(rbac_apiserver: Apiserver, namespaces: tuple[str, str]) -> None:
