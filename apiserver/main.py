@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
-import re
 import ssl
 from pathlib import Path
 
@@ -23,21 +22,15 @@ from apiserver.compaction import DEFAULT_COMPACTION_INTERVAL
 from apiserver.inflight import DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT
 from apiserver.limits import DEFAULT_MAX_REQUEST_BODY_BYTES
 from apiserver.params import parse_bool
-from kube import errors, log
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s)")
-_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+from kube import errors, log, timeutil
 
 
 def duration(text: str) -> float:
     """Seconds from a plain number or a Go duration as kube-apiserver's flags take them ("5m", "1m30s", "500ms")."""
     try:
-        seconds = float(text)
+        seconds = timeutil.go_duration_seconds(text)
     except ValueError:
-        parts = _DURATION_PART.findall(text)
-        if not parts or "".join(n + u for n, u in parts) != text:
-            raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 30, 30s, 5m, 1m30s)") from None
-        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 30, 30s, 5m, 1m30s)") from None
     if seconds < 0:
         raise argparse.ArgumentTypeError(f"invalid duration {text!r}: negative")
     return seconds

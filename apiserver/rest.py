@@ -176,6 +176,7 @@ class Registry:
         attrs = Attributes("CREATE", rt, meta.get("namespace"), meta.get("name") or "", obj, dry_run=opts.dry_run,
                            user=opts.user)
         await self.admission.admit(attrs)
+        strategy.set_requester(obj, opts.user)
         strategy.check(strategy.validate(obj), obj)
         await self.admission.validate(attrs)
         meta["creationTimestamp"] = timeutil.now()

@@ -303,6 +303,7 @@ SUBRESOURCES: dict[str, Handler] = {
     "eviction": _eviction,
     "log": _log,
     "ephemeralcontainers": _object,
+    "approval": _object,
     "token": _token,
 }
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from controllers.context import ControllerContext, InformerFactory
 from controllers.registry import available
-from kube import healthz, log
+from kube import healthz, log, pki, timeutil
 from kube.client import ApiClient, kubeconfig
 from kube.events import EventRecorder
 from kube.leaderelection import LeaderElector, LeaseSettings
@@ -45,6 +45,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--root-ca-file", type=Path,
                    help="the cluster CA published to every namespace as the kube-root-ca.crt ConfigMap "
                         "(default: the CA the --kubeconfig trusts)")
+    p.add_argument("--cluster-signing-cert-file", type=Path,
+                   help="the CA certificate the csrsigning controller issues certificates with (PEM)")
+    p.add_argument("--cluster-signing-key-file", type=Path, help="its private key (PEM)")
+    p.add_argument("--cluster-signing-duration", type=timeutil.go_duration_seconds, default=365 * 24 * 3600.0,
+                   help="the longest certificate csrsigning issues (Go duration, default 8760h)")
     p.add_argument("--bind-address", default="127.0.0.1", help="address of /healthz, /livez, /readyz and /metrics")
     p.add_argument("--port", type=int, default=0, help="port of /healthz, /livez, /readyz and /metrics (0: off)")
     p.add_argument("--log-level", default=os.environ.get("KUBELITE_LOG_LEVEL", "info"))
@@ -60,6 +65,20 @@ def root_ca(args: argparse.Namespace) -> str:
         if isinstance(verify, str):
             return Path(verify).read_text()
     return ""
+
+
+def signing_ca(args: argparse.Namespace) -> pki.CertificateAuthority | None:
+    """The csrsigning controller's CA: both files, or none (then it signs nothing)."""
+    cert, key = args.cluster_signing_cert_file, args.cluster_signing_key_file
+    if bool(cert) != bool(key):
+        raise SystemExit("kube-controller-manager-lite: --cluster-signing-cert-file and --cluster-signing-key-file "
+                         "go together")
+    if not cert:
+        return None
+    try:
+        return pki.CertificateAuthority.load(cert, key)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"kube-controller-manager-lite: cluster signing CA: {exc}") from None
 
 
 def selected(spec: str, names: list[str]) -> list[str]:
@@ -82,6 +101,8 @@ async def run_controllers(client: ApiClient, args: argparse.Namespace) -> None:
         "node_monitor_grace_period": args.node_monitor_grace_period,
         "job_backoff_base": args.job_backoff_base,
         "root_ca": root_ca(args),
+        "cluster_signing_ca": signing_ca(args),
+        "cluster_signing_duration": args.cluster_signing_duration,
     })
     controllers = [catalogue[name](ctx) for name in selected(args.controllers, list(catalogue))]
     informers.start()

@@ -6,6 +6,9 @@ from __future__ import annotations
 from controllers.base import Controller
 from controllers.clusterroleaggregation import ClusterRoleAggregationController
 from controllers.cronjob import CronJobController
+from controllers.csrapproving import CSRApprovingController
+from controllers.csrcleaner import CSRCleanerController
+from controllers.csrsigning import CSRSigningController
 from controllers.daemonset import DaemonSetController
 from controllers.deployment import DeploymentController
 from controllers.endpoints import EndpointsController
@@ -25,6 +28,9 @@ __all__ = ["CONTROLLERS", "available"]
 CONTROLLERS: tuple[type[Controller], ...] = (
     ClusterRoleAggregationController,
     CronJobController,
+    CSRApprovingController,
+    CSRCleanerController,
+    CSRSigningController,
     DaemonSetController,
     DeploymentController,
     EndpointsController,

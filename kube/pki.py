@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
-    "CA_VALIDITY", "CERT_VALIDITY", "CertificateAuthority", "Issued", "ca_cert_hash", "identity_of",
-    "load_certificate", "new_private_key_pem", "write_private",
+    "CA_VALIDITY", "CERT_VALIDITY", "CertificateAuthority", "Issued", "ca_cert_hash", "certificate_request",
+    "identity_of", "load_certificate", "new_private_key_pem", "request_names", "sign_request", "write_private",
 ]
 
 CA_VALIDITY = datetime.timedelta(days=3650)  # kubeadm's CA lifetime
@@ -177,3 +177,86 @@ class CertificateAuthority:
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         cert = builder.sign(self.key, hashes.SHA256())
         return Issued(_cert_pem(cert), _key_pem(key))
+
+
+# ---------------------------------------------------------------------------- certificate signing requests
+
+_KEY_USAGES = {  # CSR usage -> x509.KeyUsage field (Kubernetes' keyUsagesFromStrings)
+    "signing": "digital_signature", "digital signature": "digital_signature",
+    "content commitment": "content_commitment", "key encipherment": "key_encipherment",
+    "key agreement": "key_agreement", "data encipherment": "data_encipherment", "cert sign": "key_cert_sign",
+    "crl sign": "crl_sign", "encipher only": "encipher_only", "decipher only": "decipher_only",
+}
+_EXTENDED_USAGES = {
+    "any": ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE, "server auth": ExtendedKeyUsageOID.SERVER_AUTH,
+    "client auth": ExtendedKeyUsageOID.CLIENT_AUTH, "code signing": ExtendedKeyUsageOID.CODE_SIGNING,
+    "email protection": ExtendedKeyUsageOID.EMAIL_PROTECTION, "s/mime": ExtendedKeyUsageOID.EMAIL_PROTECTION,
+    "ipsec end system": x509.ObjectIdentifier("1.3.6.1.5.5.7.3.5"),
+    "ipsec tunnel": x509.ObjectIdentifier("1.3.6.1.5.5.7.3.6"),
+    "ipsec user": x509.ObjectIdentifier("1.3.6.1.5.5.7.3.7"),
+    "timestamping": ExtendedKeyUsageOID.TIME_STAMPING, "ocsp signing": ExtendedKeyUsageOID.OCSP_SIGNING,
+    "microsoft sgc": x509.ObjectIdentifier("1.3.6.1.4.1.311.10.3.3"),
+    "netscape sgc": x509.ObjectIdentifier("2.16.840.1.113730.4.1"),
+}
+
+
+def certificate_request(key_pem: bytes, common_name: str, organizations: Sequence[str] = (),
+                        dns_names: Sequence[str] = (), ip_addresses: Sequence[str] = ()) -> bytes:
+    """A PEM PKCS#10 request for the identity CN/O (and server names), signed with `key_pem`."""
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError("not an ECDSA key")
+    subject = x509.Name([*(x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations),
+                         x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    builder = x509.CertificateSigningRequestBuilder().subject_name(subject)
+    names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
+    names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
+def request_names(request: x509.CertificateSigningRequest) -> list[x509.GeneralName]:
+    try:
+        return list(request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+    except x509.ExtensionNotFound:
+        return []
+
+
+def sign_request(ca: CertificateAuthority, request_pem: bytes, usages: Sequence[str],
+                 duration: datetime.timedelta) -> bytes:
+    """The PEM certificate `ca` issues for a CSR: its subject and names, the usages asked for, backdated by
+    the clock skew allowance and never outliving the CA (as Kubernetes' local signer does)."""
+    request = x509.load_pem_x509_csr(request_pem)
+    if not request.is_signature_valid:
+        raise ValueError("the request's signature does not verify")
+    flags = {field: False for field in ("digital_signature", "content_commitment", "key_encipherment",
+                                        "data_encipherment", "key_agreement", "key_cert_sign", "crl_sign",
+                                        "encipher_only", "decipher_only")}
+    extended: list[x509.ObjectIdentifier] = []
+    for usage in usages:
+        if usage in _KEY_USAGES:
+            flags[_KEY_USAGES[usage]] = True
+        elif usage in _EXTENDED_USAGES and _EXTENDED_USAGES[usage] not in extended:
+            extended.append(_EXTENDED_USAGES[usage])
+        else:
+            raise ValueError(f"unknown usage {usage!r}")
+    if not (flags["key_agreement"] and (flags["encipher_only"] or flags["decipher_only"])):
+        flags["encipher_only"] = flags["decipher_only"] = False  # only meaningful with key agreement
+    now = _now()
+    not_after = min(now + duration, ca.cert.not_valid_after_utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(request.subject).issuer_name(ca.cert.subject).public_key(request.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _CLOCK_SKEW).not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(**flags), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
+    )
+    if extended:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(extended), critical=False)
+    names = request_names(request)
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    return _cert_pem(builder.sign(ca.key, hashes.SHA256()))

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kube import csr as kcsr
 from kube import timeutil
 
 __all__ = ["Column", "columns_for", "node_status", "pod_ready", "pod_restarts", "pod_status"]
@@ -568,6 +569,20 @@ CONTROLLERREVISION_COLUMNS = [
     AGE,
 ]
 
+def _requested_duration(csr: Obj) -> str:
+    seconds = _spec(csr).get("expirationSeconds")
+    return "<none>" if seconds is None else timeutil.human_duration(seconds)
+
+
+CERTIFICATESIGNINGREQUEST_COLUMNS = [
+    NAME,
+    AGE,
+    _col("SignerName", lambda c: _spec(c).get("signerName") or ""),
+    _col("Requestor", lambda c: _spec(c).get("username") or ""),
+    _col("RequestedDuration", _requested_duration),
+    _col("Condition", kcsr.state),
+]
+
 _BY_KIND: dict[str, list[Column]] = {
     "Pod": POD_COLUMNS,
     "Node": NODE_COLUMNS,
@@ -600,6 +615,7 @@ _BY_KIND: dict[str, list[Column]] = {
     "ClusterRole": [NAME, CREATED_AT],
     "RoleBinding": BINDING_COLUMNS,
     "ClusterRoleBinding": BINDING_COLUMNS,
+    "CertificateSigningRequest": CERTIFICATESIGNINGREQUEST_COLUMNS,
 }
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
-    "CONFIGMAPS", "CONTROLLERREVISIONS", "CRONJOBS", "CSISTORAGECAPACITIES", "DAEMONSETS", "DEPLOYMENTS", "ENDPOINTS",
+    "CERTIFICATESIGNINGREQUESTS", "CONFIGMAPS", "CONTROLLERREVISIONS",
+    "CRONJOBS", "CSISTORAGECAPACITIES", "DAEMONSETS", "DEPLOYMENTS", "ENDPOINTS",
     "EVENTS", "EVENTS_V1", "INGRESSCLASSES", "INGRESSES", "JOBS", "LEASES", "NAMESPACES", "NETWORKPOLICIES", "NODES",
     "PERSISTENTVOLUMECLAIMS", "PERSISTENTVOLUMES", "PODS", "REPLICASETS", "RESOURCES", "SECRETS", "SERVICEACCOUNTS",
     "SERVICES", "STATEFULSETS", "STORAGECLASSES",
@@ -96,6 +97,8 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(_NETWORKING, "v1", "Ingress", "ingresses", True, ("ing",), subresources=("status",)),
     ResourceType(_NETWORKING, "v1", "IngressClass", "ingressclasses", False),
     ResourceType(_NETWORKING, "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",)),
+    ResourceType("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", False,
+                 ("csr",), subresources=("status", "approval")),
     ResourceType("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ("pc",)),
     ResourceType(_RBAC, "v1", "Role", "roles", True),
     ResourceType(_RBAC, "v1", "ClusterRole", "clusterroles", False),
@@ -167,3 +170,4 @@ INGRESSES = _get(_NETWORKING, "v1", "ingresses")
 INGRESSCLASSES = _get(_NETWORKING, "v1", "ingressclasses")
 NETWORKPOLICIES = _get(_NETWORKING, "v1", "networkpolicies")
 EVENTS_V1 = _get("events.k8s.io", "v1", "events")
+CERTIFICATESIGNINGREQUESTS = _get("certificates.k8s.io", "v1", "certificatesigningrequests")

@@ -1,10 +1,28 @@
-"""Timestamps in the RFC 3339 form the API uses ("2026-11-22T10:00:00Z")."""
+"""Timestamps in the RFC 3339 form the API uses ("2026-11-22T10:00:00Z"), and Go's durations ("1m30s")."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["after", "age", "human_duration", "now", "now_micro", "parse", "seconds_between", "seconds_since"]
+__all__ = ["after", "age", "go_duration_seconds", "human_duration", "now", "now_micro", "parse", "seconds_between",
+           "seconds_since"]
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def go_duration_seconds(text: str) -> float:
+    """Seconds in a Go duration as flags and metav1.Duration take it ("5m", "1m30s", "500ms", "8760h0m0s"); a
+    plain number is seconds. ValueError for anything else."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"invalid duration {text!r} (e.g. 30s, 5m, 1m30s)")
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
 
 
 def now() -> str:

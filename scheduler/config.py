@@ -25,13 +25,13 @@ start-up rather than half applied.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from kube import timeutil
 from scheduler.framework import Handle
 from scheduler.plugins import DEFAULT_FILTERS, DEFAULT_SCORES, REGISTRY, names
 from scheduler.preemption import DefaultPreemption
@@ -78,12 +78,10 @@ def parse_duration(value: Any) -> float:
     """`15s`, `1m30s`, `500ms` (metav1.Duration) or a plain number of seconds."""
     if isinstance(value, int | float):
         return float(value)
-    text = str(value).strip()
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ConfigError(f"invalid duration {value!r}")
-    unit = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-    return sum(float(n) * unit[u] for n, u in parts)
+    try:
+        return timeutil.go_duration_seconds(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"invalid duration {value!r}") from None
 
 
 def load(path: str | Path) -> SchedulerConfig:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from apiserver.admission.certificates import CertificateApproval, CertificateSigning, CertificateSubjectRestriction
 from apiserver.admission.chain import Attributes, Chain, Plugin
 from apiserver.admission.defaulttolerationseconds import DefaultTolerationSeconds
 from apiserver.admission.limitranger import LimitRanger
@@ -27,8 +28,11 @@ from apiserver.admission.serviceaccount import ServiceAccount
 if TYPE_CHECKING:
     from apiserver.authz.setup import Authorization
 
-__all__ = ["Attributes", "Chain", "DefaultTolerationSeconds", "LimitRanger", "NamespaceLifecycle", "NodeRestriction",
-           "Plugin", "PodSecurity", "Priority", "RBACEscalation", "ResourceQuota", "ServiceAccount", "default_chain"]
+__all__ = [
+    "Attributes", "CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction", "Chain",
+    "DefaultTolerationSeconds", "LimitRanger", "NamespaceLifecycle", "NodeRestriction", "Plugin", "PodSecurity",
+    "Priority", "RBACEscalation", "ResourceQuota", "ServiceAccount", "default_chain",
+]
 
 
 def default_chain(not_ready_seconds: int = 300, unreachable_seconds: int = 300, mount_tokens: bool = False,
@@ -38,4 +42,5 @@ def default_chain(not_ready_seconds: int = 300, unreachable_seconds: int = 300, 
     Kubernetes makes in its RBAC storage, so it runs where that storage would: after admission's refusals."""
     return Chain([NamespaceLifecycle(), LimitRanger(), ServiceAccount(mount_tokens), NodeRestriction(), PodSecurity(),
                   DefaultTolerationSeconds(not_ready_seconds, unreachable_seconds), Priority(),
-                  RBACEscalation(authorization), ResourceQuota()])
+                  CertificateApproval(authorization), CertificateSigning(authorization),
+                  CertificateSubjectRestriction(), RBACEscalation(authorization), ResourceQuota()])

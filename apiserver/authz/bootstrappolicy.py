@@ -78,6 +78,11 @@ CERTIFICATES, NODE, EVENTS, SCHEDULING = "certificates.k8s.io", "node.k8s.io", "
 # ---------------------------------------------------------------------------- building blocks (rbacv1helpers)
 
 
+KUBELET_CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
+KUBERNETES_SIGNERS = ("kubernetes.io/kube-apiserver-client", KUBELET_CLIENT_SIGNER, "kubernetes.io/kubelet-serving",
+                      "kubernetes.io/legacy-unknown")
+
+
 def rule(verbs: Iterable[str], groups: Iterable[str], resources: Iterable[str], names: Iterable[str] = ()) -> Obj:
     """A resource rule; like Kubernetes' rule builder, each list sorted and without duplicates."""
     out: Obj = {"apiGroups": sorted(set(groups)), "resources": sorted(set(resources)), "verbs": sorted(set(verbs))}
@@ -154,6 +159,20 @@ def controller_rules() -> dict[str, list[Obj]]:
         "clusterrole-aggregation": [
             # escalate: it writes rules it may not hold itself
             rule(("escalate", "get", "list", "patch", "update", "watch"), (RBAC_GROUP,), ("clusterroles",)),
+        ],
+        "csrapproving": [
+            rule(("get", "list", "watch"), (CERTIFICATES,), ("certificatesigningrequests",)),
+            rule(("update",), (CERTIFICATES,), ("certificatesigningrequests/approval",)),
+            rule(("approve",), (CERTIFICATES,), ("signers",), names=(KUBELET_CLIENT_SIGNER,)),
+            rule(("create",), (AUTHORIZATION,), ("subjectaccessreviews",)),
+        ],
+        "csrcleaner": [
+            rule(("delete", "get", "list", "watch"), (CERTIFICATES,), ("certificatesigningrequests",)),
+        ],
+        "csrsigning": [
+            rule(("get", "list", "watch"), (CERTIFICATES,), ("certificatesigningrequests",)),
+            rule(("update",), (CERTIFICATES,), ("certificatesigningrequests/status",)),
+            rule(("sign",), (CERTIFICATES,), ("signers",), names=KUBERNETES_SIGNERS),
         ],
         "cronjob": [
             rule(("list", "watch"), (BATCH,), ("cronjobs",)),
@@ -315,6 +334,14 @@ def cluster_roles() -> list[Obj]:
             rule(("create",), (AUTHORIZATION,), ("selfsubjectaccessreviews", "selfsubjectrulesreviews")),
             rule(("create",), (AUTHENTICATION,), ("selfsubjectreviews",)),
         ]),
+        _cluster_role("system:node-bootstrapper", [
+            rule(("create", "get", "list", "watch"), (CERTIFICATES,), ("certificatesigningrequests",))]),
+        *(_cluster_role(f"system:certificates.k8s.io:certificatesigningrequests:{sub}", [
+            rule(("create",), (CERTIFICATES,), (f"certificatesigningrequests/{sub}",))])
+          for sub in ("nodeclient", "selfnodeclient")),
+        *(_cluster_role(f"system:certificates.k8s.io:{signer.partition('/')[2]}-approver", [
+            rule(("approve",), (CERTIFICATES,), ("signers",), names=(signer,))])
+          for signer in KUBERNETES_SIGNERS),
         _cluster_role("system:public-info-viewer", [url_rule(
             ("get",), "/livez", "/readyz", "/healthz", "/version", "/version/")]),
         _cluster_role("admin", [], aggregate=AGGREGATE_TO_ADMIN),

@@ -3,7 +3,7 @@ of each type served over another one's storage (`apiserver.registry.conversion`)
 
 from __future__ import annotations
 
-from apiserver.registry import config, csi, events, networking, policy, rbac, services, storage, workloads
+from apiserver.registry import certificates, config, csi, events, networking, policy, rbac, services, storage, workloads
 from apiserver.registry.base import Strategy
 from apiserver.registry.conversion import Conversion
 from apiserver.registry.generic import ControllerRevisionStrategy, EventStrategy, LeaseStrategy
@@ -46,6 +46,7 @@ _BY_KIND: dict[str, type[Strategy]] = {
     "ClusterRole": rbac.ClusterRoleStrategy,
     "RoleBinding": rbac.RoleBindingStrategy,
     "ClusterRoleBinding": rbac.ClusterRoleBindingStrategy,
+    "CertificateSigningRequest": certificates.CertificateSigningRequestStrategy,
 }
 
 #: resource types whose strategy is not the one their kind has in its storage version

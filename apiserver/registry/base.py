@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from pydantic import ValidationError
 
 from apiserver import validation as v
+from apiserver.authn.user import UserInfo
 from apiserver.registry import godecode
 from kube import errors
 from kube.models import KubeModel, prune_unknown_fields, unknown_fields
@@ -73,6 +74,9 @@ class Strategy:
 
     def default(self, model: Any) -> None:
         """Fill in server-side defaults on the typed object."""
+
+    def set_requester(self, obj: Obj, user: UserInfo | None) -> None:
+        """Record who asked, for kinds that keep it (a CertificateSigningRequest); before validation."""
 
     def prepare_for_create(self, obj: Obj) -> None:
         """Reset what a client may not set at creation (e.g. a Pod's status)."""

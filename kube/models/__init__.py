@@ -1,6 +1,6 @@
 """Typed API objects (pydantic v2). `MODELS` maps (apiVersion, kind) to the model that validates it."""
 
-from kube.models import apps, batch, config, events, network, networking, policy, rbac, storage
+from kube.models import apps, batch, certificates, config, events, network, networking, policy, rbac, storage
 from kube.models.base import KubeModel, Quantity, camel, prune_unknown_fields, unknown_fields
 from kube.models.binding import Binding
 from kube.models.coordination import Lease, LeaseSpec
@@ -49,6 +49,7 @@ MODELS: dict[tuple[str, str], type[KubeModel]] = {
     ("batch/v1", "CronJob"): batch.CronJob,
     ("storage.k8s.io/v1", "StorageClass"): storage.StorageClass,
     ("storage.k8s.io/v1", "CSIStorageCapacity"): storage.CSIStorageCapacity,
+    ("certificates.k8s.io/v1", "CertificateSigningRequest"): certificates.CertificateSigningRequest,
     ("networking.k8s.io/v1", "Ingress"): networking.Ingress,
     ("networking.k8s.io/v1", "IngressClass"): networking.IngressClass,
     ("networking.k8s.io/v1", "NetworkPolicy"): networking.NetworkPolicy,
