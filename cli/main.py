@@ -174,6 +174,7 @@ def api_resources(
 
 app.command("up")(cluster.up)
 app.command("down")(cluster.down)
+app.command("status")(cluster.status)
 app.add_typer(users.app, name="kubeconfig")
 
 

@@ -1,5 +1,6 @@
-"""`klite up` / `klite down` for real: a whole local cluster on private ports and a private home, a
-workload on it, `up` again changing nothing, and `down` leaving no process and no container behind."""
+"""`klite up` / `klite status` / `klite down` for real: a whole local cluster on private ports and a private home
+under its supervisor, a workload on it, `up` again changing nothing, `status` listing every daemon with its health,
+and `down` leaving no process and no container behind."""
 
 from __future__ import annotations
 
@@ -58,13 +59,31 @@ def test_up_runs_a_workload_and_down_leaves_nothing(tmp_path: Path, run_id: str,
         assert up.returncode == 0, up.stderr
         assert f"node {node} Ready" in up.stdout
         state = json.loads((home / "cluster.json").read_text())
-        names = {d["name"] for d in state["daemons"]}
-        assert names == {"etcd", "apiserver", "scheduler", "controller-manager", "kubelet", "proxy", "dns"}
+        supervised = json.loads((home / "run" / "supervisor.json").read_text())["daemons"]
+        names = [d["name"] for d in supervised]
+        assert names == ["etcd", "apiserver", "scheduler", "controller-manager", "kubelet", "proxy", "dns"]
+        assert all(d["pid"] and d["state"] == "running" for d in supervised)
         assert "current-context: kubelite" in config.read_text()
 
         again = klite("up", *common, "--port", str(port), env=env)
         assert again.returncode == 0 and "already up" in again.stdout
-        assert json.loads((home / "cluster.json").read_text())["daemons"] == state["daemons"]  # nothing new
+        assert json.loads((home / "cluster.json").read_text())["supervisor"] == state["supervisor"]  # nothing new
+        pids = {d["name"]: d["pid"] for d in json.loads((home / "run" / "supervisor.json").read_text())["daemons"]}
+        assert pids == {d["name"]: d["pid"] for d in supervised}
+
+        def status_rows() -> dict[str, list[str]]:
+            shown = klite("status", *common, env=env)
+            assert shown.returncode == 0, shown.stdout + shown.stderr
+            assert "\x1b[" not in shown.stdout  # colour only on a terminal
+            return {line.split()[0]: line.split() for line in shown.stdout.splitlines()[1:] if line.strip()}
+
+        supervise.wait_for(lambda: "leader" in " ".join(status_rows()["scheduler"]), 30, "the scheduler to lead")
+        rows = status_rows()
+        assert set(rows) == {"supervisor", *names}
+        assert rows["supervisor"][1] == str(state["supervisor"]["pid"])
+        assert rows["apiserver"][1] == str(pids["apiserver"]) and rows["apiserver"][-1] == "ready"
+        assert rows["controller-manager"][-2:] == ["ready,", "leader"]
+        assert rows["etcd"][3] == "0"  # restarts
 
         applied = klite("apply", "-f", str(REPO / "deploy" / "demo.yaml"), env=env)
         assert applied.returncode == 0, applied.stderr
@@ -79,7 +98,9 @@ def test_up_runs_a_workload_and_down_leaves_nothing(tmp_path: Path, run_id: str,
     finally:
         down = klite("down", *common, env=env)
     assert down.returncode == 0, down.stderr
-    for d in state["daemons"]:
+    boss = state["supervisor"]
+    recorded = [{**boss, "name": "supervisor"}, *supervised]
+    for d in recorded:
         daemon = supervise.Daemon(d["name"], d["pid"], Path(d["log"]), d["marker"])
         assert not supervise.running(daemon), f"{daemon.name} still running"  # (a zombie counts as stopped)
     leftovers = docker_client.containers.list(all=True, filters={"label": f"io.kubelite.node.name={node}"})
