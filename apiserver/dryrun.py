@@ -9,12 +9,11 @@ free value without taking it, and no watcher sees anything.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from apiserver.storage import EtcdStorage, ListPage, StoredEvent, same_object
-from kube import errors
+from kube import errors, fastjson
 
 __all__ = ["DryRunStorage"]
 
@@ -61,7 +60,7 @@ class DryRunStorage:
         current = await self.real.get(key)
         if current is None:
             raise errors.NotFound(f"{key} not found")
-        updated = await mutate(json.loads(json.dumps(current)))
+        updated = await mutate(fastjson.copy(current))
         if updated is None or same_object(updated, current):
             return current
         return await self.update(key, updated, int(current["metadata"]["resourceVersion"]))

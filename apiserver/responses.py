@@ -7,6 +7,8 @@ from typing import Any
 
 from fastapi.responses import Response
 
+from kube import fastjson
+
 __all__ = ["json_response", "warning_header"]
 
 #: Kubernetes' limits on one warning and on all of a response's warnings (k8s.io/apiserver/pkg/warning)
@@ -33,5 +35,4 @@ def warning_header(warnings: list[str]) -> str:
 def json_response(body: Any, status: int = 200, warnings: list[str] | None = None) -> Response:
     headers = {"Warning": warning_header(warnings)} if warnings else None
     # Go's json.Encoder, which Kubernetes answers with, ends every document with a newline.
-    return Response(json.dumps(body, separators=(",", ":")) + "\n", status_code=status,
-                    media_type="application/json", headers=headers)
+    return Response(fastjson.dumps_line(body), status_code=status, media_type="application/json", headers=headers)

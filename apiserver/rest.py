@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -30,7 +29,7 @@ from apiserver.registry.base import SYSTEM_METADATA, spec_changed
 from apiserver.storage import EtcdStorage
 from apiserver.watchcache import CacheEvent, WatchCache, translate
 from kube import conditions as kconditions
-from kube import errors, timeutil
+from kube import errors, fastjson, timeutil
 from kube.resources import NAMESPACES, ResourceType
 
 __all__ = ["ListOptions", "Registry", "WriteOptions"]
@@ -263,7 +262,7 @@ class Registry:
             if expected and expected != current["metadata"]["resourceVersion"]:
                 raise errors.Conflict.stale(rt.plural, name, rt.group)
             admitted.clear()
-            return await self._prepare_update(rt, json.loads(json.dumps(new)), current, subresource, opts, admitted)
+            return await self._prepare_update(rt, fastjson.copy(new), current, subresource, opts, admitted)
 
         return await self._guaranteed_update(rt, namespace, name, mutate, opts.dry_run), [*warnings, *admitted]
 
@@ -332,7 +331,7 @@ class Registry:
         admitted: Strs = []
 
         async def mutate(current: Obj) -> Obj:
-            changed = change(json.loads(json.dumps(_served(rt, current))))
+            changed = change(fastjson.copy(_served(rt, current)))
             conversion = conversion_for(rt)
             new = conversion.to_storage(changed) if conversion is not None else changed
             admitted.clear()
@@ -449,7 +448,7 @@ class Registry:
                 except errors.Conflict:
                     continue
                 return _served(rt, current), True
-            marked = json.loads(json.dumps(current))
+            marked = fastjson.copy(current)
             mmeta = marked["metadata"]
             if finalizers:
                 mmeta["finalizers"] = finalizers

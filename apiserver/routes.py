@@ -33,7 +33,7 @@ from apiserver.params import (
 )
 from apiserver.responses import json_response, warning_header
 from apiserver.rest import Registry
-from kube import errors
+from kube import errors, fastjson
 from kube.resources import ResourceType, by_plural
 
 __all__ = ["RequestInfo", "json_response", "parse_path", "router", "warning_header"]
@@ -334,7 +334,7 @@ async def _stream(events: AsyncIterator[dict[str, Any]], timeout: float | None, 
                         table_of, [obj], obj["metadata"].get("resourceVersion"), include_object=include_object,
                         with_headers=first)}
                     first = False
-                yield json.dumps(event, separators=(",", ":")).encode() + b"\n"
+                yield fastjson.dumps_line(event)
     except TimeoutError:
         return
     except errors.ApiError as exc:

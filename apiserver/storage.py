@@ -14,7 +14,6 @@ A value that cannot be read is a 500 InternalError for that object, never a cras
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import aetcd.exceptions
 import grpc
 from aetcd import rpc
 
-from kube import errors
+from kube import errors, fastjson
 
 __all__ = ["EtcdStorage", "ListPage", "StoredEvent", "ValueTransformer", "same_object"]
 
@@ -68,7 +67,7 @@ class ValueTransformer(Protocol):
 
 
 def _decode(value: bytes, mod_revision: int) -> Obj:
-    obj = json.loads(value)
+    obj = fastjson.loads(value)
     obj.setdefault("metadata", {})["resourceVersion"] = str(mod_revision)
     return obj
 
@@ -82,7 +81,7 @@ def _unreadable(key: str, exc: Exception) -> errors.InternalError:
 def _encode(obj: Obj) -> bytes:
     meta = obj.get("metadata") or {}
     stored = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
-    return json.dumps(stored, separators=(",", ":")).encode()
+    return fastjson.dumps(stored)
 
 
 def _translate(exc: Exception) -> errors.ApiError:
@@ -222,7 +221,7 @@ class EtcdStorage:
             if current is None:
                 raise errors.NotFound(f"{key} not found")
             revision = int(current["metadata"]["resourceVersion"])
-            updated = await mutate(json.loads(json.dumps(current)))
+            updated = await mutate(fastjson.copy(current))
             if updated is None or (same_object(updated, current) and not stale):
                 return current
             try:
