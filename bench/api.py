@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import ssl
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aetcd
@@ -33,6 +36,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import profiling
 from bench.common import bounded, percentile, start_apiserver
 from cli import certs, supervise
 from kube.client.rest import tls_context
@@ -69,17 +73,21 @@ def pod(name: str) -> dict:
 
 
 async def http_rates(url: str, path: str, n: int, concurrency: int, prefix: str,
-                     get_path: str | None, tls: ssl.SSLContext | None = None) -> tuple[float, float | None]:
+                     get_path: str | None, tls: ssl.SSLContext | None = None,
+                     phase: Callable[[str], profiling.Phase] | None = None) -> tuple[float, float | None]:
+    """Creates/s (and gets/s of what was created, when `get_path`); each measured inside `phase(verb)` if given."""
     # aiohttp, not httpx, generates the load: httpx's async pool served ~120 req/s at 32 connections
     # here (against ~2,500 for aiohttp), which would measure the client instead of the servers.
     # Connections are kept alive, as any real client's are: TLS costs one handshake per connection.
     connector = aiohttp.TCPConnector(limit=concurrency, ssl=tls if tls is not None else False)
+    within = phase or (lambda _: contextlib.nullcontext())
     async with aiohttp.ClientSession(base_url=url, connector=connector) as http:
         async def create(i: int) -> None:
             async with http.post(path, json=pod(f"{prefix}-{i}")) as resp:
                 assert resp.status in (200, 201), await resp.text()
 
-        creates = await bounded(n, concurrency, create)
+        with within("creates"):
+            creates = await bounded(n, concurrency, create)
         gets = None
         if get_path:
             async def get(i: int) -> None:
@@ -87,7 +95,8 @@ async def http_rates(url: str, path: str, n: int, concurrency: int, prefix: str,
                     assert resp.status == 200, await resp.text()
                     await resp.read()
 
-            gets = await bounded(n, concurrency, get)
+            with within("gets"):
+                gets = await bounded(n, concurrency, get)
     return creates, gets
 
 
@@ -151,6 +160,7 @@ async def watch_latency(url: str, ns: str, watchers: int, events: int,
 async def measure(args: argparse.Namespace, work: Path) -> dict:
     logs = work / "logs"
     started = []
+    phases: dict[str, profiling.Phase] = {}
     try:
         etcd, daemon = supervise.start_etcd("etcd", work / "etcd", logs)
         started.append(daemon)
@@ -173,27 +183,44 @@ async def measure(args: argparse.Namespace, work: Path) -> dict:
         admin = secured.ssl_context()
         user = tls_context(str(secured.pki.ca_file), tuple(map(str, secured.pki.client("bench", BENCH_USER))))
 
+        def phase(measured: supervise.Daemon, other: supervise.Daemon, prefix: str) -> Callable[[str], profiling.Phase]:
+            """The CPU of the measured apiserver (py-spy samples it with --profile), the idle one (its watch cache
+            still decodes every event), etcd and this process (the load generator), over one verb's load."""
+            def start(verb: str) -> profiling.Phase:
+                name = f"{prefix}-{verb}"
+                phases[name] = profiling.Phase(name, {"apiserver": measured.pid, "other_apiserver": other.pid,
+                                                      "etcd": daemon.pid, "client": os.getpid()}, args.profile,
+                                                     args.profile_rate, args.profile_native)
+                return phases[name]
+            return start
+
         raw_puts, raw_gets = await raw_etcd(etcd_port, args.objects, 16)
         bare_creates, _ = await http_rates(bare, "/put", args.objects, args.concurrency, "bare", None)
         async with httpx.AsyncClient(base_url=insecure) as http:
             (await http.post("/api/v1/namespaces", json={"metadata": {"name": "plain"}})).raise_for_status()
         plain_creates, plain_gets = await http_rates(insecure, "/api/v1/namespaces/plain/pods", args.objects,
-                                                     args.concurrency, "p", "/api/v1/namespaces/plain/pods")
+                                                     args.concurrency, "p", "/api/v1/namespaces/plain/pods",
+                                                     phase=phase(plain.daemon, secured.daemon, "insecure"))
         async with httpx.AsyncClient(base_url=api, verify=admin) as http:
             for ns in ("bench", "watch"):
                 (await http.post("/api/v1/namespaces", json={"metadata": {"name": ns}})).raise_for_status()
             for path, body in grant_bench_user():
                 (await http.post(path, json=body)).raise_for_status()
         await asyncio.sleep(0.5)  # the RBAC objects reach the authorizer through the watch cache
+        secured_phase = phase(secured.daemon, plain.daemon, "secured")
         creates, gets = await http_rates(api, "/api/v1/namespaces/bench/pods", args.objects, args.concurrency,
-                                         "p", "/api/v1/namespaces/bench/pods", user)
-        *lists, count = await list_latency(api, "/api/v1/namespaces/bench/pods", args.list_repeats, user)
+                                         "p", "/api/v1/namespaces/bench/pods", user, phase=secured_phase)
+        with secured_phase("list"):
+            *lists, count = await list_latency(api, "/api/v1/namespaces/bench/pods", args.list_repeats, user)
         assert count == args.objects, count
         delivery = await watch_latency(api, "watch", args.watchers, args.watch_events, user)
         assert len(delivery) == args.watchers * args.watch_events, len(delivery)
     finally:
         for daemon in reversed(started):
             supervise.stop(daemon)
+    requests = {"creates": args.objects, "gets": args.objects, "list": args.list_repeats}
+    cpu = {name: {label: round(1000 * seconds / requests[name.rsplit("-", 1)[1]], 3)
+                  for label, seconds in p.cpu.items()} for name, p in phases.items()}
     return {
         "objects": args.objects, "concurrency": args.concurrency, "watchers": args.watchers,
         "raw_etcd_puts_per_s": round(raw_puts), "raw_etcd_gets_per_s": round(raw_gets),
@@ -208,6 +235,9 @@ async def measure(args: argparse.Namespace, work: Path) -> dict:
         "creates_vs_bare_ratio": round(creates / bare_creates, 2),
         "creates_vs_raw_etcd_ratio": round(creates / raw_puts, 2),
         "gets_vs_raw_etcd_ratio": round((gets or 0) / raw_gets, 2),
+        "cpu_ms_per_request": cpu,
+        "cpu_cores": {name: p.utilisation() for name, p in phases.items()},
+        "profiled": args.profile is not None,
     }
 
 
@@ -218,6 +248,13 @@ def main() -> None:
     p.add_argument("--watchers", type=int, default=100)
     p.add_argument("--watch-events", type=int, default=50)
     p.add_argument("--list-repeats", type=int, default=20)
+    p.add_argument("--profile", type=Path, metavar="DIR",
+                   help="sample the measured apiserver with py-spy in each phase: DIR/PHASE.svg (flame graph), "
+                        "PHASE.top.txt (top frames), PHASE.txt (collapsed stacks); the sampling slows it a little")
+    p.add_argument("--profile-rate", type=int, default=200, help="py-spy samples per second")
+    p.add_argument("--profile-native", action="store_true",
+                   help="sample native frames too (OpenSSL, parsers): the apiserver is stopped at each sample, so "
+                        "its rates fall several times; the shares still tell where time goes")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="kubelite-bench-api-") as tmp:
         f = asyncio.run(measure(args, Path(tmp)))
@@ -231,6 +268,12 @@ def main() -> None:
           f"{f['secured_vs_insecure_creates']}x / {f['secured_vs_insecure_gets']}x of --insecure)")
     print(f"  list of {args.objects}          p50 {f['list_ms_p50']} ms   p99 {f['list_ms_p99']} ms")
     print(f"  watch delivery       p50 {f['watch_delivery_ms_p50']} ms   p99 {f['watch_delivery_ms_p99']} ms")
+    print("  CPU ms per request    apiserver  other apiserver  etcd  client (bench)")
+    for name, cpu in f["cpu_ms_per_request"].items():
+        print(f"    {name:<19} {cpu['apiserver']:>9.3f} {cpu['other_apiserver']:>16.3f} {cpu['etcd']:>5.3f} "
+              f"{cpu['client']:>7.3f}")
+    if args.profile is not None:
+        print(f"  py-spy profiles in {args.profile}/ (PHASE.svg, PHASE.top.txt): figures taken while sampling")
     print(json.dumps(f))
 
 
