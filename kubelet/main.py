@@ -14,8 +14,9 @@ from pathlib import Path
 
 import docker.errors
 
-from kube import log
+from kube import errors, log
 from kube.client import ApiClient
+from kubelet import certificate
 from kubelet.kubelet import Kubelet
 from kubelet.launch import DnsSettings
 from kubelet.naming import sanitize_node_name
@@ -28,6 +29,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--apiserver", default=os.environ.get("KUBELITE_APISERVER", "http://127.0.0.1:6443"),
                    help="apiserver URL (env KUBELITE_APISERVER); ignored when --kubeconfig is given")
     p.add_argument("--kubeconfig", help="use the server and credentials of this kubeconfig")
+    p.add_argument("--bootstrap-kubeconfig", type=Path,
+                   help="a kubeconfig with a bootstrap token: when --kubeconfig is missing or its certificate "
+                        "unusable, ask for a node certificate with it (TLS bootstrapping)")
+    p.add_argument("--cert-dir", type=Path, help="where the bootstrapped client certificate is kept "
+                                                "(default: <root-dir>/pki)")
+    p.add_argument("--rotate-certificates", type=lambda s: s.lower() in ("1", "true", "yes"), default=True,
+                   help="ask for a new client certificate before the bootstrapped one expires (default true)")
     p.add_argument("--node-name", default=os.environ.get("KUBELITE_NODE_NAME"),
                    help="the Node's name (env KUBELITE_NODE_NAME; default: the hostname, lowercased)")
     p.add_argument("--node-ip", help="the node's InternalIP (default: the host's primary address)")
@@ -74,10 +82,14 @@ async def run(args: argparse.Namespace) -> None:
     dns_servers = [ip.strip() for value in args.cluster_dns for ip in value.split(",") if ip.strip()]
     # Docker calls are blocking and some (a stop with a grace period) last long: give them room.
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=64, thread_name_prefix="docker"))
+    credentials = await _bootstrapped(args)
     if args.kubeconfig:
         client, _ = ApiClient.from_kubeconfig(args.kubeconfig, user_agent="kubelet-lite")
     else:
         client = ApiClient(args.apiserver, user_agent="kubelet-lite")
+    rotation = asyncio.create_task(
+        certificate.CertificateManager(client, credentials, node_name(args)).run(), name="certificate-rotation") \
+        if credentials is not None and args.rotate_certificates else None
     try:
         runtime = DockerRuntime()
     except docker.errors.DockerException as exc:
@@ -98,15 +110,36 @@ async def run(args: argparse.Namespace) -> None:
             await task
         logging.getLogger("kubelet").info("kubelet stopped; pod containers keep running")
     finally:
+        if rotation is not None:
+            rotation.cancel()
         runtime.close()
         await client.close()
+
+
+async def _bootstrapped(args: argparse.Namespace) -> certificate.Credentials | None:
+    """With --bootstrap-kubeconfig: the node's own credentials, asked for first if needed; else None."""
+    if args.bootstrap_kubeconfig is None:
+        return None
+    if not args.kubeconfig:
+        raise SystemExit("kubelet: --bootstrap-kubeconfig needs --kubeconfig (where the credentials go)")
+    cert_dir = args.cert_dir or Path(args.root_dir) / "pki"
+    credentials = certificate.Credentials(Path(args.kubeconfig), cert_dir / certificate.CURRENT)
+    try:
+        await certificate.bootstrap(args.bootstrap_kubeconfig, credentials, node_name(args))
+    except (OSError, ValueError, RuntimeError, TimeoutError, errors.ApiError) as exc:
+        raise SystemExit(f"kubelet: TLS bootstrap failed: {exc}") from None
+    return credentials
+
+
+def node_name(args: argparse.Namespace) -> str:
+    return str(args.node_name or sanitize_node_name(socket.gethostname()))
 
 
 def make_kubelet(args: argparse.Namespace, client: ApiClient, runtime: DockerRuntime, system_reserved: dict[str, str],
                  kube_reserved: dict[str, str], dns_servers: list[str]) -> Kubelet:
     return Kubelet(
         client, runtime,
-        node_name=args.node_name or sanitize_node_name(socket.gethostname()),
+        node_name=node_name(args),
         node_ip=args.node_ip or detect_node_ip(),
         max_pods=args.max_pods,
         heartbeat_interval=args.heartbeat_interval,

@@ -59,14 +59,14 @@ class ApiClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.server = server.rstrip("/")
-        self._http = httpx.AsyncClient(
-            base_url=self.server,
-            headers=headers,
-            verify=tls_context(verify, cert),
-            timeout=httpx.Timeout(timeout, connect=5.0),
-            transport=transport,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        )
+        self._verify = verify
+        self._settings: dict[str, Any] = {
+            "base_url": self.server, "headers": headers, "timeout": httpx.Timeout(timeout, connect=5.0),
+            "transport": transport,
+            "limits": httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        }
+        self._http = httpx.AsyncClient(verify=tls_context(verify, cert), **self._settings)
+        self._retired: list[httpx.AsyncClient] = []
 
     @classmethod
     def from_kubeconfig(
@@ -78,7 +78,17 @@ class ApiClient:
         return client, creds.namespace
 
     async def close(self) -> None:
+        for old in self._retired:
+            await old.aclose()
         await self._http.aclose()
+
+    async def use_client_certificate(self, cert: tuple[str, str]) -> None:
+        """Present `cert` from now on (a rotated certificate): every new request goes over a new connection;
+        those made with the old certificate finish what they carry (a watch included), then idle until the
+        server closes them, and are closed with the client at the latest."""
+        old = self._http
+        self._http = httpx.AsyncClient(verify=tls_context(self._verify, cert), **self._settings)
+        self._retired.append(old)
 
     async def __aenter__(self) -> ApiClient:
         return self

@@ -5,9 +5,9 @@ approve` (or deny); who may approve and what may be asked for are enforced with 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
-import hashlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cli import certs, supervise
+from cli import bootstraptokens, certs, supervise
+from kube import csr as kcsr
 from kube import pki as kpki
 from tests.e2e.test_kubectl import kubectl_binary
 from tests.support.secured import Apiserver, TestPKI, start_apiserver
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.e2e
 
 CSRS = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
 CRBS = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
-NODE_GROUP = "system:bootstrappers:kubeadm:default-node-token"
+NODE_GROUP = bootstraptokens.NODE_TOKEN_GROUP
 LABELS = {"kubelite-test": "certificates"}
 
 
@@ -46,32 +47,21 @@ def cluster(pki: TestPKI, etcd_url: str, workdir: Path) -> Iterator[Apiserver]:
 
 
 @pytest.fixture(scope="module")
-def token(cluster: Apiserver, run_id: str) -> Iterator[str]:
-    """A bootstrap token with kubeadm's bindings: its group may ask for node client certificates."""
-    token_id = hashlib.sha256(run_id.encode()).hexdigest()[:6]
-    expiration = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
-    secret = {"metadata": {"name": f"bootstrap-token-{token_id}", "labels": LABELS},
-              "type": "bootstrap.kubernetes.io/token",
-              "stringData": {"token-id": token_id, "token-secret": "0123456789abcdef",
-                             "usage-bootstrap-authentication": "true", "auth-extra-groups": NODE_GROUP,
-                             "expiration": expiration.strftime("%Y-%m-%dT%H:%M:%SZ")}}
-    bindings = {f"kubelite-test-bootstrap-{run_id}": "system:node-bootstrapper",
-                f"kubelite-test-autoapprove-{run_id}":
-                    "system:certificates.k8s.io:certificatesigningrequests:nodeclient"}
+def token(cluster: Apiserver) -> Iterator[str]:
+    """A bootstrap token as `klite token create` makes one, with what joining needs (kubeadm's bindings: its group
+    may ask for node client certificates and have them approved, nodes their renewals; cluster-info)."""
+    async def make() -> str:
+        async with cluster.api() as admin:
+            await bootstraptokens.ensure_join_prerequisites(admin, cluster.url, Path(cluster.pki.ca_file).read_bytes())
+            return await bootstraptokens.create_token(admin, datetime.timedelta(hours=1), "kubelite test")
+
+    value = asyncio.run(make())
+    supervise.wait_for(lambda: _as_token(cluster, value).get("/api").status_code == 200, 10, "token known")
+    yield value
     with cluster.http() as admin:
-        assert admin.post("/api/v1/namespaces/kube-system/secrets", json=secret).status_code == 201
-        for name, role in bindings.items():
-            assert admin.post(CRBS, json={
-                "metadata": {"name": name, "labels": LABELS},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": NODE_GROUP}],
-            }).status_code == 201
-        value = f"{token_id}.0123456789abcdef"
-        supervise.wait_for(lambda: _as_token(cluster, value).get("/api").status_code == 200, 10, "token known")
-        yield value
-        admin.delete(f"/api/v1/namespaces/kube-system/secrets/bootstrap-token-{token_id}")
-        for name in bindings:
-            admin.delete(f"{CRBS}/{name}")
+        admin.delete(f"/api/v1/namespaces/kube-system/secrets/bootstrap-token-{value.split('.')[0]}")
+        for binding in bootstraptokens.JOIN_BINDINGS:
+            admin.delete(f"{CRBS}/{binding['metadata']['name']}")
 
 
 def _as_token(cluster: Apiserver, token: str) -> httpx.Client:
@@ -249,3 +239,57 @@ def test_bad_requests_are_refused_with_their_field(cluster: Apiserver, run_id: s
         garbled["spec"]["request"] = "%%%%"
         resp = admin.post(CSRS, json=garbled)
         assert resp.status_code == 400 and "illegal base64 data at input byte 0" in resp.json()["message"]
+
+
+def _bootstrap_kubeconfig(cluster: Apiserver, token: str, path: Path) -> Path:
+    from kube.client import kubeconfig
+
+    return kubeconfig.merge_context("tls-bootstrap", cluster.url, path=path, ca_file=cluster.pki.ca_file, token=token)
+
+
+async def test_a_kubelet_bootstraps_its_own_certificate_and_rotates_it(cluster: Apiserver, token: str, run_id: str,
+                                                                      workdir: Path, tmp_path: Path) -> None:
+    """TLS bootstrapping as kubeadm join does it: the kubelet starts with a token only, and registers its Node
+    as system:node:NAME with the certificate it got; rotation then replaces it, asked for as the node."""
+    from kube.client import ApiClient, kubeconfig
+    from kubelet.certificate import CertificateManager, Credentials
+
+    node, target = f"boot-{run_id}", tmp_path / "kubelet.conf"
+    argv = [*supervise.python_module("kubelet"), "--bootstrap-kubeconfig",
+            str(_bootstrap_kubeconfig(cluster, token, tmp_path / "bootstrap.conf")), "--kubeconfig", str(target),
+            "--cert-dir", str(tmp_path / "pki"), "--node-name", node, "--node-ip", "127.0.0.1", "--port", "0",
+            "--root-dir", str(tmp_path / "root"), "--heartbeat-interval", "1"]
+    kubelet = supervise.start(f"kubelet-{node}", argv, workdir / "logs")
+    try:
+        with cluster.http() as admin:
+            supervise.wait_for(lambda: admin.get(f"/api/v1/nodes/{node}").status_code == 200, 40,
+                               f"node {node} registered", kubelet)
+            managers = {m["manager"] for m in admin.get(f"/api/v1/nodes/{node}").json()["metadata"]["managedFields"]}
+            assert managers == {"kubelet-lite"}
+            asked = [c for c in admin.get(CSRS).json()["items"]
+                     if c["spec"]["username"] == f"system:bootstrap:{token.split('.')[0]}"
+                     and c["metadata"]["name"].startswith("csr-")]
+            assert asked and all(kcsr.state(c) == "Approved,Issued" for c in asked)
+        pem = tmp_path / "pki" / "kubelet-client-current.pem"
+        first = kpki.x509.load_pem_x509_certificate(pem.read_bytes())
+        assert kpki.identity_of(first) == (f"system:node:{node}", ("system:nodes",))
+        creds = kubeconfig.load(target)
+        assert creds.cert == (str(pem), str(pem)) and creds.token is None
+        supervise.stop(kubelet)
+        # rotation, asked for with the node's own certificate (auto-approved as selfnodeclient)
+        async with ApiClient(creds.server, verify=creds.verify, cert=creds.cert) as client:
+            await CertificateManager(client, Credentials(target, pem), node, timeout=30).rotate()
+            second = kpki.x509.load_pem_x509_certificate(pem.read_bytes())
+            assert second.serial_number != first.serial_number
+            assert kpki.identity_of(second) == kpki.identity_of(first)
+            review = await client.request_object("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                                                 body={})
+            assert review["status"]["userInfo"]["username"] == f"system:node:{node}"
+        with cluster.http() as admin:
+            renewal = [c for c in admin.get(CSRS).json()["items"] if c["spec"]["username"] == f"system:node:{node}"]
+            assert [next(x["message"] for x in c["status"]["conditions"] if x["type"] == "Approved")
+                    for c in renewal] == ["Auto approving self kubelet client certificate after SubjectAccessReview."]
+    finally:
+        supervise.stop(kubelet)
+        with cluster.http() as admin:
+            admin.delete(f"/api/v1/nodes/{node}")
