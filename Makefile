@@ -2,7 +2,7 @@
 PYTHON ?= python3
 KLITE = $(PYTHON) -m cli
 
-.PHONY: up down test unit e2e lint setup setup-test images bench fuzz
+.PHONY: up down test unit e2e lint setup setup-test images bench fuzz faults
 
 up: setup
 	$(KLITE) up
@@ -33,6 +33,10 @@ e2e: setup-test
 # The long fuzz run (about 20,000 requests, half an hour): `make test` runs the same suite with CI's small bounds.
 fuzz: setup-test
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/fuzz --fuzz-full
+
+# The long fault run (10 replicas, every daemon killed in 3 rounds): `make test` runs tests/faults with CI's bounds.
+faults: setup-test
+	$(PYTHON) -m pytest -q -p no:cacheprovider -s tests/faults --faults-full
 
 lint: setup-test
 	$(PYTHON) -m ruff check .
