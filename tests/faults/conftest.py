@@ -4,7 +4,9 @@ leave no process and no container behind.
 
 Bounded by knobs: `pytest tests/faults` is CI's variant (a 20 s etcd outage, every daemon killed once during a
 rolling update of 3 replicas); `--faults-full` (or KUBELITE_FAULTS=full; `make faults`) rolls 10 replicas and kills
-every daemon in ROUNDS rounds. KUBELITE_FAULTS_SEED fixes the random kill moments (the seed is printed).
+every daemon in 3 rounds. KUBELITE_FAULTS_SEED fixes the random kill moments (the seed is printed);
+KUBELITE_FAULTS_BACKOFF sets the supervisor's first restart delay (0.5 s; a large one shows the suite failing
+when nothing restarts what exits).
 """
 
 from __future__ import annotations
@@ -103,9 +105,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, run_id: str,
     node = f"faults-{run_id}"
     env = {**os.environ, "KUBECONFIG": str(config)}
     port, etcd_port = supervise.free_port(), supervise.free_port()
+    backoff = os.environ.get("KUBELITE_FAULTS_BACKOFF", "0.5")
     up = subprocess.run([sys.executable, "-m", "cli", "up", "--home", str(home), "--port", str(port),
-                         "--etcd-port", str(etcd_port), "--node-name", node, "--backoff-initial", "0.5",
-                         "--backoff-max", "4"], cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+                         "--etcd-port", str(etcd_port), "--node-name", node, "--backoff-initial", backoff,
+                         "--backoff-max", max(backoff, "4", key=float)],
+                        cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     access = kubeconfig.load(home / "kubeconfigs" / "admin.conf") if up.returncode == 0 else None
     try:
         assert up.returncode == 0, f"klite up failed:\n{up.stdout}\n{up.stderr}"
