@@ -175,6 +175,12 @@ def _compare(old: Any, new: Any) -> _Diff:
 
 
 def _compare_at(path: Path, parent: str, field: str, old: Any, new: Any, diff: _Diff) -> None:
+    if old is _MISSING:  # all of it is added (every field of a created object): one walk, nothing to pair
+        _every_path(path, parent, field, new, diff.added)
+        return
+    if new is _MISSING:
+        _every_path(path, parent, field, old, diff.removed)
+        return
     kind = _pair_kind(parent, field, old, new)
     if kind == "leaf":
         if old is not _MISSING and new is not _MISSING and not _same(old, new):
@@ -190,6 +196,15 @@ def _compare_at(path: Path, parent: str, field: str, old: Any, new: Any, diff: _
         diff.added.add(path)
     elif new is _MISSING and old is not _MISSING:
         diff.removed.add(path)
+
+
+def _every_path(path: Path, parent: str, field: str, value: Any, out: set[Path]) -> None:
+    """`path` and every path below it, containers included: what `_compare_at` finds when one side is missing."""
+    kind = _kind(parent, field, value)
+    if kind in ("map", "keyed", "set"):
+        for pe, (cparent, cfield, cvalue) in _children(parent, field, kind, value).items():
+            _every_path((*path, pe), cparent, cfield, cvalue, out)
+    out.add(path)
 
 
 def _tracked(paths: set[Path] | FieldSet, subresource: str | None) -> set[Path]:
