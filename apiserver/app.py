@@ -65,6 +65,7 @@ class Settings:
     etcd_wait_seconds: float = 60.0
     watch_cache_size: int = 10_000
     kubelet_token: str | None = None  # the shared secret kubelets accept from the apiserver
+    kubelet_tls: Any = None  # ssl.SSLContext presenting --kubelet-client-certificate: kubelets are called over HTTPS
     not_ready_toleration_seconds: int = 300
     unreachable_toleration_seconds: int = 300
     service_cluster_ip_range: str = DEFAULT_SERVICE_CIDR
@@ -168,7 +169,7 @@ def create_app(settings: Settings) -> FastAPI:
             await kubernetes_service.start()
         app.state.registry = registry
         app.state.bookmark_interval = settings.bookmark_interval
-        app.state.kubelet = KubeletProxy(settings.kubelet_token)
+        app.state.kubelet = KubeletProxy(settings.kubelet_token, settings.kubelet_tls)
         app.state.ready = True
         repair = asyncio.create_task(services.repair_loop(storage))  # ClusterIP/NodePort records left by crashes
         compactor = Compactor(storage, settings.etcd_compaction_interval,

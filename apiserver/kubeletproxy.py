@@ -2,15 +2,18 @@
 answer back.
 
 The kubelet is found through its Node object: the InternalIP address and
-`status.daemonEndpoints.kubeletEndpoint.Port`. Requests carry the cluster's kubelet token (a shared secret
-given to the apiserver with --kubelet-token-file and to kubelets with the same flag), so only the apiserver
-can read logs from a kubelet. The kubelet's contract: `GET /containerLogs/{namespace}/{pod}/{container}`
-with the query parameters of the log subresource, answering text/plain (streamed when following); and
-`/exec/{namespace}/{pod}/{container}?command=...` (and `/attach/...`) as a WebSocket in the channel
-protocol (`v5.channel.k8s.io`), and `/portForward/{namespace}/{pod}` (SPDY tunnelled in a WebSocket,
-`SPDY/3.1+portforward.k8s.io`, or the channel protocol with `?port=..` as Kubernetes' apiserver asks its
-kubelets), whose frames are relayed both ways unchanged. A request without a WebSocket upgrade (kubectl's
-SPDY fallback) is answered with the same validation errors, then a 400.
+`status.daemonEndpoints.kubeletEndpoint.Port`. As kube-apiserver does, the apiserver calls kubelets over HTTPS
+with its --kubelet-client-certificate (the kubelet asks the apiserver whether that user may use nodes/proxy),
+verifying the kubelet's serving certificate only against --kubelet-certificate-authority when given; without a
+client certificate it speaks HTTP and shows the shared --kubelet-token-file instead.
+
+The kubelet's contract: `GET /containerLogs/{namespace}/{pod}/{container}` with the query parameters of the
+log subresource, answering text/plain (streamed when following); `/exec/{namespace}/{pod}/{container}?command=`
+(and `/attach/...`) as a WebSocket in the channel protocol (`v5.channel.k8s.io`); and
+`/portForward/{namespace}/{pod}` (SPDY tunnelled in a WebSocket, `SPDY/3.1+portforward.k8s.io`, or the channel
+protocol with `?port=..` as Kubernetes' apiserver asks its kubelets), whose frames are relayed both ways
+unchanged. A request without a WebSocket upgrade (kubectl's SPDY fallback) is answered with the same
+validation errors, then a 400.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
@@ -111,9 +115,10 @@ def _query(request: Request) -> dict[str, str]:
 
 
 class KubeletProxy:
-    def __init__(self, token: str | None, timeout: float = 10.0) -> None:
+    def __init__(self, token: str | None, tls: ssl.SSLContext | None = None, timeout: float = 10.0) -> None:
         self.token = token
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, read=None))
+        self.tls = tls
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, read=None), verify=tls or True)
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -129,7 +134,7 @@ class KubeletProxy:
         port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
         if not host or not port:
             raise errors.ServiceUnavailable(f"node {node_name} does not publish a kubelet endpoint")
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     async def logs(self, request: Request, registry: Any, namespace: str, name: str) -> StreamingResponse:
         pod = await registry.get(PODS, namespace, name)
@@ -237,6 +242,7 @@ class KubeletProxy:
         try:
             upstream = await websockets.asyncio.client.connect(
                 url, subprotocols=offered, additional_headers=headers, max_size=None, proxy=None,  # type: ignore[arg-type]
+                ssl=self.tls if url.startswith("wss:") else None,
                 compression=None, open_timeout=10, ping_interval=None)
         except websockets.exceptions.InvalidStatus as exc:
             body = exc.response.body.decode(errors="replace").strip() if exc.response.body else ""

@@ -23,6 +23,7 @@ from apiserver.inflight import DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_M
 from apiserver.limits import DEFAULT_MAX_REQUEST_BODY_BYTES
 from apiserver.params import parse_bool
 from kube import errors, log, timeutil
+from kube.client.rest import tls_context
 
 
 def duration(text: str) -> float:
@@ -87,6 +88,20 @@ def _service_account_keys(args: argparse.Namespace) -> ServiceAccountKeys | None
     return ServiceAccountKeys(args.service_account_issuer, publics, private, audiences)
 
 
+def _kubelet_client(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The TLS context for calls to kubelets (HTTPS when a client certificate is given), else None (HTTP)."""
+    cert, key = args.kubelet_client_certificate, args.kubelet_client_key
+    if bool(cert) != bool(key):
+        raise SystemExit("kube-apiserver-lite: --kubelet-client-certificate and --kubelet-client-key go together")
+    if not cert:
+        return None
+    authority = args.kubelet_certificate_authority
+    context = tls_context(str(authority) if authority else False, (str(cert), str(key)))
+    if authority:
+        context.check_hostname = False  # kubelets are reached by IP; their certificate names the node
+    return context
+
+
 def _advertise(args: argparse.Namespace) -> str | None:
     """The `kubernetes` Service's endpoint address; None (no Service kept) when only loopback is served."""
     address = args.advertise_address or args.bind_address
@@ -111,6 +126,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="tolerationSeconds of the unreachable:NoExecute toleration added to every pod")
     p.add_argument("--kubelet-token-file", default=os.environ.get("KUBELITE_KUBELET_TOKEN_FILE"),
                    help="file holding the bearer token the apiserver presents to kubelets (logs, exec)")
+    p.add_argument("--kubelet-client-certificate", type=Path,
+                   help="the client certificate the apiserver presents to kubelets (which then serve HTTPS)")
+    p.add_argument("--kubelet-client-key", type=Path, help="its key")
+    p.add_argument("--kubelet-certificate-authority", type=Path,
+                   help="verify kubelets' serving certificates against this CA (default: not verified, as "
+                        "kube-apiserver does without the flag)")
     p.add_argument("--service-cluster-ip-range", default=DEFAULT_SERVICE_CIDR,
                    help="CIDR ClusterIPs are allocated from (default clear of Docker's 172.17.0.0/16 bridge)")
     p.add_argument("--service-node-port-range", default=DEFAULT_NODE_PORT_RANGE,
@@ -187,6 +208,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"kube-apiserver-lite: {exc}") from None
     token = Path(args.kubelet_token_file).read_text().strip() if args.kubelet_token_file else None
     try:
+        kubelet_tls = _kubelet_client(args)
+    except (OSError, ssl.SSLError) as exc:
+        raise SystemExit(f"kube-apiserver-lite: kubelet client certificate: {exc}") from None
+    try:
         ssl_context, anonymous_paths = _serving(args)
         client_cas = ClientCAs.from_file(args.client_ca_file) if ssl_context and args.client_ca_file else None
         tokens = [TokenFileAuthenticator.from_file(args.token_auth_file)] if args.token_auth_file else []
@@ -199,7 +224,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"kube-apiserver-lite: {exc}") from None
     authenticator = Authenticator(tokens=tokens, anonymous=args.anonymous_auth, anonymous_paths=anonymous_paths)
     app = create_app(Settings(authenticator=authenticator, authorization_modes=modes,
-                              kubelet_token=token, etcd=args.etcd_servers, bookmark_interval=args.bookmark_interval,
+                              kubelet_token=token, kubelet_tls=kubelet_tls, etcd=args.etcd_servers,
+                              bookmark_interval=args.bookmark_interval,
                               watch_cache_size=args.watch_cache_size,
                               not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
                               unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,

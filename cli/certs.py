@@ -22,7 +22,7 @@ from pathlib import Path
 from kube import pki
 from kube.client import kubeconfig
 
-__all__ = ["ADMIN", "COMPONENTS", "ClusterPKI", "Identity", "ensure"]
+__all__ = ["ADMIN", "COMPONENTS", "KUBELET_CLIENT", "ClusterPKI", "Identity", "ensure"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class Identity:
 
 
 ADMIN = Identity("kubernetes-admin", ("system:masters",))
+#: what the apiserver presents to kubelets (kubeadm's apiserver-kubelet-client certificate)
+KUBELET_CLIENT = Identity("kube-apiserver-kubelet-client", ("system:masters",))
 COMPONENTS = {
     "scheduler": Identity("system:kube-scheduler"),
     "controller-manager": Identity("system:kube-controller-manager"),

@@ -12,6 +12,7 @@ containers of the cluster's node. Data (etcd) stays in `<home>` unless `--purge`
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import ipaddress
 import json
@@ -27,8 +28,9 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from cli import certs, supervise, supervisor
-from kube.client import kubeconfig
+from cli import bootstraptokens, certs, supervise, supervisor
+from kube import errors
+from kube.client import ApiClient, kubeconfig
 from kube.client.rest import tls_context
 
 __all__ = ["down", "status", "up"]
@@ -163,7 +165,7 @@ def up(
     configs["kubelet"] = str(cluster_pki.kubeconfig("kubelet", certs.node_identity(node)))
     admin = cluster_pki.kubeconfig("admin", certs.ADMIN)
     access = kubeconfig.load(admin)
-    token_file = _kubelet_token(home)
+    kubelet_client_cert, kubelet_client_key = cluster_pki.client("apiserver-kubelet-client", certs.KUBELET_CLIENT)
     ca = str(cluster_pki.ca_file)
     etcd_url = etcd or f"http://127.0.0.1:{etcd_port}"
     ports = {name: supervise.free_port() for name in ("scheduler", "controller-manager", "proxy", "dns")}
@@ -177,16 +179,20 @@ def up(
                              "--tls-cert-file", str(serving_cert), "--tls-private-key-file", str(serving_key),
                              "--client-ca-file", ca, "--authorization-mode", AUTHORIZATION,
                              "--service-account-signing-key-file", str(sa_key), *exposure,
-                             "--kubelet-token-file", str(token_file), "--service-cluster-ip-range", cidr],
+                             "--kubelet-client-certificate", str(kubelet_client_cert),
+                             "--kubelet-client-key", str(kubelet_client_key), "--enable-bootstrap-token-auth",
+                             "--service-cluster-ip-range", cidr],
                logs, ready=f"{apiserver}/readyz", health=f"{apiserver}/readyz", ca=ca),
         _entry("scheduler", [*supervise.python_module("scheduler"), "--kubeconfig", configs["scheduler"],
                              "--port", str(ports["scheduler"])], logs,
                health=f"{local}:{ports['scheduler']}/readyz"),
         _entry("controller-manager", [*supervise.python_module("controllers"), "--kubeconfig",
-                                      configs["controller-manager"], "--port", str(ports["controller-manager"])],
+                                      configs["controller-manager"], "--port", str(ports["controller-manager"]),
+                                      "--cluster-signing-cert-file", ca,
+                                      "--cluster-signing-key-file", str(cluster_pki.pki_dir / "ca.key")],
                logs, health=f"{local}:{ports['controller-manager']}/readyz"),
         _entry("kubelet", [*supervise.python_module("kubelet"), "--kubeconfig", configs["kubelet"],
-                           "--node-name", node, "--kubelet-token-file", str(token_file),
+                           "--node-name", node, "--client-ca-file", ca,
                            "--cluster-dns", _nth_ip(cidr, 10), "--root-dir", str(home / "kubelet")], logs),
         _entry("proxy", [*supervise.python_module("proxy"), "--kubeconfig", configs["proxy"], "--node-name", node,
                          "--service-cluster-ip-range", cidr, "--chain-prefix", prefix, "--cleanup-on-exit",
@@ -216,6 +222,11 @@ def up(
         typer.echo(f"stopping what was started; logs are in {logs}", err=True)
         _stop_all(home, state)
         raise typer.Exit(1) from None
+    try:  # what `klite token create` and joining nodes rely on, as kubeadm init leaves it
+        asyncio.run(_prepare_joining(access, f"https://{pod_gateway}:{port}" if pod_gateway else apiserver,
+                                     Path(ca).read_bytes()))
+    except errors.ApiError as exc:
+        typer.echo(f"warning: nodes cannot join yet: {exc.message}", err=True)
     path = kubeconfig.merge_context(CONTEXT, apiserver, path=kubeconfig_path, ca_file=ca,
                                     client_certificate=access.cert[0] if access.cert else None,
                                     client_key=access.cert[1] if access.cert else None, embed=True)
@@ -225,6 +236,11 @@ def up(
     typer.echo(f"  logs: {logs}   pids: {run}   etcd data: {home / 'etcd'}")
     typer.echo(f"  services: ClusterIPs from {cidr}, cluster DNS at {_nth_ip(cidr, 10)}")
     typer.echo("  try: klite get nodes; klite get pods -A; klite status; klite down")
+
+
+async def _prepare_joining(access: kubeconfig.ClusterCredentials, server: str, ca_pem: bytes) -> None:
+    async with ApiClient(access.server, verify=access.verify, cert=access.cert, user_agent="klite") as client:
+        await bootstraptokens.ensure_join_prerequisites(client, server, ca_pem)
 
 
 def _entry(name: str, argv: list[str], logs: Path, ready: str | None = None, health: str | None = None,
@@ -280,17 +296,6 @@ def _pod_network_gateway() -> str | None:
         if config.get("Subnet"):
             return _nth_ip(config["Subnet"], 1)
     return None
-
-
-def _kubelet_token(home: Path) -> Path:
-    """The secret the apiserver shows kubelets (logs, exec); made once per home, readable by its owner only."""
-    path = home / "kubelet-token"
-    if not path.exists():
-        import secrets
-
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(32) + "\n")
-    return path
 
 
 def _service_network(port: int) -> tuple[str, str]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 from pathlib import Path
 
 from kube.client import ApiClient
 from kube.events import EventRecorder
+from kubelet.auth import KubeletAuth
 from kubelet.launch import DnsSettings
 from kubelet.node import DEFAULT_EVICTION_HARD, NodeAgent, allocatable, machine_facts, parse_thresholds
 from kubelet.pods import PodWorkers
@@ -47,6 +49,8 @@ class Kubelet:
         system_reserved: dict[str, str] | None = None,
         kube_reserved: dict[str, str] | None = None,
         eviction_hard: str = DEFAULT_EVICTION_HARD,
+        auth: KubeletAuth | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.client = client
         self.runtime = runtime
@@ -71,7 +75,7 @@ class Kubelet:
         )
         self.server = KubeletServer(
             runtime, lambda ns, name: self.pods.informer.get(f"{ns}/{name}"), node_name,
-            address=address or node_ip, port=port, token=token,
+            address=address or node_ip, port=port, token=token, auth=auth, tls=tls,
         )
 
     async def run(self) -> None:

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import docker.errors
 from kube import errors, log
 from kube.client import ApiClient
 from kubelet import certificate
+from kubelet.auth import KubeletAuth, serving_context
 from kubelet.kubelet import Kubelet
 from kubelet.launch import DnsSettings
 from kubelet.naming import sanitize_node_name
@@ -36,6 +38,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                 "(default: <root-dir>/pki)")
     p.add_argument("--rotate-certificates", type=lambda s: s.lower() in ("1", "true", "yes"), default=True,
                    help="ask for a new client certificate before the bootstrapped one expires (default true)")
+    p.add_argument("--client-ca-file", type=Path,
+                   help="serve HTTPS and authenticate callers (the apiserver) by client certificates from this CA")
+    p.add_argument("--tls-cert-file", type=Path, help="the serving certificate (default: self-signed in --cert-dir)")
+    p.add_argument("--tls-private-key-file", type=Path, help="its key")
+    p.add_argument("--authorization-mode", choices=["AlwaysAllow", "Webhook"], default="Webhook",
+                   help="with --client-ca-file: ask the apiserver (SubjectAccessReview) whether a caller may use "
+                        "nodes/proxy of this node (Webhook, the default), or let every authenticated caller in")
     p.add_argument("--node-name", default=os.environ.get("KUBELITE_NODE_NAME"),
                    help="the Node's name (env KUBELITE_NODE_NAME; default: the hostname, lowercased)")
     p.add_argument("--node-ip", help="the node's InternalIP (default: the host's primary address)")
@@ -135,12 +144,29 @@ def node_name(args: argparse.Namespace) -> str:
     return str(args.node_name or sanitize_node_name(socket.gethostname()))
 
 
+def api_security(args: argparse.Namespace, client: ApiClient, node: str,
+                 node_ip: str) -> tuple[KubeletAuth, ssl.SSLContext | None]:
+    """Who may call the kubelet's API and how it serves: HTTPS with client certificates (and webhook
+    authorization unless --authorization-mode AlwaysAllow) when --client-ca-file is given, else HTTP."""
+    token = Path(args.kubelet_token_file).read_text().strip() if args.kubelet_token_file else None
+    if args.client_ca_file is None:
+        return KubeletAuth(node, token=token), None
+    cert_dir = args.cert_dir or Path(args.root_dir) / "pki"
+    cert_dir.mkdir(parents=True, exist_ok=True)
+    tls = serving_context(args.client_ca_file, args.tls_cert_file, args.tls_private_key_file, cert_dir, node,
+                          node_ip)
+    return KubeletAuth(node, token=token, client=client, mode=args.authorization_mode), tls
+
+
 def make_kubelet(args: argparse.Namespace, client: ApiClient, runtime: DockerRuntime, system_reserved: dict[str, str],
                  kube_reserved: dict[str, str], dns_servers: list[str]) -> Kubelet:
+    node, node_ip = node_name(args), args.node_ip or detect_node_ip()
+    auth, tls = api_security(args, client, node, node_ip)
     return Kubelet(
         client, runtime,
-        node_name=node_name(args),
-        node_ip=args.node_ip or detect_node_ip(),
+        node_name=node,
+        node_ip=node_ip,
+        auth=auth, tls=tls,
         max_pods=args.max_pods,
         heartbeat_interval=args.heartbeat_interval,
         node_status_interval=args.node_status_interval,
@@ -149,7 +175,6 @@ def make_kubelet(args: argparse.Namespace, client: ApiClient, runtime: DockerRun
         backoff_max=args.backoff_max,
         address=args.address,
         port=args.port,
-        token=Path(args.kubelet_token_file).read_text().strip() if args.kubelet_token_file else None,
         root_dir=args.root_dir,
         dns_settings=DnsSettings(dns_servers, args.cluster_domain, args.resolv_conf),
         system_reserved=system_reserved,

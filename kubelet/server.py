@@ -11,8 +11,8 @@ as Kubernetes' apiserver calls a kubelet's port 10250.
         v4.channel.k8s.io / v4.base64.channel.k8s.io / none; see `kubelet.portforward`)
     GET /healthz                                                                -> ok
 
-When the kubelet has a token (`--kubelet-token-file`, the one the apiserver was given), every request
-must present it as a Bearer token. The Node publishes the address and port in
+Who may ask is `kubelet.auth`'s business (client certificates over HTTPS and SubjectAccessReviews, or the
+shared --kubelet-token-file over HTTP). The Node publishes the address and port in
 `status.daemonEndpoints.kubeletEndpoint.Port` and its InternalIP, where `apiserver.kubeletproxy` looks.
 """
 
@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hmac
 import logging
 import socket
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -36,6 +36,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kube import timeutil
 from kubelet import portforward, streaming
+from kubelet.auth import KubeletAuth, PeerTrackingProtocol
 from kubelet.runtime import ContainerRuntime, RuntimeContainer, RuntimeFailure
 
 __all__ = ["KubeletServer", "bind_socket", "pick_container"]
@@ -130,13 +131,16 @@ class KubeletServer:
         address: str,
         port: int = 10250,
         token: str | None = None,
+        auth: KubeletAuth | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.runtime = runtime
         self.find_pod = find_pod
         self.node_name = node_name
         self.address = address
         self.requested_port = port
-        self.token = token
+        self.auth = auth or KubeletAuth(node_name, token=token)
+        self.tls = tls
         self.port = 0
         self._socket: socket.socket | None = None
         self.app = Starlette(routes=[
@@ -156,20 +160,25 @@ class KubeletServer:
     async def serve(self) -> None:
         if self._socket is None:
             self.bind()
-        config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="off", log_level="warning")
-        log.info("serving logs, exec, attach and port-forward on %s:%d%s", self.address, self.port,
-                 " (token required)" if self.token else "")
+        tls = self.tls
+        options: dict[str, Any] = {"ssl_context_factory": lambda *_: tls} if tls is not None else {}
+        config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="off", log_level="warning",
+                                http=PeerTrackingProtocol, **options)
+        how = "https, client certificates, " + ("webhook authorization" if self.auth.mode == "Webhook" else
+                                                "any authenticated user") if tls else \
+            "http, token required" if self.auth.token else "http, open"
+        log.info("serving logs, exec, attach and port-forward on %s:%d (%s)", self.address, self.port, how)
         await _Server(config).serve(sockets=[self._socket])  # type: ignore[list-item]
 
-    def _authorized(self, request: Request | WebSocket) -> bool:
-        if not self.token:
-            return True
-        header = request.headers.get("authorization", "")
-        return hmac.compare_digest(header.encode(), f"Bearer {self.token}".encode())
+    async def _refusal(self, connection: Request | WebSocket) -> tuple[int, str] | None:
+        method = connection.scope.get("method", "GET")
+        return await self.auth.refusal(connection.scope, method, connection.url.path,
+                                       connection.headers.get("authorization", ""))
 
     async def container_logs(self, request: Request) -> Response:
-        if not self._authorized(request):
-            return PlainTextResponse("Unauthorized", status_code=401)
+        refused = await self._refusal(request)
+        if refused is not None:
+            return PlainTextResponse(refused[1], status_code=refused[0])
         try:
             return await self._container_logs(request)
         except LogError as exc:
@@ -231,8 +240,9 @@ class KubeletServer:
         await self._stream(websocket, attach=True)
 
     async def _stream(self, websocket: WebSocket, attach: bool) -> None:
-        if not self._authorized(websocket):
-            await _deny(websocket, 401, "Unauthorized")
+        refused = await self._refusal(websocket)
+        if refused is not None:
+            await _deny(websocket, *refused)
             return
         protocol = streaming.pick_protocol(list(websocket.scope.get("subprotocols") or []))
         if protocol is None:
@@ -295,8 +305,9 @@ class KubeletServer:
         """Port-forward in either protocol, picked by subprotocol as Kubernetes picks it: kubectl's SPDY
         streams in a WebSocket, or the channel protocol (one channel pair per `port` of the query) that the
         other clients speak."""
-        if not self._authorized(websocket):
-            await _deny(websocket, 401, "Unauthorized")
+        refused = await self._refusal(websocket)
+        if refused is not None:
+            await _deny(websocket, *refused)
             return
         offered = list(websocket.scope.get("subprotocols") or [])
         protocol = portforward.pick_protocol(offered)

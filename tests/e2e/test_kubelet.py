@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import httpx
 import pytest
 
-from cli import supervise
+from cli import certs, supervise
 from kube import errors
 from kube.client import ApiClient, kubeconfig
+from kube.client.rest import tls_context
 from kube.resources import CONFIGMAPS, EVENTS, LEASES, NAMESPACES, NODES, PODS, SECRETS
 from tests.e2e.conftest import start_apiserver
 from tests.support.secured import Apiserver, TestPKI
@@ -521,13 +523,21 @@ async def test_container_logs_through_the_apiserver_and_kubectl(node: Node, kube
         ambiguous = await http.get(base)
         assert ambiguous.status_code == 400
 
-        # The kubelet's endpoint is the Node's InternalIP and published port, and it wants the token.
-        got = await node.api.get(NODES, node.name)
-        port = got["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
-        direct = f"http://127.0.0.1:{port}/containerLogs/{node.namespace}/chatty/talk"
-        assert (await http.get(direct)).status_code == 401
-        authorized = await http.get(direct, headers={"Authorization": f"Bearer {TOKEN}"})
-        assert authorized.status_code == 200 and authorized.text.startswith("line 0")
+    # The kubelet's endpoint is the Node's InternalIP and published port, over HTTPS: a caller is who its client
+    # certificate names, and may read only if the apiserver's SubjectAccessReview says so (nodes/proxy).
+    got = await node.api.get(NODES, node.name)
+    port = got["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+    direct = f"https://127.0.0.1:{port}/containerLogs/{node.namespace}/chatty/talk"
+    pki = kubelet_apiserver.pki
+    answers = {}
+    for identity in (None, certs.Identity("nobody"), certs.ADMIN):
+        cert = pki.client_cert(identity) if identity else None
+        async with httpx.AsyncClient(verify=tls_context(False, cert), timeout=10) as caller:
+            resp = await caller.get(direct)
+            answers[identity.user if identity else None] = (resp.status_code, resp.text)
+    assert answers[None] == (401, "Unauthorized")
+    assert answers["nobody"] == (403, "Forbidden (user=nobody, verb=get, resource=nodes, subresource=proxy)")
+    assert answers["kubernetes-admin"][0] == 200 and answers["kubernetes-admin"][1].startswith("line 0")
 
     config = kubelet_apiserver.kubeconfig(embed=True)
     proc = subprocess.run([kubectl_binary(), "logs", "chatty", "-c", "talk", "-n", node.namespace, "--tail", "2"],

@@ -1,40 +1,44 @@
 """pods/log through the apiserver to a kubelet endpoint: the node's address and port are looked up, the
-query passed through, the kubelet token presented, the container defaulted or demanded, errors mapped.
+query passed through, the apiserver's kubelet client certificate presented over HTTPS, the container defaulted
+or demanded, errors mapped.
 
-The kubelet here is a stand-in HTTP server recording what it is asked; the real kubelet's log server is
-exercised by the kubelet tests (`kubectl logs` against a running pod)."""
+The kubelet here is a stand-in HTTPS server recording what it is asked and by whom; the real kubelet's log
+server is exercised by the kubelet tests (`kubectl logs` against a running pod)."""
 
 from __future__ import annotations
 
 import contextlib
 import http.server
+import ssl
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
 
+from cli import certs
 from kube import errors
 from kube.resources import NAMESPACES, NODES, PODS
-from tests.e2e.conftest import start_apiserver
 from tests.support.secured import Apiserver, TestPKI
 
 pytestmark = pytest.mark.e2e
 
-TOKEN = "s3cret-kubelet-token"
+APISERVER = certs.KUBELET_CLIENT.user
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
     seen: list[dict[str, Any]] = []
+    allowed = APISERVER
 
     def do_GET(self) -> None:
         url = urlparse(self.path)
-        self.seen.append({"path": url.path, "query": parse_qs(url.query), "auth": self.headers.get("Authorization")})
-        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-            self.send_response(401)
+        peer = self.connection.getpeercert() or {}  # type: ignore[attr-defined]
+        user = next((v for rdn in peer.get("subject", ()) for k, v in rdn if k == "commonName"), None)
+        self.seen.append({"path": url.path, "query": parse_qs(url.query), "user": user})
+        if user != self.allowed:
+            self.send_response(401 if user is None else 403)
             self.end_headers()
             return
         body = b"line 1\nline 2\n"
@@ -49,8 +53,13 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def fake_kubelet() -> Iterator[int]:
+def fake_kubelet(pki: TestPKI) -> Iterator[int]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(pki.cert_file), str(pki.key_file))
+    context.load_verify_locations(pki.ca_file)
+    context.verify_mode = ssl.CERT_OPTIONAL
+    server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -60,22 +69,10 @@ def fake_kubelet() -> Iterator[int]:
         server.server_close()
 
 
-@pytest.fixture
-def token_apiserver(pki: TestPKI, etcd_url: str, workdir: Path) -> Iterator[Apiserver]:
-    token_file = workdir / "kubelet-token"
-    token_file.write_text(TOKEN + "\n")
-    server = start_apiserver(pki, etcd_url, workdir / "logs", name="apiserver-logs",
-                             extra=["--kubelet-token-file", str(token_file)])
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-async def test_logs_are_proxied_to_the_pods_kubelet(token_apiserver: Apiserver, fake_kubelet: int,
+async def test_logs_are_proxied_to_the_pods_kubelet(apiserver: Apiserver, fake_kubelet: int,
                                                     run_id: str) -> None:
     ns, node = f"logs-{run_id}", f"logs-node-{run_id}"
-    async with token_apiserver.api() as api:
+    async with apiserver.api() as api:
         await api.create(NAMESPACES, {"metadata": {"name": ns}})
         await api.create(NODES, {"metadata": {"name": node}, "status": {
             "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
@@ -94,7 +91,7 @@ async def test_logs_are_proxied_to_the_pods_kubelet(token_apiserver: Apiserver, 
             asked = _Recorder.seen[-1]
             assert asked["path"] == f"/containerLogs/{ns}/one/only"
             assert asked["query"] == {"tailLines": ["5"], "timestamps": ["true"], "previous": ["true"]}
-            assert asked["auth"] == f"Bearer {TOKEN}"
+            assert asked["user"] == APISERVER  # the apiserver's --kubelet-client-certificate
 
             assert await api.request_text(PODS.object_path("two", ns, "log"), {"container": "b"}) == \
                 "line 1\nline 2\n"
@@ -115,8 +112,10 @@ async def test_logs_are_proxied_to_the_pods_kubelet(token_apiserver: Apiserver, 
                 await api.delete(NAMESPACES, ns)
 
 
-def test_kubelet_refusing_the_token_is_an_error_not_a_log(http: httpx.Client, fake_kubelet: int, run_id: str) -> None:
-    # The session apiserver has no kubelet token: the kubelet's 401 comes back as an error Status.
+def test_a_kubelet_refusing_the_apiserver_is_an_error_not_a_log(http: httpx.Client, fake_kubelet: int,
+                                                               run_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The kubelet's 403 comes back as an error Status.
+    monkeypatch.setattr(_Recorder, "allowed", "someone-else")
     ns, node = f"logs2-{run_id}", f"logs2-node-{run_id}"
     http.post("/api/v1/namespaces", json={"metadata": {"name": ns}}).raise_for_status()
     http.post("/api/v1/nodes", json={"metadata": {"name": node}, "status": {
@@ -127,9 +126,9 @@ def test_kubelet_refusing_the_token_is_an_error_not_a_log(http: httpx.Client, fa
     try:
         asked = len(_Recorder.seen)
         resp = http.get(f"/api/v1/namespaces/{ns}/pods/p/log")
-        assert resp.status_code == 401 and resp.json()["kind"] == "Status"
-        # The kubelet was asked, without a token: the 401 is its answer, not the apiserver refusing the admin.
-        assert [s["auth"] for s in _Recorder.seen[asked:]] == [None]
+        assert resp.status_code == 403 and resp.json()["kind"] == "Status"
+        # The kubelet was asked, as the apiserver: the 403 is its answer, not the apiserver refusing the admin.
+        assert [s["user"] for s in _Recorder.seen[asked:]] == [APISERVER]
     finally:
         http.delete(f"/api/v1/nodes/{node}")
         http.delete(f"/api/v1/namespaces/{ns}")

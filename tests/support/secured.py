@@ -87,8 +87,10 @@ class TestPKI:
 
     def apiserver_flags(self) -> list[str]:
         """What makes an apiserver serve as a user's does: TLS, client certificates, the authorization mode."""
+        kubelet_cert, kubelet_key = self.client_cert(certs.KUBELET_CLIENT)
         return ["--tls-cert-file", str(self.cert_file), "--tls-private-key-file", str(self.key_file),
-                "--client-ca-file", self.ca_file, "--authorization-mode", AUTHORIZATION_MODE]
+                "--client-ca-file", self.ca_file, "--authorization-mode", AUTHORIZATION_MODE,
+                "--kubelet-client-certificate", kubelet_cert, "--kubelet-client-key", kubelet_key]
 
     def client_cert(self, identity: certs.Identity = certs.ADMIN) -> tuple[str, str]:
         """The client certificate and key of `identity` (issued once)."""
@@ -139,9 +141,11 @@ class TestPKI:
         return ApiClient(server, verify=self.ca_file, cert=self.client_cert(identity), **kwargs)
 
     def daemon_argv(self, server: str, module: str, *args: str) -> list[str]:
-        """`python -m module --kubeconfig <its identity's kubeconfig for server> args...`."""
+        """`python -m module --kubeconfig <its identity's kubeconfig for server> args...`; a kubelet serves HTTPS
+        and takes the apiserver's client certificate, as users run it."""
         config = self.kubeconfig(server, daemon_identity(module, args))
-        return [*supervise.python_module(module), "--kubeconfig", str(config), *args]
+        serving = ["--client-ca-file", self.ca_file] if module == "kubelet" else []
+        return [*supervise.python_module(module), "--kubeconfig", str(config), *serving, *args]
 
 
 @dataclass
