@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from cli import apply as apply_cmd
-from cli import cluster, context, manifests, resources_cmd, users
+from cli import cluster, context, join, manifests, resources_cmd, tokens, users
 from cli import delete as delete_cmd
 from cli import describe as describe_cmd
 from cli import get as get_cmd
@@ -176,6 +176,8 @@ app.command("up")(cluster.up)
 app.command("down")(cluster.down)
 app.command("status")(cluster.status)
 app.add_typer(users.app, name="kubeconfig")
+app.add_typer(tokens.app, name="token")
+app.command("join")(join.join)
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ old one atomically and moves its API client onto it.
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime
 import logging
 import random
@@ -23,8 +22,7 @@ from cryptography import x509
 
 from kube import csr as kcsr
 from kube import errors, pki
-from kube.client import ApiClient, kubeconfig
-from kube.resources import CERTIFICATESIGNINGREQUESTS
+from kube.client import ApiClient, csr, kubeconfig
 
 __all__ = ["CertificateManager", "Credentials", "bootstrap", "usable_certificate"]
 
@@ -32,7 +30,6 @@ log = logging.getLogger("kubelet.certificate")
 
 CURRENT = "kubelet-client-current.pem"
 USAGES = ["digital signature", "client auth"]
-_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -54,29 +51,9 @@ def usable_certificate(pem: Path, node_name: str, margin: float = 60.0) -> x509.
 
 
 async def request_certificate(client: ApiClient, node_name: str, key_pem: bytes, timeout: float) -> bytes:
-    """Create the CSR and wait (at most `timeout` seconds) until it is issued; the PEM certificate."""
+    """The node's client certificate for `key_pem`, asked for and waited on (at most `timeout` seconds)."""
     request = pki.certificate_request(key_pem, f"system:node:{node_name}", [kcsr.NODES_GROUP])
-    body = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
-            "metadata": {"generateName": "csr-"},
-            "spec": {"request": base64.b64encode(request).decode(), "usages": USAGES,
-                     "signerName": kcsr.KUBE_APISERVER_CLIENT_KUBELET}}
-    created = await client.create(CERTIFICATESIGNINGREQUESTS, body)
-    name = created["metadata"]["name"]
-    log.info("certificate signing request %s created; waiting for approval and signing", name)
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        csr = await client.get(CERTIFICATESIGNINGREQUESTS, name)
-        for refusal in (kcsr.DENIED, kcsr.FAILED):
-            found = kcsr.condition(csr, refusal)
-            if found is not None:
-                raise RuntimeError(f"certificate signing request {name} {refusal.lower()}: "
-                                   f"{found.get('reason', '')} {found.get('message', '')}".strip())
-        if (csr.get("status") or {}).get("certificate"):
-            return kcsr.certificate_pem(csr)
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"certificate signing request {name} not issued within {timeout:.0f}s "
-                               f"(approve it with: kubectl certificate approve {name})")
-        await asyncio.sleep(_POLL_SECONDS)
+    return await csr.request_certificate(client, request, kcsr.KUBE_APISERVER_CLIENT_KUBELET, USAGES, timeout)
 
 
 def _write_pair(credentials: Credentials, server: str, ca_file: str | None, cert_pem: bytes,

@@ -17,10 +17,12 @@ from apiserver.authn.user import ALL_UNAUTHENTICATED, ANONYMOUS, UserInfo
 from apiserver.authn.x509 import PeerCertificate, X509Authenticator
 from kube import errors
 
-__all__ = ["DEFAULT_ANONYMOUS_PATHS", "Authenticator", "TokenAuthenticator"]
+__all__ = ["CLUSTER_INFO_PATH", "DEFAULT_ANONYMOUS_PATHS", "Authenticator", "TokenAuthenticator"]
 
-#: What kube-apiserver's structured authentication config typically leaves anonymous: health and version.
-DEFAULT_ANONYMOUS_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+#: What kube-apiserver's structured authentication config typically leaves anonymous: health, version, and the
+#: public cluster-info a joining node reads before it trusts the CA (kubeadm's discovery; RBAC still decides).
+CLUSTER_INFO_PATH = "/api/v1/namespaces/kube-public/configmaps/cluster-info"
+DEFAULT_ANONYMOUS_PATHS = ("/healthz", "/livez", "/readyz", "/version", CLUSTER_INFO_PATH)
 
 
 class TokenAuthenticator(Protocol):

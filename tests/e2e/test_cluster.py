@@ -47,6 +47,52 @@ def _a_new_user_gets_only_what_rbac_grants(home: Path, env: dict[str, str], run_
     assert kubectl(user_config, "auth", "can-i", "delete", "pods").stdout.strip() == "no"
 
 
+def _a_second_node_joins_with_a_token(tmp_path: Path, env: dict[str, str], run_id: str,
+                                      docker_client: docker.DockerClient) -> None:
+    """`klite token create --print-join-command`, then that command: discovery pinned to the CA's hash, TLS
+    bootstrapping through a CSR the controllers approve and sign, a Ready node that runs a pod whose logs the
+    apiserver reads from the new kubelet (HTTPS, its webhook authorization), and `klite down` for the node."""
+    from tests.e2e.test_kubectl import kubectl_binary
+
+    made = klite("token", "create", "--print-join-command", "--ttl", "10m", "--description", "e2e", env=env)
+    assert made.returncode == 0, made.stderr
+    command = made.stdout.split()
+    assert command[:2] == ["klite", "join"] and "--discovery-token-ca-cert-hash" in command
+    token_id = command[command.index("--token") + 1].split(".")[0]
+    assert token_id in klite("token", "list", env=env).stdout
+    node_home, node = tmp_path / "joined", f"joined-{run_id}"
+    forged = [*command[1:]]
+    forged[forged.index("--discovery-token-ca-cert-hash") + 1] = "sha256:" + "0" * 64
+    refused = klite(*forged, "--home", str(node_home), "--node-name", node, env=env)
+    assert refused.returncode == 1 and "refusing to trust this server" in refused.stderr
+    assert not (node_home / "cluster.json").exists()
+    joined = klite(*command[1:], "--home", str(node_home), "--node-name", node, env=env, timeout=240)
+    try:
+        assert joined.returncode == 0, joined.stdout + joined.stderr
+        assert f"node {node} joined" in joined.stdout
+
+        def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([kubectl_binary(), *args], env=env, capture_output=True, text=True, timeout=60)
+
+        csrs = kubectl("get", "csr", "-o", "jsonpath={range .items[*]}{.spec.username} {.status.conditions[0].type}"
+                                           "{'\\n'}{end}").stdout.splitlines()
+        assert f"system:bootstrap:{token_id} Approved" in csrs
+        pod = f"on-joined-{run_id}"
+        ran = kubectl("run", pod, "--image=busybox:latest", "--restart=Never",
+                      f"--overrides={json.dumps({'spec': {'nodeName': node}})}", "--", "sh", "-c",
+                      "echo hello from the joined node; sleep 60")
+        assert ran.returncode == 0, ran.stderr
+        supervise.wait_for(lambda: "hello from the joined node" in kubectl("logs", pod).stdout, 60,
+                           "the pod's log through the joined node's kubelet")
+        kubectl("delete", "pod", pod, "--wait=false")
+    finally:
+        down = klite("down", "--home", str(node_home), env=env)
+    assert down.returncode == 0, down.stderr
+    assert docker_client.containers.list(all=True, filters={"label": f"io.kubelite.node.name={node}"}) == []
+    assert klite("token", "delete", token_id, env=env).returncode == 0
+    assert token_id not in klite("token", "list", env=env).stdout
+
+
 def test_up_runs_a_workload_and_down_leaves_nothing(tmp_path: Path, run_id: str,
                                                     docker_client: docker.DockerClient) -> None:
     home, config = tmp_path / "home", tmp_path / "kubeconfig"
@@ -95,6 +141,7 @@ def test_up_runs_a_workload_and_down_leaves_nothing(tmp_path: Path, run_id: str,
         listed = klite("get", "pods", "-o", "wide", env=env)
         assert "demo" in listed.stdout and "Running" in listed.stdout and node in listed.stdout
         _a_new_user_gets_only_what_rbac_grants(home, env, run_id)
+        _a_second_node_joins_with_a_token(tmp_path, env, run_id, docker_client)
     finally:
         down = klite("down", *common, env=env)
     assert down.returncode == 0, down.stderr
