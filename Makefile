@@ -2,7 +2,7 @@
 PYTHON ?= python3
 KLITE = $(PYTHON) -m cli
 
-.PHONY: up down test unit e2e lint setup setup-test images bench fuzz faults
+.PHONY: up down test unit e2e lint setup setup-test images bench fuzz faults profile
 
 up: setup
 	$(KLITE) up
@@ -53,3 +53,8 @@ images:
 
 bench: setup-test
 	$(PYTHON) bench/pod_startup.py --pods 20
+
+# py-spy flame graphs of the apiserver under bench/api.py, secured and --insecure, one per phase (as root):
+# profile/PHASE.svg, PHASE.top.txt (top frames, self and total), PHASE.txt (collapsed stacks).
+profile: setup-test
+	$(PYTHON) bench/api.py --watchers 50 --watch-events 20 --objects 2000 --profile profile
