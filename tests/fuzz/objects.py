@@ -3,9 +3,11 @@ cases spoil one field of."""
 
 from __future__ import annotations
 
+import base64
 import copy
 from typing import Any
 
+from kube import pki
 from kube.resources import ResourceType
 
 Obj = dict[str, Any]
@@ -16,6 +18,7 @@ _TEMPLATE = {"metadata": {"labels": {"app": "fuzz"}},
 _JOB_TEMPLATE = {"metadata": {"labels": {"app": "fuzz"}},
                  "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox:latest"}]}}
 _SELECTOR = {"matchLabels": {"app": "fuzz"}}
+_CSR_REQUEST = base64.b64encode(pki.certificate_request(pki.new_private_key_pem(), "fuzz", ["fuzzers"])).decode()
 
 _BODIES: dict[str, Obj] = {
     "Namespace": {},
@@ -52,6 +55,8 @@ _BODIES: dict[str, Obj] = {
     "IngressClass": {"spec": {"controller": "example.com/fuzz"}},
     "NetworkPolicy": {"spec": {"podSelector": _SELECTOR, "policyTypes": ["Ingress"]}},
     "PriorityClass": {"value": 1000},
+    "CertificateSigningRequest": {"spec": {"request": _CSR_REQUEST, "signerName": "example.com/fuzz",
+                                           "usages": ["client auth"]}},
     "Role": {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
     "ClusterRole": {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
     "RoleBinding": {"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "seed-0"},

@@ -80,7 +80,7 @@ def test_the_cleaner_removes_decided_requests_after_an_hour_and_pending_ones_aft
     ca = pki.CertificateAuthority.create("ca")
     pem = pki.certificate_request(pki.new_private_key_pem(), "u", [])
     old = pki.sign_request(ca, pem, ["client auth"], datetime.timedelta(seconds=1))
-    later = NOW + datetime.timedelta(minutes=1)
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=1)  # not NOW: taken at import
     issued = {**csr(10, Approved=5), "status": {"certificate": base64.b64encode(old).decode(), "conditions": []}}
     assert expired(issued, later) == "its certificate has expired"
 
