@@ -16,11 +16,11 @@ from cryptography.x509.oid import NameOID
 
 from controllers.base import Controller
 from kube import csr as kcsr
+from kube.client.reviews import subject_may
 from kube.resources import CERTIFICATESIGNINGREQUESTS, ResourceType
 
 __all__ = ["CSRApprovingController"]
 
-SAR_PATH = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 _MESSAGES = {
     "selfnodeclient": "Auto approving self kubelet client certificate after SubjectAccessReview.",
     "nodeclient": "Auto approving kubelet client certificate after SubjectAccessReview.",
@@ -52,13 +52,10 @@ class CSRApprovingController(Controller):
                 return
 
     async def _allowed(self, spec: dict[str, Any], subresource: str) -> bool:
-        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {
-            "user": spec.get("username") or "", "uid": spec.get("uid") or "", "groups": spec.get("groups") or [],
-            "extra": spec.get("extra") or {},
-            "resourceAttributes": {"group": "certificates.k8s.io", "resource": "certificatesigningrequests",
-                                   "verb": "create", "subresource": subresource}}}
-        answer = await self.client.request_object("POST", SAR_PATH, body=review)
-        return bool((answer.get("status") or {}).get("allowed"))
+        return await subject_may(
+            self.client, spec.get("username") or "", spec.get("groups") or [],
+            {"group": "certificates.k8s.io", "resource": "certificatesigningrequests", "verb": "create",
+             "subresource": subresource}, uid=spec.get("uid") or "", extra=spec.get("extra"))
 
     async def _approve(self, csr: dict[str, Any], message: str) -> None:
         status = dict(csr.get("status") or {})

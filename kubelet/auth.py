@@ -24,6 +24,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from kube import errors, pki
 from kube.client import ApiClient
+from kube.client.reviews import subject_may
 
 __all__ = ["KubeletAuth", "PeerTrackingProtocol", "serving_context"]
 
@@ -122,18 +123,13 @@ class KubeletAuth:
         if cached is not None and cached[1] > now:
             return cached[0]
         assert self.client is not None
-        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {
-            "user": user.name, "groups": list(user.groups),
-            "resourceAttributes": {"verb": verb, "resource": "nodes", "subresource": subresource,
-                                   "name": self.node_name}}}
         try:
-            answer = await self.client.request_object("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
-                                                      body=review)
+            allowed = await subject_may(self.client, user.name, user.groups, {
+                "verb": verb, "resource": "nodes", "subresource": subresource, "name": self.node_name})
         except errors.ApiError as exc:
             log.warning("cannot ask the apiserver whether %s may %s nodes/%s: %s", user.name, verb, subresource,
                         exc)
             return False
-        allowed = bool((answer.get("status") or {}).get("allowed"))
         if len(self._decisions) > 1024:
             self._decisions.clear()
         self._decisions[key] = (allowed, now + (AUTHORIZED_TTL if allowed else UNAUTHORIZED_TTL))

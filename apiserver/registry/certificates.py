@@ -20,7 +20,7 @@ from cryptography import x509
 from apiserver import validation as v
 from apiserver.authn.user import UserInfo
 from apiserver.registry.base import Strategy
-from apiserver.registry.config import go_b64decode
+from apiserver.registry.config import canonical_bytes
 from kube import csr as kcsr
 from kube import errors, timeutil
 from kube.models import KubeModel
@@ -41,18 +41,6 @@ USAGES = sorted([
 _TRUE_ONLY = (kcsr.APPROVED, kcsr.DENIED, kcsr.FAILED)
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-
-
-def _canonical_base64(obj: Obj, path: tuple[str, str]) -> None:
-    """A []byte field as Go decodes and re-encodes it; undecodable input is a 400 as Go's decoder answers."""
-    holder = obj.get(path[0])
-    if not isinstance(holder, dict) or not isinstance(holder.get(path[1]), str):
-        return
-    try:
-        holder[path[1]] = base64.b64encode(go_b64decode(holder[path[1]])).decode()
-    except ValueError as exc:
-        raise errors.BadRequest('CertificateSigningRequest in version "v1" cannot be handled as a '
-                                f"CertificateSigningRequest: illegal base64 data at input byte {exc.args[0]}") from None
 
 
 def _request_error(request: str) -> str:
@@ -149,8 +137,9 @@ class CertificateSigningRequestStrategy(Strategy):
             for key in ("spec", "status"):
                 if isinstance(obj.get(key), dict):
                     obj[key] = dict(obj[key])
-            _canonical_base64(obj, ("spec", "request"))
-            _canonical_base64(obj, ("status", "certificate"))
+            for key, field in (("spec", "request"), ("status", "certificate")):
+                if isinstance(obj.get(key), dict):
+                    canonical_bytes(obj[key], "CertificateSigningRequest", (field,))
         decoded, warnings = super().decode(obj, field_validation)
         for c in _conditions(decoded):
             if not c.get("status"):
@@ -166,13 +155,7 @@ class CertificateSigningRequestStrategy(Strategy):
         for key in ("username", "uid", "groups", "extra"):
             spec.pop(key, None)
         if user is not None:
-            spec["username"] = user.name
-            if user.uid:
-                spec["uid"] = user.uid
-            if user.groups:
-                spec["groups"] = list(user.groups)
-            if user.extra:
-                spec["extra"] = {k: list(vals) for k, vals in user.extra.items()}
+            spec.update(user.to_status())  # the same four fields, named alike
         obj["status"] = {}
 
     def prepare_for_update(self, new: Obj, old: Obj) -> None:

@@ -69,11 +69,12 @@ def go_b64decode(text: str) -> bytes:
             return bytes(out)
 
 
-def _canonical_bytes(values: dict[str, Any], kind: str) -> None:
-    """Decode each value as Go does and write it back as Go encodes []byte (one line, padded): what
-    Kubernetes stores and returns. Undecodable input is a 400, as Kubernetes' decoder answers it."""
+def canonical_bytes(values: dict[str, Any], kind: str, keys: tuple[str, ...] | None = None) -> None:
+    """Decode each value (of `keys` only, when given) as Go does and write it back as Go encodes []byte (one
+    line, padded): what Kubernetes stores and returns. Undecodable input is a 400, as Kubernetes' decoder
+    answers it."""
     for key, value in values.items():
-        if not isinstance(value, str):
+        if not isinstance(value, str) or (keys is not None and key not in keys):
             continue
         try:
             values[key] = base64.b64encode(go_b64decode(value)).decode()
@@ -116,7 +117,7 @@ class ConfigMapStrategy(Strategy):
 
     def decode(self, obj: Obj, field_validation: str = "Warn") -> tuple[Obj, list[str]]:
         decoded, warnings = super().decode(obj, field_validation)
-        _canonical_bytes(decoded.get("binaryData") or {}, "ConfigMap")
+        canonical_bytes(decoded.get("binaryData") or {}, "ConfigMap")
         return decoded, warnings
 
     def validate(self, obj: Obj) -> Causes:
@@ -152,7 +153,7 @@ class SecretStrategy(Strategy):
 
     def decode(self, obj: Obj, field_validation: str = "Warn") -> tuple[Obj, list[str]]:
         decoded, warnings = super().decode(obj, field_validation)
-        _canonical_bytes(decoded.get("data") or {}, "Secret")
+        canonical_bytes(decoded.get("data") or {}, "Secret")
         return decoded, warnings
 
     def validate(self, obj: Obj) -> Causes:
