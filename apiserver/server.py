@@ -35,6 +35,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from apiserver.authn.x509 import ClientCAs, PeerCertificate, peer_certificate
+from apiserver.coalescing import CoalescingTransport
 from kube import errors
 
 __all__ = [
@@ -215,6 +216,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if peer is not None and self.client:
             self._peer_key = (str(self.client[0]), int(self.client[1]))
             _PEERS[self._peer_key] = peer
+        self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
         limit = self.limits.max_connections
         if limit and len(self.connections) > limit:
             self._log_refusal(limit)
@@ -246,6 +248,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().data_received(data)
 
     def handle_websocket_upgrade(self) -> None:
+        if isinstance(self.transport, CoalescingTransport):  # the WebSocket protocol writes frames itself
+            self.transport.flush()
+            self.transport = self.transport.wrapped
         self._start(_IDLE)
         if self._sweeper is not None:
             self._sweeper.discard(self)

@@ -11,8 +11,10 @@ Measures, against a fresh etcd:
     defaulting, validation, admission, compare-and-swap), list latency of all objects, and watch delivery
     latency with N watchers (from sending the write to each watcher's receipt);
   - the same apiserver binary with --insecure (plain HTTP, no authentication or authorization) over the same
-    etcd: the secured path's creates and gets as a fraction of it.
-Load comes from this process (httpx, bounded concurrency and count). Prints a table and one JSON line.
+    etcd: the secured path's creates and gets as a fraction of it, over --rounds interleaved rounds (the
+    order alternating), each round's secured rate paired with the insecure rate of that round; medians.
+Load comes from this process (aiohttp; httpx for lists and watches; bounded concurrency and count).
+Prints a table and one JSON line.
 """
 
 from __future__ import annotations
@@ -160,7 +162,7 @@ async def watch_latency(url: str, ns: str, watchers: int, events: int,
 async def measure(args: argparse.Namespace, work: Path) -> dict:
     logs = work / "logs"
     started = []
-    phases: dict[str, profiling.Phase] = {}
+    phases: dict[str, list[profiling.Phase]] = {}  # by name, one per round
     try:
         etcd, daemon = supervise.start_etcd("etcd", work / "etcd", logs)
         started.append(daemon)
@@ -185,33 +187,47 @@ async def measure(args: argparse.Namespace, work: Path) -> dict:
 
         def phase(measured: supervise.Daemon, other: supervise.Daemon, prefix: str) -> Callable[[str], profiling.Phase]:
             """The CPU of the measured apiserver (py-spy samples it with --profile), the idle one (its watch cache
-            still decodes every event), etcd and this process (the load generator), over one verb's load."""
+            still decodes every event), etcd and this process (the load generator), over one verb's load; with
+            --profile, py-spy samples the first round."""
             def start(verb: str) -> profiling.Phase:
                 name = f"{prefix}-{verb}"
-                phases[name] = profiling.Phase(name, {"apiserver": measured.pid, "other_apiserver": other.pid,
-                                                      "etcd": daemon.pid, "client": os.getpid()}, args.profile,
-                                                     args.profile_rate, args.profile_native)
-                return phases[name]
+                rounds = phases.setdefault(name, [])
+                rounds.append(profiling.Phase(name, {"apiserver": measured.pid, "other_apiserver": other.pid,
+                                                     "etcd": daemon.pid, "client": os.getpid()},
+                                              None if rounds else args.profile, args.profile_rate,
+                                              args.profile_native))
+                return rounds[-1]
             return start
 
         raw_puts, raw_gets = await raw_etcd(etcd_port, args.objects, 16)
         bare_creates, _ = await http_rates(bare, "/put", args.objects, args.concurrency, "bare", None)
         async with httpx.AsyncClient(base_url=insecure) as http:
-            (await http.post("/api/v1/namespaces", json={"metadata": {"name": "plain"}})).raise_for_status()
-        plain_creates, plain_gets = await http_rates(insecure, "/api/v1/namespaces/plain/pods", args.objects,
-                                                     args.concurrency, "p", "/api/v1/namespaces/plain/pods",
-                                                     phase=phase(plain.daemon, secured.daemon, "insecure"))
+            for r in range(args.rounds):
+                (await http.post("/api/v1/namespaces", json={"metadata": {"name": f"plain-{r}"}})).raise_for_status()
         async with httpx.AsyncClient(base_url=api, verify=admin) as http:
-            for ns in ("bench", "watch"):
+            for ns in ["watch", *(f"bench-{r}" for r in range(args.rounds))]:
                 (await http.post("/api/v1/namespaces", json={"metadata": {"name": ns}})).raise_for_status()
             for path, body in grant_bench_user():
                 (await http.post(path, json=body)).raise_for_status()
         await asyncio.sleep(0.5)  # the RBAC objects reach the authorizer through the watch cache
-        secured_phase = phase(secured.daemon, plain.daemon, "secured")
-        creates, gets = await http_rates(api, "/api/v1/namespaces/bench/pods", args.objects, args.concurrency,
-                                         "p", "/api/v1/namespaces/bench/pods", user, phase=secured_phase)
+        modes = {"insecure": (insecure, "plain", None, phase(plain.daemon, secured.daemon, "insecure")),
+                 "secured": (api, "bench", user, phase(secured.daemon, plain.daemon, "secured"))}
+        rates: dict[str, list[tuple[float, float]]] = {"insecure": [], "secured": []}
+        # Rounds alternate which server goes first, so a shared machine's drift falls on both alike; each
+        # round's secured rate is compared with the insecure rate of the same round.
+        for r in range(args.rounds):
+            for mode in (("insecure", "secured") if r % 2 == 0 else ("secured", "insecure")):
+                url, ns, tls, measured = modes[mode]
+                path = f"/api/v1/namespaces/{ns}-{r}/pods"
+                c, g = await http_rates(url, path, args.objects, args.concurrency, "p", path, tls, phase=measured)
+                rates[mode].append((c, g or 0.0))
+        plain_creates, plain_gets = (statistics.median(x) for x in zip(*rates["insecure"], strict=True))
+        creates, gets = (statistics.median(x) for x in zip(*rates["secured"], strict=True))
+        ratios = [(s[0] / i[0], s[1] / i[1]) for s, i in zip(rates["secured"], rates["insecure"], strict=True)]
+        creates_ratio, gets_ratio = (statistics.median(x) for x in zip(*ratios, strict=True))
+        secured_phase = modes["secured"][3]
         with secured_phase("list"):
-            *lists, count = await list_latency(api, "/api/v1/namespaces/bench/pods", args.list_repeats, user)
+            *lists, count = await list_latency(api, "/api/v1/namespaces/bench-0/pods", args.list_repeats, user)
         assert count == args.objects, count
         delivery = await watch_latency(api, "watch", args.watchers, args.watch_events, user)
         assert len(delivery) == args.watchers * args.watch_events, len(delivery)
@@ -219,24 +235,28 @@ async def measure(args: argparse.Namespace, work: Path) -> dict:
         for daemon in reversed(started):
             supervise.stop(daemon)
     requests = {"creates": args.objects, "gets": args.objects, "list": args.list_repeats}
-    cpu = {name: {label: round(1000 * seconds / requests[name.rsplit("-", 1)[1]], 3)
-                  for label, seconds in p.cpu.items()} for name, p in phases.items()}
+    cpu = {name: {label: round(1000 * sum(p.cpu[label] for p in rounds) / requests[name.rsplit("-", 1)[1]]
+                               / len(rounds), 3) for label in rounds[0].cpu} for name, rounds in phases.items()}
+    cores = {name: {label: round(sum(p.cpu[label] for p in rounds) / sum(p.wall for p in rounds), 2)
+                    for label in rounds[0].cpu} for name, rounds in phases.items()}
     return {
         "objects": args.objects, "concurrency": args.concurrency, "watchers": args.watchers,
         "raw_etcd_puts_per_s": round(raw_puts), "raw_etcd_gets_per_s": round(raw_gets),
         "bare_fastapi_put_per_s": round(bare_creates),
-        "apiserver_creates_per_s": round(creates), "apiserver_gets_per_s": round(gets or 0),
-        "insecure_creates_per_s": round(plain_creates), "insecure_gets_per_s": round(plain_gets or 0),
-        "secured_vs_insecure_creates": round(creates / plain_creates, 2),
-        "secured_vs_insecure_gets": round((gets or 0) / (plain_gets or 1), 2),
+        "apiserver_creates_per_s": round(creates), "apiserver_gets_per_s": round(gets),
+        "insecure_creates_per_s": round(plain_creates), "insecure_gets_per_s": round(plain_gets),
+        "secured_vs_insecure_creates": round(creates_ratio, 2),
+        "secured_vs_insecure_gets": round(gets_ratio, 2),
+        "rounds": args.rounds,
+        "secured_vs_insecure_per_round": [[round(c, 2), round(g, 2)] for c, g in ratios],
         "list_ms_p50": round(statistics.median(lists) * 1000, 1), "list_ms_p99": round(percentile(lists, 99) * 1000, 1),
         "watch_delivery_ms_p50": round(percentile(delivery, 50) * 1000, 2),
         "watch_delivery_ms_p99": round(percentile(delivery, 99) * 1000, 2),
         "creates_vs_bare_ratio": round(creates / bare_creates, 2),
         "creates_vs_raw_etcd_ratio": round(creates / raw_puts, 2),
-        "gets_vs_raw_etcd_ratio": round((gets or 0) / raw_gets, 2),
+        "gets_vs_raw_etcd_ratio": round(gets / raw_gets, 2),
         "cpu_ms_per_request": cpu,
-        "cpu_cores": {name: p.utilisation() for name, p in phases.items()},
+        "cpu_cores": cores,
         "profiled": args.profile is not None,
     }
 
@@ -248,6 +268,8 @@ def main() -> None:
     p.add_argument("--watchers", type=int, default=100)
     p.add_argument("--watch-events", type=int, default=50)
     p.add_argument("--list-repeats", type=int, default=20)
+    p.add_argument("--rounds", type=int, default=3,
+                   help="rounds of creates and gets on each apiserver, interleaved; rates and ratios are medians")
     p.add_argument("--profile", type=Path, metavar="DIR",
                    help="sample the measured apiserver with py-spy in each phase: DIR/PHASE.svg (flame graph), "
                         "PHASE.top.txt (top frames), PHASE.txt (collapsed stacks); the sampling slows it a little")
@@ -266,6 +288,8 @@ def main() -> None:
     print(f"  apiserver secured    creates/s {f['apiserver_creates_per_s']:>5}   gets/s {f['apiserver_gets_per_s']:>7}"
           f"   ({f['creates_vs_bare_ratio']}x bare, {f['gets_vs_raw_etcd_ratio']}x raw gets; TLS + RBAC: "
           f"{f['secured_vs_insecure_creates']}x / {f['secured_vs_insecure_gets']}x of --insecure)")
+    print(f"  secured / insecure   per round (creates, gets): {f['secured_vs_insecure_per_round']}"
+          f"   (medians of {f['rounds']} interleaved rounds above)")
     print(f"  list of {args.objects}          p50 {f['list_ms_p50']} ms   p99 {f['list_ms_p99']} ms")
     print(f"  watch delivery       p50 {f['watch_delivery_ms_p50']} ms   p99 {f['watch_delivery_ms_p99']} ms")
     print("  CPU ms per request    apiserver  other apiserver  etcd  client (bench)")
