@@ -29,6 +29,7 @@ from apiserver.authz.setup import Authorization
 from apiserver.compaction import DEFAULT_COMPACTION_INTERVAL, Compactor
 from apiserver.dispatch import ResourceDispatch
 from apiserver.encryption import EncryptionConfig
+from apiserver.etcdclient import EtcdTLS
 from apiserver.filters import AuthFilter
 from apiserver.inflight import DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, InFlightLimit
 from apiserver.kubeletproxy import KubeletProxy
@@ -60,7 +61,8 @@ GC_THRESHOLD = 20_000
 
 @dataclass
 class Settings:
-    etcd: str = "http://127.0.0.1:2379"
+    etcd: str = "http://127.0.0.1:2379"  # --etcd-servers: comma-separated, all http:// or all https://
+    etcd_tls: EtcdTLS | None = None  # --etcd-cafile/--etcd-certfile/--etcd-keyfile
     bookmark_interval: float = 30.0
     etcd_wait_seconds: float = 60.0
     watch_cache_size: int = 10_000
@@ -145,7 +147,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.gc_threshold:
             gc.set_threshold(settings.gc_threshold, *gc.get_threshold()[1:])
         services.configure(settings.service_cluster_ip_range, settings.service_node_port_range)
-        storage = EtcdStorage(settings.etcd, transformers=_transformers(settings.encryption))
+        storage = EtcdStorage(settings.etcd, transformers=_transformers(settings.encryption), tls=settings.etcd_tls)
         await _connect(storage, settings.etcd_wait_seconds)
         registry = Registry(storage, list(RESOURCES), settings.watch_cache_size, admission.default_chain(
             settings.not_ready_toleration_seconds, settings.unreachable_toleration_seconds,

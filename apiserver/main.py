@@ -19,6 +19,7 @@ from apiserver.authn.tokenfile import TokenFileAuthenticator
 from apiserver.authn.x509 import ClientCAs
 from apiserver.authz.setup import parse_modes
 from apiserver.compaction import DEFAULT_COMPACTION_INTERVAL
+from apiserver.etcdclient import EtcdTLS
 from apiserver.inflight import DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT
 from apiserver.limits import DEFAULT_MAX_REQUEST_BODY_BYTES
 from apiserver.params import parse_bool
@@ -110,10 +111,26 @@ def _advertise(args: argparse.Namespace) -> str | None:
     return address
 
 
+def _etcd_tls(args: argparse.Namespace) -> EtcdTLS | None:
+    """The --etcd-* files (each checked readable now, not at the first request); None when none is given."""
+    if (args.etcd_certfile is None) != (args.etcd_keyfile is None):
+        raise ValueError("--etcd-certfile and --etcd-keyfile go together")
+    files = (args.etcd_cafile, args.etcd_certfile, args.etcd_keyfile)
+    if all(f is None for f in files):
+        return None
+    for f in files:
+        if f is not None:
+            f.read_bytes()
+    return EtcdTLS(*files)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="kube-apiserver-lite", description=__doc__)
     p.add_argument("--etcd-servers", default=os.environ.get("KUBELITE_ETCD", "http://127.0.0.1:2379"),
-                   help="etcd endpoint (env KUBELITE_ETCD)")
+                   help="etcd endpoints, comma-separated (env KUBELITE_ETCD); https:// ones take the --etcd-* files")
+    p.add_argument("--etcd-cafile", type=Path, help="the CA that signed etcd's serving certificate")
+    p.add_argument("--etcd-certfile", type=Path, help="the client certificate this apiserver shows etcd")
+    p.add_argument("--etcd-keyfile", type=Path, help="its private key")
     p.add_argument("--bind-address", default=os.environ.get("KUBELITE_BIND_ADDRESS", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("KUBELITE_APISERVER_PORT", "6443")))
     p.add_argument("--bookmark-interval", type=float, default=30.0,
@@ -220,11 +237,12 @@ def main(argv: list[str] | None = None) -> None:
             if args.encryption_provider_config else None
         audit_policy, audit_log = _audit(args)
         service_accounts = _service_account_keys(args)
+        etcd_tls = _etcd_tls(args)
     except (OSError, ValueError, ssl.SSLError) as exc:
         raise SystemExit(f"kube-apiserver-lite: {exc}") from None
     authenticator = Authenticator(tokens=tokens, anonymous=args.anonymous_auth, anonymous_paths=anonymous_paths)
     app = create_app(Settings(authenticator=authenticator, authorization_modes=modes,
-                              kubelet_token=token, kubelet_tls=kubelet_tls, etcd=args.etcd_servers,
+                              kubelet_token=token, kubelet_tls=kubelet_tls, etcd=args.etcd_servers, etcd_tls=etcd_tls,
                               bookmark_interval=args.bookmark_interval,
                               watch_cache_size=args.watch_cache_size,
                               not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,

@@ -18,13 +18,13 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlparse
 
 import aetcd
 import aetcd.exceptions
 import grpc
 from aetcd import rpc
 
+from apiserver.etcdclient import EtcdClient, EtcdTLS, parse_endpoints
 from kube import errors, fastjson
 
 __all__ = ["EtcdStorage", "ListPage", "StoredEvent", "ValueTransformer", "same_object"]
@@ -97,11 +97,12 @@ def _translate(exc: Exception) -> errors.ApiError:
 
 class EtcdStorage:
     def __init__(self, endpoint: str, timeout: float = 10.0,
-                 transformers: Mapping[str, ValueTransformer] | None = None) -> None:
-        """`transformers`: {resource: transformer} for the values under `/registry/{resource}/`."""
-        url = urlparse(endpoint if "://" in endpoint else f"http://{endpoint}")
+                 transformers: Mapping[str, ValueTransformer] | None = None, tls: EtcdTLS | None = None) -> None:
+        """`endpoint`: --etcd-servers (comma-separated URLs; https needs `tls`, which may name only a CA);
+        `transformers`: {resource: transformer} for the values under `/registry/{resource}/`."""
+        endpoints, https = parse_endpoints(endpoint)
         self.endpoint = endpoint
-        self._client = aetcd.Client(host=url.hostname or "127.0.0.1", port=url.port or 2379, timeout=timeout)
+        self._client = EtcdClient(endpoints, (tls or EtcdTLS()) if https else None, timeout=timeout)
         self._transformers = dict(transformers or {})
 
     # ------------------------------------------------------------------ values

